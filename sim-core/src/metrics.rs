@@ -1,0 +1,410 @@
+//! Windowed metrics with bounded memory.
+//!
+//! Components register named metrics once, at build time, and get back typed ids; recording on
+//! the hot path is an index into a `Vec`. Time is cut into fixed windows of simulated time; when
+//! a window closes, each metric is reduced to a few numbers (counter value, time-weighted mean
+//! and max of a gauge, count/mean/quantiles of a histogram) and the live state is reset. Memory
+//! is therefore `O(metrics × windows)`, independent of the number of requests simulated, and a
+//! cap on stored windows bounds it absolutely (reported, never a panic).
+//!
+//! Run totals ("summary") accumulate only over windows that start at or after `summary_from`
+//! (the warm-up end, rounded up to a window boundary), so steady-state estimates exclude the
+//! transient from an empty start.
+
+use crate::histogram::Histogram;
+use crate::time::{SimDuration, SimTime};
+
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub struct CounterId(u32);
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub struct GaugeId(u32);
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub struct HistId(u32);
+
+/// What kind of metric a definition is, and its index among metrics of that kind.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum MetricRef {
+    Counter(CounterId),
+    Gauge(GaugeId),
+    Hist(HistId),
+}
+
+/// A registered metric: the owning component's name and the metric's name.
+#[derive(Clone, Debug)]
+pub struct MetricDef {
+    pub owner: String,
+    pub name: &'static str,
+    pub id: MetricRef,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Gauge {
+    value: f64,
+    last: SimTime,
+    /// ∫ value dt over the current window, in value·ns.
+    integral: f64,
+    max: f64,
+    total_integral: f64,
+    total_max: f64,
+}
+
+/// A gauge reduced over one window (or the summary period).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct GaugeStat {
+    pub mean: f64,
+    pub max: f64,
+}
+
+/// A histogram reduced over one window. Quantiles and mean are `None` when `count == 0`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct HistStat {
+    pub count: u64,
+    pub mean: Option<f64>,
+    pub p50: Option<u64>,
+    pub p90: Option<u64>,
+    pub p99: Option<u64>,
+    pub p999: Option<u64>,
+    pub max: Option<u64>,
+}
+
+impl HistStat {
+    pub fn of(h: &Histogram) -> HistStat {
+        HistStat {
+            count: h.count(),
+            mean: h.mean(),
+            p50: h.quantile(0.5),
+            p90: h.quantile(0.9),
+            p99: h.quantile(0.99),
+            p999: h.quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+/// Records counters, time-weighted gauges and histograms per fixed window of simulated time.
+pub struct Recorder {
+    window: SimDuration,
+    summary_from: SimTime,
+    cur_start: SimTime,
+    cur_end: SimTime,
+    in_summary: bool,
+    defs: Vec<MetricDef>,
+
+    counters: Vec<u64>,
+    counter_totals: Vec<u64>,
+    gauges: Vec<Gauge>,
+    hists: Vec<Histogram>,
+    hist_totals: Vec<Histogram>,
+
+    max_windows: usize,
+    windows_dropped: u64,
+    win_bounds: Vec<(SimTime, SimTime)>,
+    win_counters: Vec<u64>,
+    win_gauges: Vec<GaugeStat>,
+    win_hists: Vec<HistStat>,
+    summary_end: Option<SimTime>,
+}
+
+impl Recorder {
+    /// A recorder with windows of `window` (> 0), run totals from `warmup` rounded up to a
+    /// window boundary, and at most `max_windows` stored windows (later windows still count
+    /// toward totals; how many were dropped is reported by [`Recorder::windows_dropped`]).
+    pub fn new(window: SimDuration, warmup: SimDuration, max_windows: usize) -> Recorder {
+        let w = window.0.max(1);
+        let summary_from = SimTime(warmup.0.div_ceil(w).saturating_mul(w));
+        Recorder {
+            window: SimDuration(w),
+            summary_from,
+            cur_start: SimTime::ZERO,
+            cur_end: SimTime(w),
+            in_summary: summary_from == SimTime::ZERO,
+            defs: Vec::new(),
+            counters: Vec::new(),
+            counter_totals: Vec::new(),
+            gauges: Vec::new(),
+            hists: Vec::new(),
+            hist_totals: Vec::new(),
+            max_windows,
+            windows_dropped: 0,
+            win_bounds: Vec::new(),
+            win_counters: Vec::new(),
+            win_gauges: Vec::new(),
+            win_hists: Vec::new(),
+            summary_end: None,
+        }
+    }
+
+    fn assert_registering(&self) {
+        assert!(
+            self.win_bounds.is_empty() && self.cur_start == SimTime::ZERO,
+            "metrics must be registered before the run starts"
+        );
+    }
+
+    pub fn counter(&mut self, owner: &str, name: &'static str) -> CounterId {
+        self.assert_registering();
+        let id = CounterId(self.counters.len() as u32);
+        self.counters.push(0);
+        self.counter_totals.push(0);
+        self.defs.push(MetricDef { owner: owner.to_string(), name, id: MetricRef::Counter(id) });
+        id
+    }
+
+    pub fn gauge(&mut self, owner: &str, name: &'static str) -> GaugeId {
+        self.assert_registering();
+        let id = GaugeId(self.gauges.len() as u32);
+        self.gauges.push(Gauge {
+            value: 0.0,
+            last: SimTime::ZERO,
+            integral: 0.0,
+            max: 0.0,
+            total_integral: 0.0,
+            total_max: 0.0,
+        });
+        self.defs.push(MetricDef { owner: owner.to_string(), name, id: MetricRef::Gauge(id) });
+        id
+    }
+
+    pub fn histogram(&mut self, owner: &str, name: &'static str) -> HistId {
+        self.assert_registering();
+        let id = HistId(self.hists.len() as u32);
+        self.hists.push(Histogram::new());
+        self.hist_totals.push(Histogram::new());
+        self.defs.push(MetricDef { owner: owner.to_string(), name, id: MetricRef::Hist(id) });
+        id
+    }
+
+    pub fn defs(&self) -> &[MetricDef] {
+        &self.defs
+    }
+
+    /// Finds a metric by owner and name.
+    pub fn find(&self, owner: &str, name: &str) -> Option<MetricRef> {
+        self.defs.iter().find(|d| d.owner == owner && d.name == name).map(|d| d.id)
+    }
+
+    #[inline]
+    pub fn add(&mut self, c: CounterId, n: u64) {
+        self.counters[c.0 as usize] += n;
+    }
+
+    #[inline]
+    pub fn incr(&mut self, c: CounterId) {
+        self.counters[c.0 as usize] += 1;
+    }
+
+    /// Sets gauge `g` to `value` at `now` (which must not precede the last update).
+    #[inline]
+    pub fn gauge_set(&mut self, g: GaugeId, now: SimTime, value: f64) {
+        let s = &mut self.gauges[g.0 as usize];
+        s.integral += s.value * now.0.saturating_sub(s.last.0) as f64;
+        s.last = now;
+        s.value = value;
+        if value > s.max {
+            s.max = value;
+        }
+    }
+
+    #[inline]
+    pub fn gauge_add(&mut self, g: GaugeId, now: SimTime, delta: f64) {
+        let v = self.gauges[g.0 as usize].value + delta;
+        self.gauge_set(g, now, v);
+    }
+
+    pub fn gauge_value(&self, g: GaugeId) -> f64 {
+        self.gauges[g.0 as usize].value
+    }
+
+    #[inline]
+    pub fn record(&mut self, h: HistId, value: u64) {
+        self.hists[h.0 as usize].record(value);
+        if self.in_summary {
+            self.hist_totals[h.0 as usize].record(value);
+        }
+    }
+
+    /// Closes every window that ends at or before `now`. Called by the engine before each
+    /// event; costs one comparison unless a boundary was crossed.
+    #[inline]
+    pub fn advance(&mut self, now: SimTime) {
+        while now >= self.cur_end {
+            self.close_window(self.cur_end);
+        }
+    }
+
+    fn close_window(&mut self, end: SimTime) {
+        let len = end.0.saturating_sub(self.cur_start.0).max(1) as f64;
+        let store = self.win_bounds.len() < self.max_windows;
+        if store {
+            self.win_bounds.push((self.cur_start, end));
+        } else {
+            self.windows_dropped += 1;
+        }
+        for (c, total) in self.counters.iter_mut().zip(&mut self.counter_totals) {
+            if store {
+                self.win_counters.push(*c);
+            }
+            if self.in_summary {
+                *total += *c;
+            }
+            *c = 0;
+        }
+        for g in &mut self.gauges {
+            g.integral += g.value * end.0.saturating_sub(g.last.0) as f64;
+            g.last = end;
+            if store {
+                self.win_gauges.push(GaugeStat { mean: g.integral / len, max: g.max });
+            }
+            if self.in_summary {
+                g.total_integral += g.integral;
+                g.total_max = g.total_max.max(g.max);
+            }
+            g.integral = 0.0;
+            g.max = g.value;
+        }
+        for h in &mut self.hists {
+            if store {
+                self.win_hists.push(HistStat::of(h));
+            }
+            h.clear();
+        }
+        self.cur_start = end;
+        self.cur_end = end.saturating_add(self.window);
+        self.in_summary = self.cur_start >= self.summary_from;
+    }
+
+    /// Closes the last (possibly partial) window at `end`. Call once, when the run stops.
+    pub fn finish(&mut self, end: SimTime) {
+        self.advance(end);
+        if end > self.cur_start {
+            self.close_window(end);
+        }
+        self.summary_end = Some(end);
+    }
+
+    pub fn window(&self) -> SimDuration {
+        self.window
+    }
+
+    /// Start of the summary period (warm-up end rounded up to a window boundary).
+    pub fn summary_from(&self) -> SimTime {
+        self.summary_from
+    }
+
+    /// Length of the summary period; zero before [`Recorder::finish`] or if the run ended
+    /// during warm-up.
+    pub fn summary_span(&self) -> SimDuration {
+        match self.summary_end {
+            Some(end) => end.since(self.summary_from),
+            None => SimDuration::ZERO,
+        }
+    }
+
+    pub fn n_windows(&self) -> usize {
+        self.win_bounds.len()
+    }
+
+    pub fn windows_dropped(&self) -> u64 {
+        self.windows_dropped
+    }
+
+    pub fn window_bounds(&self, w: usize) -> (SimTime, SimTime) {
+        self.win_bounds[w]
+    }
+
+    pub fn counter_in(&self, w: usize, c: CounterId) -> u64 {
+        self.win_counters[w * self.counters.len() + c.0 as usize]
+    }
+
+    pub fn gauge_in(&self, w: usize, g: GaugeId) -> GaugeStat {
+        self.win_gauges[w * self.gauges.len() + g.0 as usize]
+    }
+
+    pub fn hist_in(&self, w: usize, h: HistId) -> HistStat {
+        self.win_hists[w * self.hists.len() + h.0 as usize]
+    }
+
+    pub fn counter_total(&self, c: CounterId) -> u64 {
+        self.counter_totals[c.0 as usize]
+    }
+
+    /// Time-weighted mean and max of gauge `g` over the summary period.
+    pub fn gauge_total(&self, g: GaugeId) -> GaugeStat {
+        let span = self.summary_span().0;
+        let s = &self.gauges[g.0 as usize];
+        if span == 0 {
+            GaugeStat::default()
+        } else {
+            GaugeStat { mean: s.total_integral / span as f64, max: s.total_max }
+        }
+    }
+
+    /// All values of histogram `h` recorded during the summary period.
+    pub fn hist_total(&self, h: HistId) -> &Histogram {
+        &self.hist_totals[h.0 as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn gauge_is_time_weighted_per_window() {
+        let mut r = Recorder::new(SimDuration(S), SimDuration::ZERO, 100);
+        let g = r.gauge("q", "len");
+        let c = r.counter("q", "arrivals");
+        // value 2 during [0, 0.5s), 4 during [0.5s, 1.5s), 0 after
+        r.gauge_set(g, SimTime(0), 2.0);
+        r.incr(c);
+        r.advance(SimTime(S / 2));
+        r.gauge_set(g, SimTime(S / 2), 4.0);
+        r.advance(SimTime(3 * S / 2));
+        r.gauge_set(g, SimTime(3 * S / 2), 0.0);
+        r.incr(c);
+        r.finish(SimTime(2 * S));
+        assert_eq!(r.n_windows(), 2);
+        assert_eq!(r.gauge_in(0, g), GaugeStat { mean: 3.0, max: 4.0 });
+        assert_eq!(r.gauge_in(1, g), GaugeStat { mean: 2.0, max: 4.0 });
+        assert_eq!(r.counter_in(0, c), 1);
+        assert_eq!(r.counter_in(1, c), 1);
+        assert_eq!(r.counter_total(c), 2);
+        assert_eq!(r.gauge_total(g).mean, 2.5);
+    }
+
+    #[test]
+    fn warmup_is_excluded_and_rounded_up_to_a_window() {
+        let mut r = Recorder::new(SimDuration(S), SimDuration(S / 2), 100);
+        assert_eq!(r.summary_from(), SimTime(S));
+        let c = r.counter("a", "n");
+        let h = r.histogram("a", "lat");
+        r.incr(c);
+        r.record(h, 10);
+        r.advance(SimTime(S));
+        r.incr(c);
+        r.record(h, 20);
+        r.finish(SimTime(3 * S));
+        assert_eq!(r.counter_total(c), 1);
+        assert_eq!(r.hist_total(h).count(), 1);
+        assert_eq!(r.summary_span(), SimDuration(2 * S));
+        assert_eq!(r.n_windows(), 3);
+        assert_eq!(r.hist_in(2, h).count, 0);
+        assert_eq!(r.hist_in(1, h).p50, Some(20));
+    }
+
+    #[test]
+    fn window_cap_is_reported_not_hit() {
+        let mut r = Recorder::new(SimDuration(S), SimDuration::ZERO, 2);
+        let c = r.counter("a", "n");
+        for t in 0..5 {
+            r.advance(SimTime(t * S));
+            r.incr(c);
+        }
+        r.finish(SimTime(5 * S));
+        assert_eq!(r.n_windows(), 2);
+        assert_eq!(r.windows_dropped(), 3);
+        assert_eq!(r.counter_total(c), 5);
+    }
+}
