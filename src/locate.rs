@@ -1,0 +1,157 @@
+//! Maps between byte offsets in a TOML text and field paths (`services[1].servers`), so that
+//! every error names the file, the line and the field.
+
+use std::fmt;
+use std::ops::Range;
+
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+/// One step of a field path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// A path to a field, e.g. `services[1].service_time.mean_ms`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldPath(pub Vec<Seg>);
+
+impl FieldPath {
+    pub fn root() -> FieldPath {
+        FieldPath(Vec::new())
+    }
+    pub fn key(&self, k: &str) -> FieldPath {
+        let mut p = self.clone();
+        p.0.push(Seg::Key(k.to_string()));
+        p
+    }
+    pub fn index(&self, i: usize) -> FieldPath {
+        let mut p = self.clone();
+        p.0.push(Seg::Index(i));
+        p
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("(document)");
+        }
+        for (i, seg) in self.0.iter().enumerate() {
+            match seg {
+                Seg::Key(k) if i == 0 => write!(f, "{k}")?,
+                Seg::Key(k) => write!(f, ".{k}")?,
+                Seg::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text.as_bytes()[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let col = offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+    (line, col)
+}
+
+/// A parsed document with spans, for looking fields up.
+pub struct Located<'i> {
+    root: Spanned<DeTable<'i>>,
+}
+
+impl<'i> Located<'i> {
+    /// Parses `text`; `None` if it is not valid TOML (the serde error then carries the span).
+    pub fn parse(text: &'i str) -> Option<Located<'i>> {
+        DeTable::parse(text).ok().map(|root| Located { root })
+    }
+
+    /// The span of the value at `path`, or of the nearest enclosing value that exists (so a
+    /// missing field points at its table).
+    pub fn span_of(&self, path: &FieldPath) -> Range<usize> {
+        let mut span = self.root.span();
+        let mut cur: Option<&DeValue<'i>> = None;
+        let mut table: Option<&DeTable<'i>> = Some(self.root.get_ref());
+        for seg in &path.0 {
+            let next = match (seg, table, cur) {
+                (Seg::Key(k), Some(t), _) => t.get(k.as_str()),
+                (Seg::Index(i), _, Some(DeValue::Array(a))) => a.get(*i),
+                _ => None,
+            };
+            let Some(v) = next else { break };
+            span = v.span();
+            cur = Some(v.get_ref());
+            table = match v.get_ref() {
+                DeValue::Table(t) => Some(t),
+                _ => None,
+            };
+        }
+        span
+    }
+
+    /// The deepest field whose key or value contains byte `offset`.
+    pub fn path_at(&self, offset: usize) -> FieldPath {
+        let mut path = FieldPath::root();
+        let mut table: Option<&DeTable<'i>> = Some(self.root.get_ref());
+        let mut array: Option<&[Spanned<DeValue<'i>>]> = None;
+        loop {
+            let mut next: Option<&Spanned<DeValue<'i>>> = None;
+            if let Some(t) = table {
+                for (k, v) in t.iter() {
+                    if k.span().contains(&offset) {
+                        path = path.key(k.get_ref());
+                        return path;
+                    }
+                    if v.span().contains(&offset) {
+                        path = path.key(k.get_ref());
+                        next = Some(v);
+                        break;
+                    }
+                }
+            } else if let Some(a) = array {
+                for (i, v) in a.iter().enumerate() {
+                    if v.span().contains(&offset) {
+                        path = path.index(i);
+                        next = Some(v);
+                        break;
+                    }
+                }
+            }
+            let Some(v) = next else { return path };
+            table = None;
+            array = None;
+            match v.get_ref() {
+                DeValue::Table(t) => table = Some(t),
+                DeValue::Array(a) => array = Some(a),
+                _ => return path,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = "[scenario]\nname = \"x\"\n\n[[services]]\nname = \"a\"\nservers = 1\n\n[[services]]\nname = \"b\"\nservers = -3\nservice_time = { dist = \"constant\", value_ms = 2 }\n";
+
+    #[test]
+    fn spans_and_paths_round_trip() {
+        let loc = Located::parse(DOC).expect("valid toml");
+        let p = FieldPath::root().key("services").index(1).key("servers");
+        let span = loc.span_of(&p);
+        assert_eq!(line_col(DOC, span.start).0, 10);
+        assert_eq!(loc.path_at(span.start), p);
+        let q = FieldPath::root().key("services").index(1).key("service_time").key("value_ms");
+        let span = loc.span_of(&q);
+        assert_eq!(line_col(DOC, span.start).0, 11);
+        assert_eq!(loc.path_at(span.start).to_string(), "services[1].service_time.value_ms");
+        // a missing field points at its enclosing table
+        let missing = FieldPath::root().key("services").index(0).key("service_time");
+        assert_eq!(line_col(DOC, loc.span_of(&missing).start).0, 4);
+    }
+}
