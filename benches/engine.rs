@@ -1,1 +1,85 @@
-fn main(){}
+//! Engine benchmarks: the event-queue hold model, a bare `BinaryHeap` loop for reference, and
+//! end-to-end M/M/1 through the whole model stack. Throughput is reported in events/s.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rand::RngExt;
+use sim_core::{EventQueue, SimTime, stream};
+
+/// Hold model: keep `n` events pending; each step pops the earliest and pushes one at
+/// `now + Exp(1 ms)`.
+fn hold(c: &mut Criterion) {
+    let mut g = c.benchmark_group("hold");
+    const STEPS: u64 = 1_000_000;
+    g.throughput(Throughput::Elements(STEPS));
+    for n in [16usize, 1_000, 100_000] {
+        g.bench_function(format!("event_queue/{n}"), |b| {
+            let mut rng = stream(1, "bench/hold");
+            let mut q: EventQueue<u32> = EventQueue::with_capacity(n + 1);
+            for i in 0..n {
+                q.push(SimTime(rng.random_range(0..1_000_000u64)), i as u32);
+            }
+            b.iter(|| {
+                for _ in 0..STEPS {
+                    let (t, e) = q.pop().expect("non-empty");
+                    let gap = (-(1.0 - rng.random::<f64>()).ln() * 1e6) as u64;
+                    q.push(SimTime(t.0 + gap), e);
+                }
+            });
+        });
+        g.bench_function(format!("bare_binary_heap/{n}"), |b| {
+            let mut rng = stream(1, "bench/hold");
+            let mut q: BinaryHeap<Reverse<(u64, u64, u32)>> = BinaryHeap::with_capacity(n + 1);
+            let mut seq = 0u64;
+            for i in 0..n {
+                q.push(Reverse((rng.random_range(0..1_000_000u64), seq, i as u32)));
+                seq += 1;
+            }
+            b.iter(|| {
+                for _ in 0..STEPS {
+                    let Reverse((t, _, e)) = q.pop().expect("non-empty");
+                    let gap = (-(1.0 - rng.random::<f64>()).ln() * 1e6) as u64;
+                    q.push(Reverse((t + gap, seq, e)));
+                    seq += 1;
+                }
+            });
+        });
+    }
+    g.finish();
+}
+
+const MM1: &str = r#"
+[scenario]
+name = "bench-mm1"
+duration_s = 2000.0
+window_ms = 1000.0
+[[sources]]
+name = "users"
+target = "server"
+sink = "done"
+rate_per_s = 800.0
+[[services]]
+name = "server"
+servers = 1
+service_time = { dist = "exponential", mean_ms = 1.0 }
+[[sinks]]
+name = "done"
+"#;
+
+/// End to end: M/M/1 at ρ = 0.8 (λ = 800/s, μ = 1000/s) for 2 000 simulated seconds (~3.2 M events), 1 s windows.
+fn mm1(c: &mut Criterion) {
+    let sc = metastable::parse(MM1, "bench-mm1.toml").expect("valid scenario");
+    let events = metastable::run(&sc, 1).stats.events;
+    let mut g = c.benchmark_group("mm1");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(events));
+    g.bench_function("rho0.8_800per_s_2000s", |b| {
+        b.iter(|| metastable::run(&sc, 1).stats.events)
+    });
+    g.finish();
+}
+
+criterion_group!(benches, hold, mm1);
+criterion_main!(benches);

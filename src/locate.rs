@@ -4,8 +4,8 @@
 use std::fmt;
 use std::ops::Range;
 
-use toml::de::{DeTable, DeValue};
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 /// One step of a field path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,7 +55,12 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text.as_bytes()[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let col = offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+    let col = offset
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
     (line, col)
 }
 
@@ -146,12 +151,22 @@ mod tests {
         let span = loc.span_of(&p);
         assert_eq!(line_col(DOC, span.start).0, 10);
         assert_eq!(loc.path_at(span.start), p);
-        let q = FieldPath::root().key("services").index(1).key("service_time").key("value_ms");
+        let q = FieldPath::root()
+            .key("services")
+            .index(1)
+            .key("service_time")
+            .key("value_ms");
         let span = loc.span_of(&q);
         assert_eq!(line_col(DOC, span.start).0, 11);
-        assert_eq!(loc.path_at(span.start).to_string(), "services[1].service_time.value_ms");
+        assert_eq!(
+            loc.path_at(span.start).to_string(),
+            "services[1].service_time.value_ms"
+        );
         // a missing field points at its enclosing table
-        let missing = FieldPath::root().key("services").index(0).key("service_time");
+        let missing = FieldPath::root()
+            .key("services")
+            .index(0)
+            .key("service_time");
         assert_eq!(line_col(DOC, loc.span_of(&missing).start).0, 4);
     }
 }

@@ -14,7 +14,11 @@ use metastable::output::write_atomic;
 use metastable::scenario::{self, Scenario};
 
 #[derive(Parser)]
-#[command(name = "metastable", version, about = "Discrete-event simulator of metastable failures in distributed systems")]
+#[command(
+    name = "metastable",
+    version,
+    about = "Discrete-event simulator of metastable failures in distributed systems"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -59,7 +63,13 @@ fn input(error: anyhow::Error) -> Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { file, seed, out, window_ms, quiet } => cmd_run(&file, seed, out, window_ms, quiet),
+        Command::Run {
+            file,
+            seed,
+            out,
+            window_ms,
+            quiet,
+        } => cmd_run(&file, seed, out, window_ms, quiet),
         Command::Check { file } => cmd_check(&file),
     };
     match result {
@@ -81,11 +91,19 @@ fn cmd_check(file: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-fn cmd_run(file: &Path, seed: Option<u64>, out: Option<PathBuf>, window_ms: Option<f64>, quiet: bool) -> Result<(), Failure> {
+fn cmd_run(
+    file: &Path,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    window_ms: Option<f64>,
+    quiet: bool,
+) -> Result<(), Failure> {
     let mut sc = load(file)?;
     if let Some(w) = window_ms {
         if !w.is_finite() || w <= 0.0 {
-            return Err(input(anyhow!("--window-ms: must be a finite number > 0, got {w}")));
+            return Err(input(anyhow!(
+                "--window-ms: must be a finite number > 0, got {w}"
+            )));
         }
         sc.window = SimDuration::from_millis_f64(w).max(SimDuration(1));
         if sc.n_windows() > sc.limits.max_windows {
@@ -104,13 +122,25 @@ fn cmd_run(file: &Path, seed: Option<u64>, out: Option<PathBuf>, window_ms: Opti
     let wall = started.elapsed().as_secs_f64();
 
     let io = |e: anyhow::Error| Failure { code: 1, error: e };
-    let windows = report.windows_csv().context("formatting windows.csv").map_err(io)?;
-    let summary = report.summary_csv().context("formatting summary.csv").map_err(io)?;
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display())).map_err(io)?;
+    let windows = report
+        .windows_csv()
+        .context("formatting windows.csv")
+        .map_err(io)?;
+    let summary = report
+        .summary_csv()
+        .context("formatting summary.csv")
+        .map_err(io)?;
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("creating {}", out.display()))
+        .map_err(io)?;
     let wpath = out.join("windows.csv");
     let spath = out.join("summary.csv");
-    write_atomic(&wpath, &windows).with_context(|| format!("writing {}", wpath.display())).map_err(io)?;
-    write_atomic(&spath, &summary).with_context(|| format!("writing {}", spath.display())).map_err(io)?;
+    write_atomic(&wpath, &windows)
+        .with_context(|| format!("writing {}", wpath.display()))
+        .map_err(io)?;
+    write_atomic(&spath, &summary)
+        .with_context(|| format!("writing {}", spath.display()))
+        .map_err(io)?;
 
     if !quiet {
         print!("{}", report.human_summary());

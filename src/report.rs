@@ -119,7 +119,13 @@ impl RunReport {
             .map(|(name, kind)| ComponentIds {
                 name: name.clone(),
                 kind: *kind,
-                servers: self.scenario.world.services.iter().find(|s| &s.name == name).map(|s| s.servers),
+                servers: self
+                    .scenario
+                    .world
+                    .services
+                    .iter()
+                    .find(|s| &s.name == name)
+                    .map(|s| s.servers),
                 first_tries: counter(rec, name, "first_tries"),
                 arrivals: counter(rec, name, "arrivals"),
                 completions: counter(rec, name, "completions"),
@@ -167,34 +173,57 @@ impl RunReport {
             arrivals: c.arrivals.map(|id| rec.counter_total(id)),
             completions,
             rejected: c.rejected.map(|id| rec.counter_total(id)),
-            throughput_per_s: completions.filter(|_| span_s > 0.0).map(|n| n as f64 / span_s),
+            throughput_per_s: completions
+                .filter(|_| span_s > 0.0)
+                .map(|n| n as f64 / span_s),
             queue_len_mean: queue.map(|g| g.mean),
             queue_len_max: queue.map(|g| g.max),
             busy_mean: busy.map(|g| g.mean),
             utilisation: busy.zip(c.servers).map(|(g, s)| g.mean / s as f64),
             latency: c.latency.map(|h| HistStat::of(rec.hist_total(h))),
-            wait_ms_mean: c.wait.and_then(|h| rec.hist_total(h).mean()).map(|m| m / 1e6),
+            wait_ms_mean: c
+                .wait
+                .and_then(|h| rec.hist_total(h).mean())
+                .map(|m| m / 1e6),
         }
     }
 
     /// Summary values of the component named `name`.
     pub fn summary_of(&self, name: &str) -> Option<Values> {
-        self.component_ids().into_iter().find(|c| c.name == name).map(|c| self.summary_values(&c))
+        self.component_ids()
+            .into_iter()
+            .find(|c| c.name == name)
+            .map(|c| self.summary_values(&c))
     }
 
     /// `windows.csv`: one row per window and component.
     pub fn windows_csv(&self) -> Result<Vec<u8>, csv::Error> {
         let mut w = csv::Writer::from_writer(Vec::new());
-        let mut header = vec!["seed", "component", "kind", "window_start_s", "window_end_s"];
+        let mut header = vec![
+            "seed",
+            "component",
+            "kind",
+            "window_start_s",
+            "window_end_s",
+        ];
         header.extend_from_slice(METRIC_COLUMNS);
         w.write_record(&header)?;
         let ids = self.component_ids();
         let seed = self.seed.to_string();
         for win in 0..self.rec.n_windows() {
             let (start, end) = self.rec.window_bounds(win);
-            let (start, end) = (start.as_secs_f64().to_string(), end.as_secs_f64().to_string());
+            let (start, end) = (
+                start.as_secs_f64().to_string(),
+                end.as_secs_f64().to_string(),
+            );
             for c in &ids {
-                let mut row = vec![seed.clone(), c.name.clone(), c.kind.as_str().to_string(), start.clone(), end.clone()];
+                let mut row = vec![
+                    seed.clone(),
+                    c.name.clone(),
+                    c.kind.as_str().to_string(),
+                    start.clone(),
+                    end.clone(),
+                ];
                 row.extend(self.window_values(c, win).cells());
                 w.write_record(&row)?;
             }
@@ -218,7 +247,11 @@ impl RunReport {
         ];
         header.extend_from_slice(METRIC_COLUMNS);
         w.write_record(&header)?;
-        let from = self.rec.summary_from().as_secs_f64().min(self.stats.end.as_secs_f64());
+        let from = self
+            .rec
+            .summary_from()
+            .as_secs_f64()
+            .min(self.stats.end.as_secs_f64());
         for c in self.component_ids() {
             let mut row = vec![
                 self.scenario.name.clone(),
@@ -251,21 +284,42 @@ impl RunReport {
             st.events
         );
         if !st.stop.is_complete() {
-            let _ = writeln!(s, "warning: the run hit a limit ({}); results cover [0, {:.3} s] only", st.stop.as_str(), st.end.as_secs_f64());
+            let _ = writeln!(
+                s,
+                "warning: the run hit a limit ({}); results cover [0, {:.3} s] only",
+                st.stop.as_str(),
+                st.end.as_secs_f64()
+            );
         }
         if self.rec.windows_dropped() > 0 {
-            let _ = writeln!(s, "warning: {} windows beyond limits.max_windows were not stored", self.rec.windows_dropped());
+            let _ = writeln!(
+                s,
+                "warning: {} windows beyond limits.max_windows were not stored",
+                self.rec.windows_dropped()
+            );
         }
         let _ = writeln!(
             s,
             "summary over [{:.1} s, {:.1} s] (warm-up excluded):",
-            self.rec.summary_from().as_secs_f64().min(st.end.as_secs_f64()),
+            self.rec
+                .summary_from()
+                .as_secs_f64()
+                .min(st.end.as_secs_f64()),
             st.end.as_secs_f64()
         );
         let _ = writeln!(
             s,
             "  {:<16} {:<8} {:>10} {:>10} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9}",
-            "component", "kind", "sent/recv", "done/s", "rejected", "util", "queue", "lat p50", "lat p99", "lat mean"
+            "component",
+            "kind",
+            "sent/recv",
+            "done/s",
+            "rejected",
+            "util",
+            "queue",
+            "lat p50",
+            "lat p99",
+            "lat mean"
         );
         let f = |x: Option<f64>, prec: usize| x.map_or("-".to_string(), |v| format!("{v:.prec$}"));
         for c in self.component_ids() {
@@ -277,7 +331,10 @@ impl RunReport {
                 "  {:<16} {:<8} {:>10} {:>10} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9}",
                 c.name,
                 c.kind.as_str(),
-                v.first_tries.or(v.arrivals).or(v.completions).map_or("-".into(), |n| n.to_string()),
+                v.first_tries
+                    .or(v.arrivals)
+                    .or(v.completions)
+                    .map_or("-".into(), |n| n.to_string()),
                 f(v.throughput_per_s, 2),
                 v.rejected.map_or("-".into(), |n| n.to_string()),
                 f(v.utilisation, 3),

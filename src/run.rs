@@ -16,7 +16,11 @@ pub struct RunReport {
 
 /// Runs `scenario` with master seed `seed`.
 pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
-    let rec = Recorder::new(scenario.window, scenario.warmup, scenario.limits.max_windows as usize);
+    let rec = Recorder::new(
+        scenario.window,
+        scenario.warmup,
+        scenario.limits.max_windows as usize,
+    );
     let mut sim: Sim<Event> = Sim::new(rec);
     let mut world = World::build(&scenario.world, seed, &mut sim);
     let limits = Limits {
@@ -24,5 +28,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         max_events: scenario.limits.max_events,
     };
     let stats = sim.run(&mut world, limits);
-    RunReport { scenario: scenario.clone(), seed, stats, rec: sim.rec }
+    RunReport {
+        scenario: scenario.clone(),
+        seed,
+        stats,
+        rec: sim.rec,
+    }
 }

@@ -173,7 +173,9 @@ pub struct Scenario {
 impl Scenario {
     /// Number of metric windows a full run produces.
     pub fn n_windows(&self) -> u64 {
-        self.duration.as_nanos().div_ceil(self.window.as_nanos().max(1))
+        self.duration
+            .as_nanos()
+            .div_ceil(self.window.as_nanos().max(1))
     }
 }
 
@@ -195,7 +197,10 @@ pub struct Issue {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("{file}: cannot read scenario: {source}")]
-    Io { file: String, source: std::io::Error },
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
     #[error("{file}: {message}")]
     File { file: String, message: String },
     #[error("{}", render_issues(file, issues))]
@@ -227,26 +232,43 @@ impl LoadError {
 /// Reads and validates the scenario at `path`.
 pub fn load(path: &Path) -> Result<Scenario, LoadError> {
     let file = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|source| LoadError::Io { file: file.clone(), source })?;
+    let meta = std::fs::metadata(path).map_err(|source| LoadError::Io {
+        file: file.clone(),
+        source,
+    })?;
     if meta.is_dir() {
-        return Err(LoadError::File { file, message: "is a directory, expected a scenario file".into() });
+        return Err(LoadError::File {
+            file,
+            message: "is a directory, expected a scenario file".into(),
+        });
     }
     if meta.len() > MAX_FILE_BYTES {
         return Err(LoadError::File {
             file,
-            message: format!("file is {} bytes; the limit is {MAX_FILE_BYTES}", meta.len()),
+            message: format!(
+                "file is {} bytes; the limit is {MAX_FILE_BYTES}",
+                meta.len()
+            ),
         });
     }
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io { file: file.clone(), source })?;
-    let text = String::from_utf8(bytes)
-        .map_err(|e| LoadError::File { file: file.clone(), message: format!("not UTF-8 text: {e}") })?;
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| LoadError::File {
+        file: file.clone(),
+        message: format!("not UTF-8 text: {e}"),
+    })?;
     parse(&text, &file)
 }
 
 /// Parses and validates scenario `text`; `file` is used in messages only.
 pub fn parse(text: &str, file: &str) -> Result<Scenario, LoadError> {
     if text.trim().is_empty() {
-        return Err(LoadError::File { file: file.into(), message: "empty scenario file".into() });
+        return Err(LoadError::File {
+            file: file.into(),
+            message: "empty scenario file".into(),
+        });
     }
     let located = Located::parse(text);
     let raw: ScenarioFile = match toml::from_str(text) {
@@ -254,18 +276,35 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, LoadError> {
         Err(e) => {
             let offset = e.span().map_or(0, |s| s.start);
             let (line, column) = line_col(text, offset);
-            let field = located.as_ref().map_or_else(|| "(syntax)".to_string(), |l| l.path_at(offset).to_string());
+            let field = located
+                .as_ref()
+                .map_or_else(|| "(syntax)".to_string(), |l| l.path_at(offset).to_string());
             let message = e.message().trim().replace('\n', " ");
-            return Err(LoadError::Invalid { file: file.into(), issues: vec![Issue { line, column, field, message }] });
+            return Err(LoadError::Invalid {
+                file: file.into(),
+                issues: vec![Issue {
+                    line,
+                    column,
+                    field,
+                    message,
+                }],
+            });
         }
     };
-    let mut v = Validator { text, located, issues: Vec::new() };
+    let mut v = Validator {
+        text,
+        located,
+        issues: Vec::new(),
+    };
     let scenario = v.scenario(raw, file);
     if v.issues.is_empty() {
         Ok(scenario)
     } else {
-        v.issues.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
-        Err(LoadError::Invalid { file: file.into(), issues: v.issues })
+        v.issues.sort_by_key(|i| (i.line, i.column));
+        Err(LoadError::Invalid {
+            file: file.into(),
+            issues: v.issues,
+        })
     }
 }
 
@@ -283,7 +322,12 @@ impl Validator<'_> {
     fn err(&mut self, path: &FieldPath, message: impl Into<String>) {
         let offset = self.located.as_ref().map_or(0, |l| l.span_of(path).start);
         let (line, column) = line_col(self.text, offset);
-        self.issues.push(Issue { line, column, field: path.to_string(), message: message.into() });
+        self.issues.push(Issue {
+            line,
+            column,
+            field: path.to_string(),
+            message: message.into(),
+        });
     }
 
     /// `x` finite and in `(0, max]`.
@@ -320,9 +364,14 @@ impl Validator<'_> {
     fn name(&mut self, path: &FieldPath, name: &str) {
         let ok = !name.is_empty()
             && name.len() <= 64
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
         if !ok {
-            self.err(path, format!("must be 1–64 characters of A–Z a–z 0–9 _ - . , got {name:?}"));
+            self.err(
+                path,
+                format!("must be 1–64 characters of A–Z a–z 0–9 _ - . , got {name:?}"),
+            );
         }
     }
 
@@ -332,8 +381,15 @@ impl Validator<'_> {
         self.name(&m.key("name"), &meta.name);
         let duration_s = self.positive(&m.key("duration_s"), meta.duration_s, MAX_DURATION_S);
         let warmup_s = self.non_negative(&m.key("warmup_s"), meta.warmup_s, MAX_DURATION_S);
-        if warmup_s.is_finite() && duration_s.is_finite() && warmup_s >= duration_s && duration_s > 0.0 {
-            self.err(&m.key("warmup_s"), format!("must be < duration_s ({duration_s}), got {warmup_s}"));
+        if warmup_s.is_finite()
+            && duration_s.is_finite()
+            && warmup_s >= duration_s
+            && duration_s > 0.0
+        {
+            self.err(
+                &m.key("warmup_s"),
+                format!("must be < duration_s ({duration_s}), got {warmup_s}"),
+            );
         }
         let window_ms = self.positive(&m.key("window_ms"), meta.window_ms, MAX_DURATION_MS);
 
@@ -353,7 +409,11 @@ impl Validator<'_> {
         let duration = SimDuration::from_secs_f64(duration_s);
         let window = SimDuration::from_millis_f64(window_ms).max(SimDuration(1));
         let n_windows = duration.as_nanos().div_ceil(window.as_nanos());
-        if duration_s.is_finite() && window_ms.is_finite() && window_ms > 0.0 && n_windows > max_windows {
+        if duration_s.is_finite()
+            && window_ms.is_finite()
+            && window_ms > 0.0
+            && n_windows > max_windows
+        {
             self.err(
                 &m.key("window_ms"),
                 format!(
@@ -367,31 +427,59 @@ impl Validator<'_> {
         let mut names: BTreeMap<String, (Kind, usize)> = BTreeMap::new();
         let n_components = raw.sources.len() + raw.services.len() + raw.sinks.len();
         if n_components > MAX_COMPONENTS {
-            self.err(&p(), format!("{n_components} components; the limit is {MAX_COMPONENTS}"));
+            self.err(
+                &p(),
+                format!("{n_components} components; the limit is {MAX_COMPONENTS}"),
+            );
         }
         if raw.sources.is_empty() {
             self.err(&p(), "a scenario needs at least one [[sources]] entry");
         }
         let groups: [(&str, Kind, Vec<&str>); 3] = [
-            ("services", Kind::Service, raw.services.iter().map(|s| s.name.as_str()).collect()),
-            ("sinks", Kind::Sink, raw.sinks.iter().map(|s| s.name.as_str()).collect()),
-            ("sources", Kind::Source, raw.sources.iter().map(|s| s.name.as_str()).collect()),
+            (
+                "services",
+                Kind::Service,
+                raw.services.iter().map(|s| s.name.as_str()).collect(),
+            ),
+            (
+                "sinks",
+                Kind::Sink,
+                raw.sinks.iter().map(|s| s.name.as_str()).collect(),
+            ),
+            (
+                "sources",
+                Kind::Source,
+                raw.sources.iter().map(|s| s.name.as_str()).collect(),
+            ),
         ];
         for (table, kind, list) in &groups {
             for (i, name) in list.iter().enumerate() {
                 let path = p().key(table).index(i).key("name");
                 self.name(&path, name);
                 if let Some((k, _)) = names.get(*name) {
-                    self.err(&path, format!("duplicate name {name:?} (already used by a {})", k.as_str()));
+                    self.err(
+                        &path,
+                        format!("duplicate name {name:?} (already used by a {})", k.as_str()),
+                    );
                 } else {
                     names.insert(name.to_string(), (*kind, i));
                 }
             }
         }
 
-        let services: Vec<ServiceSpec> =
-            raw.services.iter().enumerate().map(|(i, s)| self.service(&p().key("services").index(i), s)).collect();
-        let sinks: Vec<SinkSpec> = raw.sinks.iter().map(|s| SinkSpec { name: s.name.clone() }).collect();
+        let services: Vec<ServiceSpec> = raw
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| self.service(&p().key("services").index(i), s))
+            .collect();
+        let sinks: Vec<SinkSpec> = raw
+            .sinks
+            .iter()
+            .map(|s| SinkSpec {
+                name: s.name.clone(),
+            })
+            .collect();
         let sources: Vec<SourceSpec> = raw
             .sources
             .iter()
@@ -412,8 +500,17 @@ impl Validator<'_> {
             duration,
             warmup: SimDuration::from_secs_f64(warmup_s),
             window,
-            limits: RunLimits { max_events, max_live_requests, max_windows },
-            world: WorldSpec { sources, services, sinks, max_live_requests },
+            limits: RunLimits {
+                max_events,
+                max_live_requests,
+                max_windows,
+            },
+            world: WorldSpec {
+                sources,
+                services,
+                sinks,
+                max_live_requests,
+            },
             components,
         }
     }
@@ -428,13 +525,26 @@ impl Validator<'_> {
         match names.get(name) {
             Some((k, i)) if *k == want => *i as u32,
             Some((k, _)) => {
-                self.err(path, format!("{name:?} is a {}, expected a {}", k.as_str(), want.as_str()));
+                self.err(
+                    path,
+                    format!("{name:?} is a {}, expected a {}", k.as_str(), want.as_str()),
+                );
                 0
             }
             None => {
-                let known: Vec<&str> =
-                    names.iter().filter(|(_, (k, _))| *k == want).map(|(n, _)| n.as_str()).collect();
-                self.err(path, format!("no {} named {name:?} (known: {})", want.as_str(), known.join(", ")));
+                let known: Vec<&str> = names
+                    .iter()
+                    .filter(|(_, (k, _))| *k == want)
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                self.err(
+                    path,
+                    format!(
+                        "no {} named {name:?} (known: {})",
+                        want.as_str(),
+                        known.join(", ")
+                    ),
+                );
                 0
             }
         }
@@ -454,7 +564,10 @@ impl Validator<'_> {
         };
         let schedule = match (s.rate_per_s, &s.schedule) {
             (Some(rate), None) => {
-                vec![(SimTime::ZERO, self.positive(&path.key("rate_per_s"), rate, MAX_RATE_PER_S))]
+                vec![(
+                    SimTime::ZERO,
+                    self.positive(&path.key("rate_per_s"), rate, MAX_RATE_PER_S),
+                )]
             }
             (None, Some(phases)) => {
                 let sp = path.key("schedule");
@@ -462,30 +575,54 @@ impl Validator<'_> {
                     self.err(&sp, "must have at least one phase");
                 }
                 if phases.len() > MAX_SCHEDULE_PHASES {
-                    self.err(&sp, format!("{} phases; the limit is {MAX_SCHEDULE_PHASES}", phases.len()));
+                    self.err(
+                        &sp,
+                        format!(
+                            "{} phases; the limit is {MAX_SCHEDULE_PHASES}",
+                            phases.len()
+                        ),
+                    );
                 }
                 let mut out = Vec::with_capacity(phases.len());
                 let mut last = -1.0f64;
                 for (j, ph) in phases.iter().enumerate() {
                     let pp = sp.index(j);
                     let at = self.non_negative(&pp.key("at_s"), ph.at_s, MAX_DURATION_S);
-                    let rate = self.non_negative(&pp.key("rate_per_s"), ph.rate_per_s, MAX_RATE_PER_S);
+                    let rate =
+                        self.non_negative(&pp.key("rate_per_s"), ph.rate_per_s, MAX_RATE_PER_S);
                     if at.is_finite() && at <= last {
-                        self.err(&pp.key("at_s"), format!("phases must be in increasing at_s order, got {at} after {last}"));
+                        self.err(
+                            &pp.key("at_s"),
+                            format!(
+                                "phases must be in increasing at_s order, got {at} after {last}"
+                            ),
+                        );
                     }
                     last = at;
                     out.push((SimTime::from_secs_f64(at), rate));
                 }
                 if !out.is_empty() && out.iter().all(|&(_, r)| r == 0.0) {
-                    self.err(&sp, "every phase has rate_per_s = 0: the source would never send");
+                    self.err(
+                        &sp,
+                        "every phase has rate_per_s = 0: the source would never send",
+                    );
                 }
-                if out.first().is_some_and(|&(at, _)| at.as_nanos() >= duration.as_nanos()) {
-                    self.err(&sp.index(0).key("at_s"), "the first phase starts after the scenario ends");
+                if out
+                    .first()
+                    .is_some_and(|&(at, _)| at.as_nanos() >= duration.as_nanos())
+                {
+                    self.err(
+                        &sp.index(0).key("at_s"),
+                        "the first phase starts after the scenario ends",
+                    );
                 }
                 out
             }
             (Some(_), Some(_)) => {
-                self.err(&path.key("schedule"), "give either rate_per_s or schedule, not both");
+                self.err(
+                    &path.key("schedule"),
+                    "give either rate_per_s or schedule, not both",
+                );
                 Vec::new()
             }
             (None, None) => {
@@ -493,35 +630,54 @@ impl Validator<'_> {
                 Vec::new()
             }
         };
-        SourceSpec { name: s.name.clone(), target, reply_to, schedule }
+        SourceSpec {
+            name: s.name.clone(),
+            target,
+            reply_to,
+            schedule,
+        }
     }
 
     fn service(&mut self, path: &FieldPath, s: &ServiceFile) -> ServiceSpec {
         let servers = self.int_in(&path.key("servers"), s.servers, 1, MAX_SERVERS) as u32;
-        let queue_capacity =
-            s.queue_capacity.map(|q| self.int_in(&path.key("queue_capacity"), q, 0, MAX_QUEUE_CAPACITY) as u32);
+        let queue_capacity = s
+            .queue_capacity
+            .map(|q| self.int_in(&path.key("queue_capacity"), q, 0, MAX_QUEUE_CAPACITY) as u32);
         let service_time = self.dist(&path.key("service_time"), &s.service_time);
-        ServiceSpec { name: s.name.clone(), servers, queue_capacity, service_time }
+        ServiceSpec {
+            name: s.name.clone(),
+            servers,
+            queue_capacity,
+            service_time,
+        }
     }
 
     fn dist(&mut self, path: &FieldPath, d: &DistFile) -> Dist {
         const NS: f64 = 1e6; // per ms
         let max = MAX_DURATION_MS;
         match d {
-            DistFile::Exponential { mean_ms } => {
-                Dist::Exponential { mean_ns: self.positive(&path.key("mean_ms"), *mean_ms, max) * NS }
-            }
+            DistFile::Exponential { mean_ms } => Dist::Exponential {
+                mean_ns: self.positive(&path.key("mean_ms"), *mean_ms, max) * NS,
+            },
             DistFile::Constant { value_ms } => {
                 let v = self.positive(&path.key("value_ms"), *value_ms, max);
-                Dist::Constant { ns: SimDuration::from_millis_f64(v).as_nanos() }
+                Dist::Constant {
+                    ns: SimDuration::from_millis_f64(v).as_nanos(),
+                }
             }
             DistFile::Uniform { min_ms, max_ms } => {
                 let lo = self.non_negative(&path.key("min_ms"), *min_ms, max);
                 let hi = self.positive(&path.key("max_ms"), *max_ms, max);
                 if lo.is_finite() && hi.is_finite() && lo > hi {
-                    self.err(&path.key("max_ms"), format!("must be ≥ min_ms ({lo}), got {hi}"));
+                    self.err(
+                        &path.key("max_ms"),
+                        format!("must be ≥ min_ms ({lo}), got {hi}"),
+                    );
                 }
-                Dist::Uniform { lo_ns: lo * NS, hi_ns: hi * NS }
+                Dist::Uniform {
+                    lo_ns: lo * NS,
+                    hi_ns: hi * NS,
+                }
             }
             DistFile::Lognormal { mean_ms, cv } => {
                 let mean = self.positive(&path.key("mean_ms"), *mean_ms, max);
@@ -532,16 +688,28 @@ impl Validator<'_> {
                 let scale = self.positive(&path.key("scale_ms"), *scale_ms, max);
                 let shape = self.positive(&path.key("shape"), *shape, 1000.0);
                 if shape.is_finite() && shape <= 1.0 && shape > 0.0 {
-                    self.err(&path.key("shape"), format!("must be > 1 so that the mean is finite, got {shape}"));
+                    self.err(
+                        &path.key("shape"),
+                        format!("must be > 1 so that the mean is finite, got {shape}"),
+                    );
                 }
-                Dist::Pareto { scale_ns: scale * NS, shape }
+                Dist::Pareto {
+                    scale_ns: scale * NS,
+                    shape,
+                }
             }
             DistFile::Empirical { values_ms } => {
                 let vp = path.key("values_ms");
                 if values_ms.is_empty() {
                     self.err(&vp, "must list at least one value");
                 } else if values_ms.len() > MAX_EMPIRICAL_VALUES {
-                    self.err(&vp, format!("{} values; the limit is {MAX_EMPIRICAL_VALUES}", values_ms.len()));
+                    self.err(
+                        &vp,
+                        format!(
+                            "{} values; the limit is {MAX_EMPIRICAL_VALUES}",
+                            values_ms.len()
+                        ),
+                    );
                 }
                 for (i, &x) in values_ms.iter().enumerate() {
                     self.non_negative(&vp.index(i), x, max);
@@ -549,8 +717,10 @@ impl Validator<'_> {
                 if !values_ms.is_empty() && values_ms.iter().all(|&x| x == 0.0) {
                     self.err(&vp, "all values are 0: service would take no time");
                 }
-                let values_ns: Box<[u64]> =
-                    values_ms.iter().map(|&x| SimDuration::from_millis_f64(x).as_nanos()).collect();
+                let values_ns: Box<[u64]> = values_ms
+                    .iter()
+                    .map(|&x| SimDuration::from_millis_f64(x).as_nanos())
+                    .collect();
                 Dist::Empirical { values_ns }
             }
         }

@@ -8,22 +8,40 @@ use sim_core::{SimDuration, SimRng};
 /// (finite, positive where required) before one of these is built.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Dist {
-    Exponential { mean_ns: f64 },
-    Constant { ns: u64 },
-    Uniform { lo_ns: f64, hi_ns: f64 },
+    Exponential {
+        mean_ns: f64,
+    },
+    Constant {
+        ns: u64,
+    },
+    Uniform {
+        lo_ns: f64,
+        hi_ns: f64,
+    },
     /// `exp(N(mu, sigma²))` nanoseconds.
-    LogNormal { mu: f64, sigma: f64 },
+    LogNormal {
+        mu: f64,
+        sigma: f64,
+    },
     /// Pareto type I: `scale / U^(1/shape)`, support `[scale, ∞)`.
-    Pareto { scale_ns: f64, shape: f64 },
+    Pareto {
+        scale_ns: f64,
+        shape: f64,
+    },
     /// Uniform choice from a list of observed values.
-    Empirical { values_ns: Box<[u64]> },
+    Empirical {
+        values_ns: Box<[u64]>,
+    },
 }
 
 impl Dist {
     /// A lognormal with the given mean and coefficient of variation (σ/μ of the variable itself).
     pub fn lognormal_from_mean_cv(mean_ns: f64, cv: f64) -> Dist {
         let sigma2 = (1.0 + cv * cv).ln();
-        Dist::LogNormal { mu: mean_ns.ln() - sigma2 / 2.0, sigma: sigma2.sqrt() }
+        Dist::LogNormal {
+            mu: mean_ns.ln() - sigma2 / 2.0,
+            sigma: sigma2.sqrt(),
+        }
     }
 
     #[inline]
@@ -52,7 +70,7 @@ impl Dist {
                 return SimDuration(values_ns[i]);
             }
         };
-        SimDuration::from_secs_f64(ns / 1e9)
+        SimDuration::from_nanos_f64(ns)
     }
 
     /// The distribution's mean in nanoseconds (`∞` for Pareto with shape ≤ 1).
@@ -107,23 +125,40 @@ mod tests {
         let dists = [
             Dist::Exponential { mean_ns: 1e7 },
             Dist::Constant { ns: 5_000_000 },
-            Dist::Uniform { lo_ns: 1e6, hi_ns: 3e6 },
+            Dist::Uniform {
+                lo_ns: 1e6,
+                hi_ns: 3e6,
+            },
             Dist::lognormal_from_mean_cv(1e7, 1.5),
-            Dist::Pareto { scale_ns: 1e6, shape: 5.0 },
-            Dist::Empirical { values_ns: vec![1_000, 2_000, 9_000].into_boxed_slice() },
+            Dist::Pareto {
+                scale_ns: 1e6,
+                shape: 5.0,
+            },
+            Dist::Empirical {
+                values_ns: vec![1_000, 2_000, 9_000].into_boxed_slice(),
+            },
         ];
         for (k, d) in dists.iter().enumerate() {
             let mut rng = stream(k as u64, "test/dist");
             let n = 400_000;
-            let xs: Vec<f64> = (0..n).map(|_| d.sample(&mut rng).as_nanos() as f64).collect();
+            let xs: Vec<f64> = (0..n)
+                .map(|_| d.sample(&mut rng).as_nanos() as f64)
+                .collect();
             let mean = xs.iter().sum::<f64>() / n as f64;
             let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
             let se = (var / n as f64).sqrt().max(1.0);
             let m = d.mean_ns();
-            assert!((mean - m).abs() <= 5.0 * se + 1.0, "{d:?}: sample mean {mean}, theory {m}, se {se}");
+            assert!(
+                (mean - m).abs() <= 5.0 * se + 1.0,
+                "{d:?}: sample mean {mean}, theory {m}, se {se}"
+            );
             let m2 = xs.iter().map(|x| x * x).sum::<f64>() / n as f64;
             let rel = (m2 - d.second_moment_ns2()).abs() / d.second_moment_ns2();
-            assert!(rel < 0.1, "{d:?}: second moment {m2} vs {}", d.second_moment_ns2());
+            assert!(
+                rel < 0.1,
+                "{d:?}: second moment {m2} vs {}",
+                d.second_moment_ns2()
+            );
         }
     }
 }

@@ -54,16 +54,39 @@ impl World {
     /// Builds the world for `spec` under master seed `seed`: registers every metric and
     /// schedules the initial events.
     pub fn build(spec: &WorldSpec, seed: u64, sim: &mut Sim<Event>) -> World {
-        let services = spec.services.iter().map(|s| Service::new(s, seed, &mut sim.rec)).collect();
-        let sinks = spec.sinks.iter().map(|s| Sink::new(s, &mut sim.rec)).collect();
-        let sources: Vec<Source> =
-            spec.sources.iter().map(|s| Source::new(s, seed, &mut sim.rec)).collect();
+        let services = spec
+            .services
+            .iter()
+            .map(|s| Service::new(s, seed, &mut sim.rec))
+            .collect();
+        let sinks = spec
+            .sinks
+            .iter()
+            .map(|s| Sink::new(s, &mut sim.rec))
+            .collect();
+        let sources: Vec<Source> = spec
+            .sources
+            .iter()
+            .map(|s| Source::new(s, seed, &mut sim.rec))
+            .collect();
         for (i, src) in sources.iter().enumerate() {
             for (phase, &(at, _)) in src.schedule.iter().enumerate() {
-                sim.schedule_at(at, Event::RateChange { source: i as u32, phase: phase as u32 });
+                sim.schedule_at(
+                    at,
+                    Event::RateChange {
+                        source: i as u32,
+                        phase: phase as u32,
+                    },
+                );
             }
         }
-        World { sources, services, sinks, live_requests: 0, max_live_requests: spec.max_live_requests }
+        World {
+            sources,
+            services,
+            sinks,
+            live_requests: 0,
+            max_live_requests: spec.max_live_requests,
+        }
     }
 
     pub fn live_requests(&self) -> u64 {
@@ -72,10 +95,17 @@ impl World {
 
     fn on_rate_change(&mut self, i: usize, phase: usize, sim: &mut Sim<Event>) {
         let src = &mut self.sources[i];
-        src.rate_per_s = src.schedule[phase].1;
+        let rate = src.schedule[phase].1;
+        src.set_rate(rate);
         src.epoch = src.epoch.wrapping_add(1);
         if let Some(gap) = src.next_gap() {
-            sim.schedule_in(gap, Event::Arrival { source: i as u32, epoch: src.epoch });
+            sim.schedule_in(
+                gap,
+                Event::Arrival {
+                    source: i as u32,
+                    epoch: src.epoch,
+                },
+            );
         }
     }
 
@@ -85,11 +115,21 @@ impl World {
             return; // drawn under a rate that has since changed
         }
         if let Some(gap) = src.next_gap() {
-            sim.schedule_in(gap, Event::Arrival { source: i as u32, epoch });
+            sim.schedule_in(
+                gap,
+                Event::Arrival {
+                    source: i as u32,
+                    epoch,
+                },
+            );
         }
         sim.rec.incr(src.m_first_tries);
         let now = sim.now();
-        let req = Request { born: now, arrived: now, reply_to: src.reply_to };
+        let req = Request {
+            born: now,
+            arrived: now,
+            reply_to: src.reply_to,
+        };
         let target = src.target as usize;
         self.live_requests += 1;
         if self.live_requests > self.max_live_requests {
@@ -106,23 +146,31 @@ impl World {
         sim.rec.incr(svc.m.arrivals);
         if let Some(server) = svc.idle.pop() {
             Self::start_service(svc, s, server, req, sim);
+            sim.rec.gauge_set(svc.m.busy, now, svc.busy() as f64);
         } else if svc.is_full() {
             sim.rec.incr(svc.m.rejected);
             self.finish(req, Outcome::Rejected, sim);
         } else {
             svc.queue.push_back(req);
-            sim.rec.gauge_set(svc.m.queue_len, now, svc.queue.len() as f64);
+            sim.rec
+                .gauge_set(svc.m.queue_len, now, svc.queue.len() as f64);
         }
     }
 
     #[inline]
     fn start_service(svc: &mut Service, s: usize, server: u32, req: Request, sim: &mut Sim<Event>) {
         let now = sim.now();
-        sim.rec.record(svc.m.wait, now.since(req.arrived).as_nanos());
+        sim.rec
+            .record(svc.m.wait, now.since(req.arrived).as_nanos());
         let d = svc.service_time.sample(&mut svc.rng);
         svc.in_service[server as usize] = Some(req);
-        svc.update_gauges(&mut sim.rec, now);
-        sim.schedule_in(d, Event::ServiceDone { service: s as u32, server });
+        sim.schedule_in(
+            d,
+            Event::ServiceDone {
+                service: s as u32,
+                server,
+            },
+        );
     }
 
     fn on_service_done(&mut self, s: usize, server: u32, sim: &mut Sim<Event>) {
@@ -133,12 +181,15 @@ impl World {
             return;
         };
         sim.rec.incr(svc.m.completions);
-        sim.rec.record(svc.m.latency, now.since(req.arrived).as_nanos());
+        sim.rec
+            .record(svc.m.latency, now.since(req.arrived).as_nanos());
         if let Some(next) = svc.queue.pop_front() {
             Self::start_service(svc, s, server, next, sim);
+            sim.rec
+                .gauge_set(svc.m.queue_len, now, svc.queue.len() as f64);
         } else {
             svc.idle.push(server);
-            svc.update_gauges(&mut sim.rec, now);
+            sim.rec.gauge_set(svc.m.busy, now, svc.busy() as f64);
         }
         self.finish(req, Outcome::Completed, sim);
     }
@@ -151,7 +202,8 @@ impl World {
             match outcome {
                 Outcome::Completed => {
                     sim.rec.incr(sink.completions);
-                    sim.rec.record(sink.latency, sim.now().since(req.born).as_nanos());
+                    sim.rec
+                        .record(sink.latency, sim.now().since(req.born).as_nanos());
                 }
                 Outcome::Rejected => sim.rec.incr(sink.rejected),
             }
@@ -166,9 +218,12 @@ impl Model for World {
     fn handle(&mut self, event: Event, sim: &mut Sim<Event>) {
         match event {
             Event::Arrival { source, epoch } => self.on_arrival(source as usize, epoch, sim),
-            Event::ServiceDone { service, server } => self.on_service_done(service as usize, server, sim),
-            Event::RateChange { source, phase } => self.on_rate_change(source as usize, phase as usize, sim),
+            Event::ServiceDone { service, server } => {
+                self.on_service_done(service as usize, server, sim)
+            }
+            Event::RateChange { source, phase } => {
+                self.on_rate_change(source as usize, phase as usize, sim)
+            }
         }
     }
 }
-

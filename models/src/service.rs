@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use sim_core::{CounterId, GaugeId, HistId, Recorder, SimRng, SimTime};
+use sim_core::{CounterId, GaugeId, HistId, Recorder, SimRng};
 
 use crate::dist::Dist;
 use crate::request::Request;
@@ -62,7 +62,9 @@ impl Service {
     #[inline]
     pub(crate) fn is_full(&self) -> bool {
         self.idle.is_empty()
-            && self.queue_capacity.is_some_and(|cap| self.queue.len() >= cap as usize)
+            && self
+                .queue_capacity
+                .is_some_and(|cap| self.queue.len() >= cap as usize)
     }
 
     pub fn queue_len(&self) -> usize {
@@ -71,12 +73,5 @@ impl Service {
 
     pub fn busy(&self) -> u32 {
         self.servers - self.idle.len() as u32
-    }
-
-    /// Sets both occupancy gauges from the current state.
-    #[inline]
-    pub(crate) fn update_gauges(&self, rec: &mut Recorder, now: SimTime) {
-        rec.gauge_set(self.m.queue_len, now, self.queue.len() as f64);
-        rec.gauge_set(self.m.busy, now, self.busy() as f64);
     }
 }

@@ -73,7 +73,12 @@ pub struct Sim<E> {
 
 impl<E> Sim<E> {
     pub fn new(rec: Recorder) -> Sim<E> {
-        Sim { now: SimTime::ZERO, queue: EventQueue::with_capacity(1024), rec, stop_request: None }
+        Sim {
+            now: SimTime::ZERO,
+            queue: EventQueue::with_capacity(1024),
+            rec,
+            stop_request: None,
+        }
     }
 
     #[inline]
@@ -133,7 +138,12 @@ impl<E> Sim<E> {
         };
         self.now = end.max(self.now);
         self.rec.finish(end);
-        RunStats { stop, end, events, max_pending }
+        RunStats {
+            stop,
+            end,
+            events,
+            max_pending,
+        }
     }
 }
 
@@ -162,8 +172,17 @@ mod tests {
     fn horizon_stops_the_run() {
         let mut s = sim();
         s.schedule_at(SimTime(0), 0);
-        let mut m = Ticker { step: SimDuration(10), seen: vec![] };
-        let st = s.run(&mut m, Limits { horizon: SimTime(100), max_events: u64::MAX });
+        let mut m = Ticker {
+            step: SimDuration(10),
+            seen: vec![],
+        };
+        let st = s.run(
+            &mut m,
+            Limits {
+                horizon: SimTime(100),
+                max_events: u64::MAX,
+            },
+        );
         assert_eq!(st.stop, StopReason::Horizon);
         assert_eq!(st.events, 10);
         assert_eq!(m.seen.last(), Some(&90));
@@ -174,8 +193,17 @@ mod tests {
         let mut s = sim();
         s.schedule_at(SimTime(0), 0);
         // zero step: an infinite loop at one instant, stopped by the budget
-        let mut m = Ticker { step: SimDuration(0), seen: vec![] };
-        let st = s.run(&mut m, Limits { horizon: SimTime(100), max_events: 1000 });
+        let mut m = Ticker {
+            step: SimDuration(0),
+            seen: vec![],
+        };
+        let st = s.run(
+            &mut m,
+            Limits {
+                horizon: SimTime(100),
+                max_events: 1000,
+            },
+        );
         assert_eq!(st.stop, StopReason::EventBudget);
         assert_eq!(st.events, 1000);
         assert!(!st.stop.is_complete());
@@ -184,8 +212,17 @@ mod tests {
     #[test]
     fn idle_when_nothing_pending() {
         let mut s = sim();
-        let mut m = Ticker { step: SimDuration(1), seen: vec![] };
-        let st = s.run(&mut m, Limits { horizon: SimTime(100), max_events: 10 });
+        let mut m = Ticker {
+            step: SimDuration(1),
+            seen: vec![],
+        };
+        let st = s.run(
+            &mut m,
+            Limits {
+                horizon: SimTime(100),
+                max_events: 10,
+            },
+        );
         assert_eq!(st.stop, StopReason::Idle);
         assert_eq!(st.end, SimTime(100));
     }

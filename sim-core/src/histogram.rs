@@ -9,7 +9,8 @@
 const SUB_BITS: u32 = 7;
 const SUB: usize = 1 << SUB_BITS; // 128
 /// Number of buckets: block 0 holds 0..128 exactly, blocks 1..=57 hold msb 7..=63.
-pub const N_BUCKETS: usize = (64 - SUB_BITS as usize + 1) * SUB;
+pub const N_BUCKETS: usize = N_BLOCKS * SUB;
+const N_BLOCKS: usize = 64 - SUB_BITS as usize + 1;
 
 /// Bucket index of value `v`.
 #[inline]
@@ -39,18 +40,22 @@ pub fn bucket_bounds(i: usize) -> (u64, u64) {
 }
 
 /// Histogram of `u64` values with exact count, sum, min and max.
+///
+/// Occupied buckets are tracked in a list, so clearing and reading quantiles cost
+/// `O(k log k)` in the number `k` of distinct buckets used (≤ the number of values recorded),
+/// not in the 7 424 buckets: a window with few samples is cheap to close.
 #[derive(Clone)]
 pub struct Histogram {
     counts: Box<[u64]>,
+    /// Buckets with a non-zero count, in order of first use.
+    touched: Vec<u16>,
     count: u64,
     sum: u128,
     min: u64,
     max: u64,
-    /// Lowest and highest bucket touched since the last clear (so clearing and scanning cost
-    /// the occupied range, not all 7 424 buckets).
-    lo: usize,
-    hi: usize,
 }
+
+const _: () = assert!(N_BUCKETS <= u16::MAX as usize + 1);
 
 impl Default for Histogram {
     fn default() -> Self {
@@ -62,25 +67,25 @@ impl Histogram {
     pub fn new() -> Self {
         Histogram {
             counts: vec![0; N_BUCKETS].into_boxed_slice(),
+            touched: Vec::new(),
             count: 0,
             sum: 0,
             min: u64::MAX,
             max: 0,
-            lo: N_BUCKETS,
-            hi: 0,
         }
     }
 
     #[inline]
     pub fn record(&mut self, v: u64) {
         let b = bucket_of(v);
+        if self.counts[b] == 0 {
+            self.touched.push(b as u16);
+        }
         self.counts[b] += 1;
         self.count += 1;
         self.sum += v as u128;
         self.min = self.min.min(v);
         self.max = self.max.max(v);
-        self.lo = self.lo.min(b);
-        self.hi = self.hi.max(b);
     }
 
     pub fn count(&self) -> u64 {
@@ -104,52 +109,82 @@ impl Histogram {
     /// that at least `ceil(q·n)` values are ≤ `x`), reported as the midpoint of its bucket and
     /// clamped to the exact `[min, max]`. Relative error ≤ 1/256. `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<u64> {
+        self.quantiles(&[q])[0]
+    }
+
+    /// Several quantiles (any order) in one pass over the occupied buckets.
+    pub fn quantiles<const N: usize>(&self, qs: &[f64; N]) -> [Option<u64>; N] {
+        let mut out = [None; N];
         if self.count == 0 {
-            return None;
+            return out;
         }
-        let q = if q.is_nan() { 0.5 } else { q.clamp(0.0, 1.0) };
-        let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
+        let mut order = [0usize; N];
+        let mut ranks = [0u64; N];
+        for i in 0..N {
+            order[i] = i;
+            let q = if qs[i].is_nan() {
+                0.5
+            } else {
+                qs[i].clamp(0.0, 1.0)
+            };
+            ranks[i] = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
+        }
+        order.sort_by_key(|&i| ranks[i]);
+        let sorted_copy;
+        let buckets: &[u16] = if self.touched.is_sorted() {
+            &self.touched
+        } else {
+            let mut v = self.touched.clone();
+            v.sort_unstable();
+            sorted_copy = v;
+            &sorted_copy
+        };
         let mut seen = 0u64;
-        for i in self.lo..=self.hi {
-            seen += self.counts[i];
-            if seen >= rank {
-                let (lower, upper) = bucket_bounds(i);
-                let mid = lower + (upper - lower) / 2;
-                return Some(mid.clamp(self.min, self.max));
+        let mut next = 0;
+        for &b in buckets {
+            seen += self.counts[b as usize];
+            while next < N {
+                let i = order[next];
+                if seen < ranks[i] {
+                    break;
+                }
+                let (lower, upper) = bucket_bounds(b as usize);
+                out[i] = Some((lower + (upper - lower) / 2).clamp(self.min, self.max));
+                next += 1;
             }
         }
-        Some(self.max)
+        out
+    }
+
+    /// Sorts the occupied-bucket list, so that later quantile reads need no copy.
+    pub fn sort_buckets(&mut self) {
+        self.touched.sort_unstable();
     }
 
     /// Adds every value of `other` to `self`.
     pub fn merge(&mut self, other: &Histogram) {
-        if other.count == 0 {
-            return;
-        }
-        for i in other.lo..=other.hi {
-            self.counts[i] += other.counts[i];
+        for &b in &other.touched {
+            if self.counts[b as usize] == 0 {
+                self.touched.push(b);
+            }
+            self.counts[b as usize] += other.counts[b as usize];
         }
         self.count += other.count;
         self.sum += other.sum;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
-        self.lo = self.lo.min(other.lo);
-        self.hi = self.hi.max(other.hi);
     }
 
-    /// Empties the histogram, touching only the occupied range.
+    /// Empties the histogram, touching only the occupied buckets.
     pub fn clear(&mut self) {
-        if self.count > 0 {
-            for c in &mut self.counts[self.lo..=self.hi] {
-                *c = 0;
-            }
+        for &b in &self.touched {
+            self.counts[b as usize] = 0;
         }
+        self.touched.clear();
         self.count = 0;
         self.sum = 0;
         self.min = u64::MAX;
         self.max = 0;
-        self.lo = N_BUCKETS;
-        self.hi = 0;
     }
 }
 
@@ -198,11 +233,17 @@ mod tests {
                 let exact = xs[rank - 1] as f64;
                 let got = h.quantile(q).expect("non-empty") as f64;
                 let rel = (got - exact).abs() / exact;
-                assert!(rel <= 0.01, "seed {seed} q {q}: got {got} exact {exact} rel {rel}");
+                assert!(
+                    rel <= 0.01,
+                    "seed {seed} q {q}: got {got} exact {exact} rel {rel}"
+                );
             }
             let mean = xs.iter().map(|&x| x as f64).sum::<f64>() / xs.len() as f64;
             let got_mean = h.mean().expect("non-empty");
-            assert!(((got_mean - mean) / mean).abs() < 1e-12, "seed {seed}: mean is exact");
+            assert!(
+                ((got_mean - mean) / mean).abs() < 1e-12,
+                "seed {seed}: mean is exact"
+            );
         }
     }
 

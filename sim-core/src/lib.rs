@@ -21,7 +21,9 @@ pub mod time;
 
 pub use engine::{Limits, Model, RunStats, Sim, StopReason};
 pub use histogram::Histogram;
-pub use metrics::{CounterId, GaugeId, GaugeStat, HistId, HistStat, MetricDef, MetricRef, Recorder};
+pub use metrics::{
+    CounterId, GaugeId, GaugeStat, HistId, HistStat, MetricDef, MetricRef, Recorder,
+};
 pub use queue::EventQueue;
 pub use rng::{SimRng, derive_seed, stream};
 pub use time::{SimDuration, SimTime};

@@ -69,13 +69,14 @@ pub struct HistStat {
 
 impl HistStat {
     pub fn of(h: &Histogram) -> HistStat {
+        let [p50, p90, p99, p999] = h.quantiles(&[0.5, 0.9, 0.99, 0.999]);
         HistStat {
             count: h.count(),
             mean: h.mean(),
-            p50: h.quantile(0.5),
-            p90: h.quantile(0.9),
-            p99: h.quantile(0.99),
-            p999: h.quantile(0.999),
+            p50,
+            p90,
+            p99,
+            p999,
             max: h.max(),
         }
     }
@@ -146,7 +147,11 @@ impl Recorder {
         let id = CounterId(self.counters.len() as u32);
         self.counters.push(0);
         self.counter_totals.push(0);
-        self.defs.push(MetricDef { owner: owner.to_string(), name, id: MetricRef::Counter(id) });
+        self.defs.push(MetricDef {
+            owner: owner.to_string(),
+            name,
+            id: MetricRef::Counter(id),
+        });
         id
     }
 
@@ -161,7 +166,11 @@ impl Recorder {
             total_integral: 0.0,
             total_max: 0.0,
         });
-        self.defs.push(MetricDef { owner: owner.to_string(), name, id: MetricRef::Gauge(id) });
+        self.defs.push(MetricDef {
+            owner: owner.to_string(),
+            name,
+            id: MetricRef::Gauge(id),
+        });
         id
     }
 
@@ -170,7 +179,11 @@ impl Recorder {
         let id = HistId(self.hists.len() as u32);
         self.hists.push(Histogram::new());
         self.hist_totals.push(Histogram::new());
-        self.defs.push(MetricDef { owner: owner.to_string(), name, id: MetricRef::Hist(id) });
+        self.defs.push(MetricDef {
+            owner: owner.to_string(),
+            name,
+            id: MetricRef::Hist(id),
+        });
         id
     }
 
@@ -180,7 +193,10 @@ impl Recorder {
 
     /// Finds a metric by owner and name.
     pub fn find(&self, owner: &str, name: &str) -> Option<MetricRef> {
-        self.defs.iter().find(|d| d.owner == owner && d.name == name).map(|d| d.id)
+        self.defs
+            .iter()
+            .find(|d| d.owner == owner && d.name == name)
+            .map(|d| d.id)
     }
 
     #[inline]
@@ -215,12 +231,11 @@ impl Recorder {
         self.gauges[g.0 as usize].value
     }
 
+    /// Records `value` in histogram `h` (the window's; it is merged into the run total when the
+    /// window closes).
     #[inline]
     pub fn record(&mut self, h: HistId, value: u64) {
         self.hists[h.0 as usize].record(value);
-        if self.in_summary {
-            self.hist_totals[h.0 as usize].record(value);
-        }
     }
 
     /// Closes every window that ends at or before `now`. Called by the engine before each
@@ -253,7 +268,10 @@ impl Recorder {
             g.integral += g.value * end.0.saturating_sub(g.last.0) as f64;
             g.last = end;
             if store {
-                self.win_gauges.push(GaugeStat { mean: g.integral / len, max: g.max });
+                self.win_gauges.push(GaugeStat {
+                    mean: g.integral / len,
+                    max: g.max,
+                });
             }
             if self.in_summary {
                 g.total_integral += g.integral;
@@ -262,9 +280,13 @@ impl Recorder {
             g.integral = 0.0;
             g.max = g.value;
         }
-        for h in &mut self.hists {
+        for (h, total) in self.hists.iter_mut().zip(&mut self.hist_totals) {
+            h.sort_buckets();
             if store {
                 self.win_hists.push(HistStat::of(h));
+            }
+            if self.in_summary {
+                total.merge(h);
             }
             h.clear();
         }
@@ -278,6 +300,9 @@ impl Recorder {
         self.advance(end);
         if end > self.cur_start {
             self.close_window(end);
+        }
+        for total in &mut self.hist_totals {
+            total.sort_buckets();
         }
         self.summary_end = Some(end);
     }
@@ -335,7 +360,10 @@ impl Recorder {
         if span == 0 {
             GaugeStat::default()
         } else {
-            GaugeStat { mean: s.total_integral / span as f64, max: s.total_max }
+            GaugeStat {
+                mean: s.total_integral / span as f64,
+                max: s.total_max,
+            }
         }
     }
 
@@ -366,8 +394,20 @@ mod tests {
         r.incr(c);
         r.finish(SimTime(2 * S));
         assert_eq!(r.n_windows(), 2);
-        assert_eq!(r.gauge_in(0, g), GaugeStat { mean: 3.0, max: 4.0 });
-        assert_eq!(r.gauge_in(1, g), GaugeStat { mean: 2.0, max: 4.0 });
+        assert_eq!(
+            r.gauge_in(0, g),
+            GaugeStat {
+                mean: 3.0,
+                max: 4.0
+            }
+        );
+        assert_eq!(
+            r.gauge_in(1, g),
+            GaugeStat {
+                mean: 2.0,
+                max: 4.0
+            }
+        );
         assert_eq!(r.counter_in(0, c), 1);
         assert_eq!(r.counter_in(1, c), 1);
         assert_eq!(r.counter_total(c), 2);
