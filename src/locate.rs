@@ -98,43 +98,45 @@ impl<'i> Located<'i> {
         span
     }
 
-    /// The deepest field whose key or value contains byte `offset`.
+    /// The field at byte `offset`: the key that contains it (an exact hit), else the deepest
+    /// value that does. The whole tree is searched: a `[table]` or `[[array]]` header's span
+    /// covers only the header, not the fields written under it.
     pub fn path_at(&self, offset: usize) -> FieldPath {
-        let mut path = FieldPath::root();
-        let mut table: Option<&DeTable<'i>> = Some(self.root.get_ref());
-        let mut array: Option<&[Spanned<DeValue<'i>>]> = None;
-        loop {
-            let mut next: Option<&Spanned<DeValue<'i>>> = None;
-            if let Some(t) = table {
-                for (k, v) in t.iter() {
-                    if k.span().contains(&offset) {
-                        path = path.key(k.get_ref());
-                        return path;
-                    }
-                    if v.span().contains(&offset) {
-                        path = path.key(k.get_ref());
-                        next = Some(v);
-                        break;
-                    }
+        let mut best = ((false, 0usize), FieldPath::root());
+        search_table(self.root.get_ref(), offset, &FieldPath::root(), &mut best);
+        best.1
+    }
+}
+
+/// Best match so far: ((offset is inside a key, depth), path).
+type Best = ((bool, usize), FieldPath);
+
+fn search_table(t: &DeTable<'_>, offset: usize, at: &FieldPath, best: &mut Best) {
+    for (k, v) in t.iter() {
+        let path = at.key(k.get_ref());
+        let in_key = k.span().contains(&offset);
+        let rank = (in_key, path.0.len());
+        if (in_key || v.span().contains(&offset)) && rank > best.0 {
+            *best = (rank, path.clone());
+        }
+        search_value(v, offset, &path, best);
+    }
+}
+
+fn search_value(v: &Spanned<DeValue<'_>>, offset: usize, at: &FieldPath, best: &mut Best) {
+    match v.get_ref() {
+        DeValue::Table(t) => search_table(t, offset, at, best),
+        DeValue::Array(a) => {
+            for (i, item) in a.iter().enumerate() {
+                let path = at.index(i);
+                let rank = (false, path.0.len());
+                if item.span().contains(&offset) && rank > best.0 {
+                    *best = (rank, path.clone());
                 }
-            } else if let Some(a) = array {
-                for (i, v) in a.iter().enumerate() {
-                    if v.span().contains(&offset) {
-                        path = path.index(i);
-                        next = Some(v);
-                        break;
-                    }
-                }
-            }
-            let Some(v) = next else { return path };
-            table = None;
-            array = None;
-            match v.get_ref() {
-                DeValue::Table(t) => table = Some(t),
-                DeValue::Array(a) => array = Some(a),
-                _ => return path,
+                search_value(item, offset, &path, best);
             }
         }
+        _ => {}
     }
 }
 

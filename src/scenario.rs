@@ -196,7 +196,7 @@ pub struct Issue {
 /// `FILE:LINE:COL: FIELD: MESSAGE`.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{file}: cannot read scenario: {source}")]
+    #[error("{file}: cannot read scenario")]
     Io {
         file: String,
         source: std::io::Error,
@@ -255,10 +255,24 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
         file: file.clone(),
         source,
     })?;
-    let text = String::from_utf8(bytes).map_err(|e| LoadError::File {
-        file: file.clone(),
-        message: format!("not UTF-8 text: {e}"),
-    })?;
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let prefix = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();
+            let (line, column) = line_col(&prefix, valid);
+            let issue = Issue {
+                line,
+                column,
+                field: "(encoding)".into(),
+                message: format!("not UTF-8 text: invalid byte at offset {valid}"),
+            };
+            return Err(LoadError::Invalid {
+                file,
+                issues: vec![issue],
+            });
+        }
+    };
     parse(&text, &file)
 }
 
@@ -318,6 +332,15 @@ fn p() -> FieldPath {
     FieldPath::root()
 }
 
+/// A number as a human reads it in an error message (`1e300`, not 301 digits).
+fn num(x: f64) -> String {
+    if x.is_finite() && x != 0.0 && !(1e-6..1e15).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 impl Validator<'_> {
     fn err(&mut self, path: &FieldPath, message: impl Into<String>) {
         let offset = self.located.as_ref().map_or(0, |l| l.span_of(path).start);
@@ -333,11 +356,11 @@ impl Validator<'_> {
     /// `x` finite and in `(0, max]`.
     fn positive(&mut self, path: &FieldPath, x: f64, max: f64) -> f64 {
         if !x.is_finite() {
-            self.err(path, format!("must be a finite number, got {x}"));
+            self.err(path, format!("must be a finite number, got {}", num(x)));
         } else if x <= 0.0 {
-            self.err(path, format!("must be > 0, got {x}"));
+            self.err(path, format!("must be > 0, got {}", num(x)));
         } else if x > max {
-            self.err(path, format!("must be ≤ {max}, got {x}"));
+            self.err(path, format!("must be ≤ {}, got {}", num(max), num(x)));
         }
         x
     }
@@ -345,11 +368,11 @@ impl Validator<'_> {
     /// `x` finite and in `[0, max]`.
     fn non_negative(&mut self, path: &FieldPath, x: f64, max: f64) -> f64 {
         if !x.is_finite() {
-            self.err(path, format!("must be a finite number, got {x}"));
+            self.err(path, format!("must be a finite number, got {}", num(x)));
         } else if x < 0.0 {
-            self.err(path, format!("must be ≥ 0, got {x}"));
+            self.err(path, format!("must be ≥ 0, got {}", num(x)));
         } else if x > max {
-            self.err(path, format!("must be ≤ {max}, got {x}"));
+            self.err(path, format!("must be ≤ {}, got {}", num(max), num(x)));
         }
         x
     }
@@ -407,13 +430,18 @@ impl Validator<'_> {
             None => DEFAULT_MAX_WINDOWS,
         };
         let duration = SimDuration::from_secs_f64(duration_s);
+        let duration_ok =
+            duration_s.is_finite() && duration_s > 0.0 && duration_s <= MAX_DURATION_S;
+        if duration_ok && duration.as_nanos() == 0 {
+            self.err(
+                &m.key("duration_s"),
+                format!("rounds to 0 ns of simulated time, got {}", num(duration_s)),
+            );
+        }
+        let window_ok = window_ms.is_finite() && window_ms > 0.0 && window_ms <= MAX_DURATION_MS;
         let window = SimDuration::from_millis_f64(window_ms).max(SimDuration(1));
         let n_windows = duration.as_nanos().div_ceil(window.as_nanos());
-        if duration_s.is_finite()
-            && window_ms.is_finite()
-            && window_ms > 0.0
-            && n_windows > max_windows
-        {
+        if duration_ok && window_ok && n_windows > max_windows {
             self.err(
                 &m.key("window_ms"),
                 format!(

@@ -1424,8 +1424,7 @@ fn cli_missing_file_argument() {
 /// `toml::de::DeTable` gives to header tables cover only the `[scenario]` / `[[services]]`
 /// header, so `Located::path_at` cannot descend into them.
 #[test]
-#[ignore = "BUG: serde errors inside [tables] report field `(document)` instead of the field path"]
-fn bug_field_path_of_serde_errors() {
+fn regression_field_path_of_serde_errors() {
     let cases: [(&str, String, &str, &str); 6] = [
         (
             "servers_string",
@@ -1486,8 +1485,7 @@ fn bug_field_path_of_serde_errors() {
 }
 
 #[test]
-#[ignore = "BUG: a non-UTF-8 file's error names no line (only a byte index)"]
-fn bug_non_utf8_names_the_line() {
+fn regression_non_utf8_names_the_line() {
     let mut bytes = BASE.as_bytes().to_vec();
     let at = BASE.find("name = \"t\"").unwrap() + "name = \"".len();
     bytes[at] = 0xff; // line 2
@@ -1504,8 +1502,7 @@ fn bug_non_utf8_names_the_line() {
 }
 
 #[test]
-#[ignore = "BUG: the OS error of a missing file is printed twice"]
-fn bug_missing_file_message_not_duplicated() {
+fn regression_missing_file_message_not_duplicated() {
     let tmp = TempDir::new("bug_missing_file_message_not_duplicated");
     let file = tmp.path().join("nope.toml");
     let o = metastable(&["check", file.to_str().unwrap()]);
@@ -1519,8 +1516,7 @@ fn bug_missing_file_message_not_duplicated() {
 }
 
 #[test]
-#[ignore = "BUG: duration_s = 1e300 prints a 301-digit number and a spurious second window_ms error"]
-fn bug_absurd_duration_reports_one_concise_issue() {
+fn regression_absurd_duration_reports_one_concise_issue() {
     let text = with("duration_s = 10.0", "duration_s = 1e300");
     let err = metastable::parse(&text, "x.toml").expect_err("must be rejected");
     let issues = err.issues();
@@ -1533,8 +1529,7 @@ fn bug_absurd_duration_reports_one_concise_issue() {
 }
 
 #[test]
-#[ignore = "BUG: duration_s = 1e-12 is accepted although it rounds to 0 ns (0 windows, empty results)"]
-fn bug_duration_rounding_to_zero_is_rejected() {
+fn regression_duration_rounding_to_zero_is_rejected() {
     let text = with("duration_s = 10.0", "duration_s = 1e-12");
     bad(
         "bug_duration_rounding_to_zero_is_rejected",
