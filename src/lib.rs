@@ -7,7 +7,7 @@
 //! ```
 //!
 //! - [`scenario`]: TOML schema, validation with `file:line:col: field: message` errors.
-//! - [`run`]: builds a [`models::World`] and runs it on the [`sim_core`] engine.
+//! - [`mod@run`]: builds a [`models::World`] and runs it on the [`sim_core`] engine.
 //! - [`report`]: windowed and summary CSVs, the human summary.
 //! - [`output`]: atomic file writes.
 

@@ -117,6 +117,7 @@ fn cmd_run(
     let seed = seed.unwrap_or(sc.seed);
     let out = out.unwrap_or_else(|| PathBuf::from("results").join(&sc.name));
 
+    #[allow(clippy::disallowed_methods)] // wall time is reported, never simulated
     let started = Instant::now();
     let report = metastable::run(&sc, seed);
     let wall = started.elapsed().as_secs_f64();
