@@ -11,8 +11,10 @@
 //! - [`report`]: windowed and summary CSVs, the human summary.
 //! - [`output`]: atomic file writes.
 
+pub mod analysis;
 pub mod locate;
 pub mod output;
+pub mod plot;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -142,6 +142,11 @@ fn cmd_run(
     write_atomic(&spath, &summary)
         .with_context(|| format!("writing {}", spath.display()))
         .map_err(io)?;
+    let png = out.join("dashboard.png");
+    let svg = out.join("dashboard.svg");
+    metastable::plot::write_dashboard(&report.dashboard_series(), &png, &svg)
+        .context("drawing the dashboard")
+        .map_err(io)?;
 
     if !quiet {
         print!("{}", report.human_summary());
@@ -151,7 +156,13 @@ fn cmd_run(
             eps / 1e6,
             report.stats.end.as_secs_f64() / wall.max(1e-9)
         );
-        println!("wrote {} and {}", wpath.display(), spath.display());
+        println!(
+            "wrote {}, {}, {} and {}",
+            wpath.display(),
+            spath.display(),
+            png.display(),
+            svg.display()
+        );
         println!("reproduce: metastable run {} --seed {seed}", file.display());
     }
     Ok(())

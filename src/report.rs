@@ -14,10 +14,25 @@ use crate::scenario::Kind;
 /// Metric columns, in order, shared by `windows.csv` and `summary.csv`.
 pub const METRIC_COLUMNS: &[&str] = &[
     "first_tries",
+    "retries",
+    "attempts",
+    "successes",
+    "give_ups",
     "arrivals",
     "completions",
+    "goodput",
+    "wasted",
+    "expired",
     "rejected",
+    "timeouts",
+    "errors",
+    "circuit_open",
+    "budget_exhausted",
+    "lost",
+    "amplification",
     "throughput_per_s",
+    "goodput_per_s",
+    "in_flight_mean",
     "queue_len_mean",
     "queue_len_max",
     "busy_mean",
@@ -37,14 +52,112 @@ pub struct ComponentIds {
     pub name: String,
     pub kind: Kind,
     pub servers: Option<u32>,
-    pub first_tries: Option<CounterId>,
-    pub arrivals: Option<CounterId>,
-    pub completions: Option<CounterId>,
-    pub rejected: Option<CounterId>,
+    counters: Vec<(&'static str, CounterId)>,
+    pub in_flight: Option<GaugeId>,
     pub queue_len: Option<GaugeId>,
     pub busy: Option<GaugeId>,
     pub latency: Option<HistId>,
     pub wait: Option<HistId>,
+}
+
+impl ComponentIds {
+    fn counter(&self, name: &str) -> Option<CounterId> {
+        self.counters
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, id)| *id)
+    }
+}
+
+/// Where values are read from: one window, or the summary period.
+#[derive(Clone, Copy)]
+enum Src {
+    Window(usize),
+    Summary,
+}
+
+/// A component's metric values over one window or over the summary period.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Values {
+    pub first_tries: Option<u64>,
+    pub retries: Option<u64>,
+    pub successes: Option<u64>,
+    pub give_ups: Option<u64>,
+    pub arrivals: Option<u64>,
+    pub completions: Option<u64>,
+    pub goodput: Option<u64>,
+    pub wasted: Option<u64>,
+    pub expired: Option<u64>,
+    /// Rejections: at a service, requests it turned away; at a client, attempts turned away.
+    pub rejected: Option<u64>,
+    pub timeouts: Option<u64>,
+    pub errors: Option<u64>,
+    pub circuit_open: Option<u64>,
+    pub budget_exhausted: Option<u64>,
+    pub lost: Option<u64>,
+    pub throughput_per_s: Option<f64>,
+    /// Useful completions per second: a client's successes, a service's goodput.
+    pub goodput_per_s: Option<f64>,
+    pub in_flight_mean: Option<f64>,
+    pub queue_len_mean: Option<f64>,
+    pub queue_len_max: Option<f64>,
+    pub busy_mean: Option<f64>,
+    pub utilisation: Option<f64>,
+    pub latency: Option<HistStat>,
+    pub wait_ms_mean: Option<f64>,
+}
+
+impl Values {
+    /// First tries plus retries.
+    pub fn attempts(&self) -> Option<u64> {
+        self.first_tries.map(|f| f + self.retries.unwrap_or(0))
+    }
+
+    /// Attempts per first try (`None` without first tries).
+    pub fn amplification(&self) -> Option<f64> {
+        let f = self.first_tries?;
+        (f > 0).then(|| self.attempts().unwrap_or(f) as f64 / f as f64)
+    }
+
+    fn cells(&self) -> Vec<String> {
+        let int = |x: Option<u64>| x.map_or(String::new(), |v| v.to_string());
+        let flt = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
+        let ms = |x: Option<u64>| x.map_or(String::new(), |v| (v as f64 / 1e6).to_string());
+        let lat = self.latency.unwrap_or_default();
+        vec![
+            int(self.first_tries),
+            int(self.retries),
+            int(self.attempts()),
+            int(self.successes),
+            int(self.give_ups),
+            int(self.arrivals),
+            int(self.completions),
+            int(self.goodput),
+            int(self.wasted),
+            int(self.expired),
+            int(self.rejected),
+            int(self.timeouts),
+            int(self.errors),
+            int(self.circuit_open),
+            int(self.budget_exhausted),
+            int(self.lost),
+            flt(self.amplification()),
+            flt(self.throughput_per_s),
+            flt(self.goodput_per_s),
+            flt(self.in_flight_mean),
+            flt(self.queue_len_mean),
+            flt(self.queue_len_max),
+            flt(self.busy_mean),
+            flt(self.utilisation),
+            flt(lat.mean.map(|m| m / 1e6)),
+            ms(lat.p50),
+            ms(lat.p90),
+            ms(lat.p99),
+            ms(lat.p999),
+            ms(lat.max),
+            flt(self.wait_ms_mean),
+        ]
+    }
 }
 
 fn counter(rec: &Recorder, owner: &str, name: &str) -> Option<CounterId> {
@@ -66,48 +179,26 @@ fn hist(rec: &Recorder, owner: &str, name: &str) -> Option<HistId> {
     }
 }
 
-/// A component's metric values over one window or over the summary period.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Values {
-    pub first_tries: Option<u64>,
-    pub arrivals: Option<u64>,
-    pub completions: Option<u64>,
-    pub rejected: Option<u64>,
-    pub throughput_per_s: Option<f64>,
-    pub queue_len_mean: Option<f64>,
-    pub queue_len_max: Option<f64>,
-    pub busy_mean: Option<f64>,
-    pub utilisation: Option<f64>,
-    pub latency: Option<HistStat>,
-    pub wait_ms_mean: Option<f64>,
-}
-
-impl Values {
-    fn cells(&self) -> Vec<String> {
-        let int = |x: Option<u64>| x.map_or(String::new(), |v| v.to_string());
-        let flt = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
-        let ms = |x: Option<u64>| x.map_or(String::new(), |v| (v as f64 / 1e6).to_string());
-        let lat = self.latency.unwrap_or_default();
-        vec![
-            int(self.first_tries),
-            int(self.arrivals),
-            int(self.completions),
-            int(self.rejected),
-            flt(self.throughput_per_s),
-            flt(self.queue_len_mean),
-            flt(self.queue_len_max),
-            flt(self.busy_mean),
-            flt(self.utilisation),
-            flt(lat.mean.map(|m| m / 1e6)),
-            ms(lat.p50),
-            ms(lat.p90),
-            ms(lat.p99),
-            ms(lat.p999),
-            ms(lat.max),
-            flt(self.wait_ms_mean),
-        ]
-    }
-}
+/// Counter names a component may have (the models' metric vocabulary).
+const COUNTERS: &[&str] = &[
+    "first_tries",
+    "retries",
+    "successes",
+    "give_ups",
+    "arrivals",
+    "completions",
+    "goodput",
+    "wasted",
+    "expired",
+    "rejected",
+    "rejections",
+    "timeouts",
+    "errors",
+    "circuit_open",
+    "budget_exhausted",
+    "lost",
+    "failures",
+];
 
 impl RunReport {
     /// Metric ids of every component, in report order.
@@ -126,10 +217,11 @@ impl RunReport {
                     .iter()
                     .find(|s| &s.name == name)
                     .map(|s| s.servers),
-                first_tries: counter(rec, name, "first_tries"),
-                arrivals: counter(rec, name, "arrivals"),
-                completions: counter(rec, name, "completions"),
-                rejected: counter(rec, name, "rejected"),
+                counters: COUNTERS
+                    .iter()
+                    .filter_map(|&n| counter(rec, name, n).map(|id| (n, id)))
+                    .collect(),
+                in_flight: gauge(rec, name, "in_flight"),
                 queue_len: gauge(rec, name, "queue_len"),
                 busy: gauge(rec, name, "busy"),
                 latency: hist(rec, name, "latency"),
@@ -138,54 +230,75 @@ impl RunReport {
             .collect()
     }
 
-    /// Values of component `c` in window `w`.
-    pub fn window_values(&self, c: &ComponentIds, w: usize) -> Values {
+    fn values(&self, c: &ComponentIds, src: Src) -> Values {
         let rec = &self.rec;
-        let (start, end) = rec.window_bounds(w);
-        let span_s = end.since(start).as_secs_f64();
-        let completions = c.completions.map(|id| rec.counter_in(w, id));
-        let busy = c.busy.map(|g| rec.gauge_in(w, g));
-        let queue = c.queue_len.map(|g| rec.gauge_in(w, g));
+        let span_s = match src {
+            Src::Window(w) => {
+                let (start, end) = rec.window_bounds(w);
+                end.since(start).as_secs_f64()
+            }
+            Src::Summary => rec.summary_span().as_secs_f64(),
+        };
+        let cnt = |name: &str| {
+            c.counter(name).map(|id| match src {
+                Src::Window(w) => rec.counter_in(w, id),
+                Src::Summary => rec.counter_total(id),
+            })
+        };
+        let gauge = |g: Option<GaugeId>| {
+            g.map(|g| match src {
+                Src::Window(w) => rec.gauge_in(w, g),
+                Src::Summary => rec.gauge_total(g),
+            })
+        };
+        let hist = |h: Option<HistId>| {
+            h.map(|h| match src {
+                Src::Window(w) => rec.hist_in(w, h),
+                Src::Summary => HistStat::of(rec.hist_total(h)),
+            })
+        };
+        let per_s = |n: Option<u64>| n.filter(|_| span_s > 0.0).map(|n| n as f64 / span_s);
+        let successes = cnt("successes");
+        let goodput = cnt("goodput");
+        let completions = cnt("completions");
+        let busy = gauge(c.busy);
+        let queue = gauge(c.queue_len);
         Values {
-            first_tries: c.first_tries.map(|id| rec.counter_in(w, id)),
-            arrivals: c.arrivals.map(|id| rec.counter_in(w, id)),
+            first_tries: cnt("first_tries"),
+            retries: cnt("retries"),
+            successes,
+            give_ups: cnt("give_ups").or(cnt("failures")),
+            arrivals: cnt("arrivals"),
             completions,
-            rejected: c.rejected.map(|id| rec.counter_in(w, id)),
-            throughput_per_s: completions.map(|n| n as f64 / span_s),
+            goodput,
+            wasted: cnt("wasted"),
+            expired: cnt("expired"),
+            rejected: cnt("rejected").or(cnt("rejections")),
+            timeouts: cnt("timeouts"),
+            errors: cnt("errors"),
+            circuit_open: cnt("circuit_open"),
+            budget_exhausted: cnt("budget_exhausted"),
+            lost: cnt("lost"),
+            throughput_per_s: per_s(completions),
+            goodput_per_s: per_s(successes.or(goodput)),
+            in_flight_mean: gauge(c.in_flight).map(|g| g.mean),
             queue_len_mean: queue.map(|g| g.mean),
             queue_len_max: queue.map(|g| g.max),
             busy_mean: busy.map(|g| g.mean),
-            utilisation: busy.zip(c.servers).map(|(g, s)| g.mean / s as f64),
-            latency: c.latency.map(|h| rec.hist_in(w, h)),
-            wait_ms_mean: c.wait.and_then(|h| rec.hist_in(w, h).mean).map(|m| m / 1e6),
+            utilisation: busy.zip(c.servers).map(|(g, s)| g.mean / s.max(1) as f64),
+            latency: hist(c.latency),
+            wait_ms_mean: hist(c.wait).and_then(|h| h.mean).map(|m| m / 1e6),
         }
+    }
+
+    /// Values of component `c` in window `w`.
+    pub fn window_values(&self, c: &ComponentIds, w: usize) -> Values {
+        self.values(c, Src::Window(w))
     }
 
     /// Values of component `c` over the summary period (warm-up excluded).
     pub fn summary_values(&self, c: &ComponentIds) -> Values {
-        let rec = &self.rec;
-        let span_s = rec.summary_span().as_secs_f64();
-        let completions = c.completions.map(|id| rec.counter_total(id));
-        let busy = c.busy.map(|g| rec.gauge_total(g));
-        let queue = c.queue_len.map(|g| rec.gauge_total(g));
-        Values {
-            first_tries: c.first_tries.map(|id| rec.counter_total(id)),
-            arrivals: c.arrivals.map(|id| rec.counter_total(id)),
-            completions,
-            rejected: c.rejected.map(|id| rec.counter_total(id)),
-            throughput_per_s: completions
-                .filter(|_| span_s > 0.0)
-                .map(|n| n as f64 / span_s),
-            queue_len_mean: queue.map(|g| g.mean),
-            queue_len_max: queue.map(|g| g.max),
-            busy_mean: busy.map(|g| g.mean),
-            utilisation: busy.zip(c.servers).map(|(g, s)| g.mean / s as f64),
-            latency: c.latency.map(|h| HistStat::of(rec.hist_total(h))),
-            wait_ms_mean: c
-                .wait
-                .and_then(|h| rec.hist_total(h).mean())
-                .map(|m| m / 1e6),
-        }
+        self.values(c, Src::Summary)
     }
 
     /// Summary values of the component named `name`.
@@ -244,6 +357,13 @@ impl RunReport {
             "sim_end_s",
             "summary_start_s",
             "summary_end_s",
+            "verdict",
+            "trigger_start_s",
+            "trigger_end_s",
+            "recovery_s",
+            "baseline_goodput_per_s",
+            "peak_amplification",
+            "wasted_fraction",
         ];
         header.extend_from_slice(METRIC_COLUMNS);
         w.write_record(&header)?;
@@ -252,6 +372,8 @@ impl RunReport {
             .summary_from()
             .as_secs_f64()
             .min(self.stats.end.as_secs_f64());
+        let a = self.analysis();
+        let opt = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
         for c in self.component_ids() {
             let mut row = vec![
                 self.scenario.name.clone(),
@@ -263,6 +385,13 @@ impl RunReport {
                 self.stats.end.as_secs_f64().to_string(),
                 from.to_string(),
                 self.stats.end.as_secs_f64().to_string(),
+                a.verdict.as_str().to_string(),
+                opt(a.trigger_start_s),
+                opt(a.trigger_end_s),
+                opt(a.recovery_s),
+                opt(a.baseline_goodput_per_s),
+                opt(a.peak_amplification),
+                opt(a.wasted_fraction),
             ];
             row.extend(self.summary_values(&c).cells());
             w.write_record(&row)?;
@@ -309,17 +438,32 @@ impl RunReport {
         );
         let _ = writeln!(
             s,
-            "  {:<16} {:<8} {:>10} {:>10} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9}",
+            "  {:<16} {:<8} {:>10} {:>9} {:>10} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9}",
             "component",
             "kind",
             "sent/recv",
-            "done/s",
+            "retries",
+            "ok/s",
+            "timeouts",
             "rejected",
             "util",
             "queue",
             "lat p50",
-            "lat p99",
-            "lat mean"
+            "lat p99"
+        );
+        let a = self.analysis();
+        let fmt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.2}"));
+        let _ = writeln!(
+            s,
+            "verdict: {} · trigger [{} s, {} s] · recovery {} s · baseline goodput {}/s · peak amplification {} · wasted work {}",
+            a.verdict.as_str(),
+            fmt(a.trigger_start_s),
+            fmt(a.trigger_end_s),
+            fmt(a.recovery_s),
+            fmt(a.baseline_goodput_per_s),
+            fmt(a.peak_amplification),
+            a.wasted_fraction
+                .map_or("-".to_string(), |w| format!("{:.1} %", 100.0 * w)),
         );
         let f = |x: Option<f64>, prec: usize| x.map_or("-".to_string(), |v| format!("{v:.prec$}"));
         for c in self.component_ids() {
@@ -328,20 +472,21 @@ impl RunReport {
             let ms = |x: Option<u64>| x.map(|n| n as f64 / 1e6);
             let _ = writeln!(
                 s,
-                "  {:<16} {:<8} {:>10} {:>10} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9}",
+                "  {:<16} {:<8} {:>10} {:>9} {:>10} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9}",
                 c.name,
                 c.kind.as_str(),
                 v.first_tries
                     .or(v.arrivals)
                     .or(v.completions)
                     .map_or("-".into(), |n| n.to_string()),
-                f(v.throughput_per_s, 2),
+                v.retries.map_or("-".into(), |n| n.to_string()),
+                f(v.goodput_per_s.or(v.throughput_per_s), 2),
+                v.timeouts.map_or("-".into(), |n| n.to_string()),
                 v.rejected.map_or("-".into(), |n| n.to_string()),
                 f(v.utilisation, 3),
                 f(v.queue_len_mean, 2),
                 f(ms(lat.p50), 2),
                 f(ms(lat.p99), 2),
-                f(lat.mean.map(|m| m / 1e6), 2),
             );
         }
         s

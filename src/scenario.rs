@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use models::{Dist, ReplyTo, ServiceSpec, SinkSpec, SourceSpec, WorldSpec};
+use models::{
+    Action, ClientSpec, Degradation, Discipline, Dist, JitterKind, Mode, ReplyTo, RetrySpec,
+    ServiceSpec, SinkSpec, TimedAction, WorldSpec,
+};
 use serde::Deserialize;
 use sim_core::{SimDuration, SimTime};
 
@@ -45,11 +48,91 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub limits: LimitsFile,
     #[serde(default)]
-    pub sources: Vec<SourceFile>,
+    pub sources: Vec<ClientFile>,
+    #[serde(default)]
+    pub clients: Vec<ClientFile>,
     #[serde(default)]
     pub services: Vec<ServiceFile>,
     #[serde(default)]
     pub sinks: Vec<SinkFile>,
+    #[serde(default)]
+    pub triggers: Vec<TriggerFile>,
+    #[serde(default)]
+    pub actions: Vec<ActionFile>,
+    #[serde(default)]
+    pub analysis: AnalysisFile,
+}
+
+/// How recovery is judged (see README, "Recovery and verdicts").
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisFile {
+    #[serde(default = "default_recovery_fraction")]
+    pub recovery_fraction: f64,
+    #[serde(default = "default_sustain_s")]
+    pub sustain_s: f64,
+}
+
+impl Default for AnalysisFile {
+    fn default() -> Self {
+        AnalysisFile {
+            recovery_fraction: default_recovery_fraction(),
+            sustain_s: default_sustain_s(),
+        }
+    }
+}
+
+fn default_recovery_fraction() -> f64 {
+    0.95
+}
+fn default_sustain_s() -> f64 {
+    30.0
+}
+
+/// What a trigger or an operator action does.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// The target service goes dark (everything it holds is lost).
+    Outage,
+    /// The target service comes back, empty (operator actions only).
+    Restore,
+    /// Set the target client's arrival rate to `value` per second.
+    Rate,
+    /// Set the target service's servers to `value`.
+    Servers,
+    /// Multiply the target service's service times by `value`.
+    Slowdown,
+    /// Set the target service's error rate to `value`.
+    ErrorRate,
+    /// Switch the target client's retries off / on.
+    RetriesOff,
+    RetriesOn,
+}
+
+/// A trigger: applied at `from_s`, reverted at `to_s`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerFile {
+    pub from_s: f64,
+    pub to_s: f64,
+    pub action: ActionKind,
+    pub target: String,
+    pub value: Option<f64>,
+    #[serde(default)]
+    pub label: String,
+}
+
+/// An operator action at `at_s` (not reverted).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ActionFile {
+    pub at_s: f64,
+    pub action: ActionKind,
+    pub target: String,
+    pub value: Option<f64>,
+    #[serde(default)]
+    pub label: String,
 }
 
 #[derive(Deserialize, Debug)]
@@ -81,12 +164,76 @@ pub struct LimitsFile {
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct SourceFile {
+pub struct ClientFile {
     pub name: String,
     pub target: String,
     pub sink: Option<String>,
     pub rate_per_s: Option<f64>,
     pub schedule: Option<Vec<PhaseFile>>,
+    /// Closed loop: number of users (instead of `rate_per_s` / `schedule`).
+    pub users: Option<i64>,
+    pub think_time: Option<DistFile>,
+    pub timeout_ms: Option<f64>,
+    pub deadline_ms: Option<f64>,
+    pub retry: Option<RetryFile>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BackoffFile {
+    None,
+    Constant,
+    Exponential,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum JitterFile {
+    None,
+    Full,
+    Equal,
+    Decorrelated,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RetryFile {
+    /// Attempts per call including the first try.
+    pub max_attempts: i64,
+    #[serde(default = "default_backoff")]
+    pub backoff: BackoffFile,
+    #[serde(default)]
+    pub base_ms: f64,
+    #[serde(default = "default_multiplier")]
+    pub multiplier: f64,
+    pub cap_ms: Option<f64>,
+    #[serde(default = "default_jitter")]
+    pub jitter: JitterFile,
+}
+
+fn default_backoff() -> BackoffFile {
+    BackoffFile::None
+}
+fn default_multiplier() -> f64 {
+    2.0
+}
+fn default_jitter() -> JitterFile {
+    JitterFile::None
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DisciplineFile {
+    #[default]
+    Fifo,
+    Lifo,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct DegradationFile {
+    pub per_queued: f64,
+    pub max_factor: f64,
 }
 
 #[derive(Deserialize, Debug)]
@@ -103,6 +250,13 @@ pub struct ServiceFile {
     pub servers: i64,
     pub queue_capacity: Option<i64>,
     pub service_time: DistFile,
+    #[serde(default)]
+    pub discipline: DisciplineFile,
+    #[serde(default)]
+    pub drop_expired: bool,
+    #[serde(default)]
+    pub error_rate: f64,
+    pub degradation: Option<DegradationFile>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -131,6 +285,7 @@ pub enum DistFile {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Source,
+    Client,
     Service,
     Sink,
 }
@@ -139,6 +294,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Source => "source",
+            Kind::Client => "client",
             Kind::Service => "service",
             Kind::Sink => "sink",
         }
@@ -166,8 +322,26 @@ pub struct Scenario {
     pub window: SimDuration,
     pub limits: RunLimits,
     pub world: WorldSpec,
-    /// Every component in report order (sources, services, sinks; file order within each).
+    /// Every component in report order (sources, clients, services, sinks; file order within
+    /// each).
     pub components: Vec<(String, Kind)>,
+    /// Trigger intervals `[from, to)` with labels, in file order.
+    pub triggers: Vec<(SimTime, SimTime, String)>,
+    /// Operator actions with labels.
+    pub operator_actions: Vec<(SimTime, String)>,
+    /// Recovery: goodput must return to this fraction of its pre-trigger baseline ...
+    pub recovery_fraction: f64,
+    /// ... sustained over a sliding window of this length.
+    pub sustain: SimDuration,
+}
+
+impl Scenario {
+    /// `[first trigger start, last trigger end]`, if the scenario has triggers.
+    pub fn trigger_window(&self) -> Option<(SimTime, SimTime)> {
+        let from = self.triggers.iter().map(|t| t.0).min()?;
+        let to = self.triggers.iter().map(|t| t.1).max()?;
+        Some((from, to))
+    }
 }
 
 impl Scenario {
@@ -453,17 +627,26 @@ impl Validator<'_> {
 
         // Names: one namespace for all components.
         let mut names: BTreeMap<String, (Kind, usize)> = BTreeMap::new();
-        let n_components = raw.sources.len() + raw.services.len() + raw.sinks.len();
+        let n_components =
+            raw.sources.len() + raw.clients.len() + raw.services.len() + raw.sinks.len();
         if n_components > MAX_COMPONENTS {
             self.err(
                 &p(),
                 format!("{n_components} components; the limit is {MAX_COMPONENTS}"),
             );
         }
-        if raw.sources.is_empty() {
-            self.err(&p(), "a scenario needs at least one [[sources]] entry");
+        if raw.sources.is_empty() && raw.clients.is_empty() {
+            self.err(
+                &p(),
+                "a scenario needs at least one [[sources]] or [[clients]] entry",
+            );
         }
-        let groups: [(&str, Kind, Vec<&str>); 3] = [
+        let groups: [(&str, Kind, Vec<&str>); 4] = [
+            (
+                "clients",
+                Kind::Client,
+                raw.clients.iter().map(|s| s.name.as_str()).collect(),
+            ),
             (
                 "services",
                 Kind::Service,
@@ -508,15 +691,104 @@ impl Validator<'_> {
                 name: s.name.clone(),
             })
             .collect();
-        let sources: Vec<SourceSpec> = raw
-            .sources
+        let mut clients: Vec<ClientSpec> = Vec::new();
+        let mut components = Vec::with_capacity(n_components);
+        for (table, kind, list) in [
+            ("sources", Kind::Source, &raw.sources),
+            ("clients", Kind::Client, &raw.clients),
+        ] {
+            for (i, c) in list.iter().enumerate() {
+                clients.push(self.client(&p().key(table).index(i), c, &names, duration));
+                components.push((c.name.clone(), kind));
+            }
+        }
+        let client_index: BTreeMap<String, u32> = clients
             .iter()
             .enumerate()
-            .map(|(i, s)| self.source(&p().key("sources").index(i), s, &names, duration))
+            .map(|(i, c)| (c.name.clone(), i as u32))
             .collect();
-
-        let mut components = Vec::with_capacity(n_components);
-        components.extend(sources.iter().map(|s| (s.name.clone(), Kind::Source)));
+        let service_index: BTreeMap<String, u32> = services
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), i as u32))
+            .collect();
+        let mut actions = Vec::new();
+        let mut triggers = Vec::new();
+        for (i, t) in raw.triggers.iter().enumerate() {
+            let tp = p().key("triggers").index(i);
+            let from = self.non_negative(&tp.key("from_s"), t.from_s, MAX_DURATION_S);
+            let to = self.positive(&tp.key("to_s"), t.to_s, MAX_DURATION_S);
+            if from.is_finite() && to.is_finite() && to <= from {
+                self.err(
+                    &tp.key("to_s"),
+                    format!("must be > from_s ({from}), got {to}"),
+                );
+            }
+            if t.action == ActionKind::Restore || t.action == ActionKind::RetriesOn {
+                self.err(
+                    &tp.key("action"),
+                    "a trigger must break something; restore and retries_on are operator actions",
+                );
+            }
+            let (from, to) = (SimTime::from_secs_f64(from), SimTime::from_secs_f64(to));
+            if let Some((apply, revert)) = self.trigger_actions(
+                &tp,
+                t.action,
+                &t.target,
+                t.value,
+                to,
+                &clients,
+                &client_index,
+                &services,
+                &service_index,
+            ) {
+                actions.push(TimedAction {
+                    at: from,
+                    action: apply,
+                });
+                actions.push(TimedAction {
+                    at: to,
+                    action: revert,
+                });
+            }
+            let label = if t.label.is_empty() {
+                format!("{:?} {}", t.action, t.target).to_lowercase()
+            } else {
+                t.label.clone()
+            };
+            triggers.push((from, to, label));
+        }
+        let mut operator_actions = Vec::new();
+        for (i, a) in raw.actions.iter().enumerate() {
+            let ap = p().key("actions").index(i);
+            let at =
+                SimTime::from_secs_f64(self.non_negative(&ap.key("at_s"), a.at_s, MAX_DURATION_S));
+            if let Some(action) = self.action(
+                &ap,
+                a.action,
+                &a.target,
+                a.value,
+                &client_index,
+                &service_index,
+            ) {
+                actions.push(TimedAction { at, action });
+            }
+            let label = if a.label.is_empty() {
+                format!("{:?} {}", a.action, a.target).to_lowercase()
+            } else {
+                a.label.clone()
+            };
+            operator_actions.push((at, label));
+        }
+        actions.sort_by_key(|a| a.at);
+        let an = p().key("analysis");
+        let recovery_fraction = self.positive(
+            &an.key("recovery_fraction"),
+            raw.analysis.recovery_fraction,
+            1.0,
+        );
+        let sustain_s = self.positive(&an.key("sustain_s"), raw.analysis.sustain_s, MAX_DURATION_S);
+        let sustain = SimDuration::from_secs_f64(sustain_s);
         components.extend(services.iter().map(|s| (s.name.clone(), Kind::Service)));
         components.extend(sinks.iter().map(|s| (s.name.clone(), Kind::Sink)));
 
@@ -534,12 +806,17 @@ impl Validator<'_> {
                 max_windows,
             },
             world: WorldSpec {
-                sources,
+                clients,
                 services,
                 sinks,
+                actions,
                 max_live_requests,
             },
             components,
+            triggers,
+            operator_actions,
+            recovery_fraction,
+            sustain,
         }
     }
 
@@ -578,92 +855,335 @@ impl Validator<'_> {
         }
     }
 
-    fn source(
+    fn client(
         &mut self,
         path: &FieldPath,
-        s: &SourceFile,
+        s: &ClientFile,
         names: &BTreeMap<String, (Kind, usize)>,
         duration: SimDuration,
-    ) -> SourceSpec {
+    ) -> ClientSpec {
         let target = self.lookup(&path.key("target"), &s.target, Kind::Service, names);
         let reply_to = match &s.sink {
             Some(sink) => ReplyTo::Sink(self.lookup(&path.key("sink"), sink, Kind::Sink, names)),
             None => ReplyTo::Nowhere,
         };
-        let schedule = match (s.rate_per_s, &s.schedule) {
-            (Some(rate), None) => {
-                vec![(
+        let mode = match (s.rate_per_s, &s.schedule, s.users) {
+            (Some(rate), None, None) => Mode::Open {
+                schedule: vec![(
                     SimTime::ZERO,
                     self.positive(&path.key("rate_per_s"), rate, MAX_RATE_PER_S),
-                )]
-            }
-            (None, Some(phases)) => {
-                let sp = path.key("schedule");
-                if phases.is_empty() {
-                    self.err(&sp, "must have at least one phase");
-                }
-                if phases.len() > MAX_SCHEDULE_PHASES {
-                    self.err(
-                        &sp,
-                        format!(
-                            "{} phases; the limit is {MAX_SCHEDULE_PHASES}",
-                            phases.len()
-                        ),
-                    );
-                }
-                let mut out = Vec::with_capacity(phases.len());
-                let mut last = -1.0f64;
-                for (j, ph) in phases.iter().enumerate() {
-                    let pp = sp.index(j);
-                    let at = self.non_negative(&pp.key("at_s"), ph.at_s, MAX_DURATION_S);
-                    let rate =
-                        self.non_negative(&pp.key("rate_per_s"), ph.rate_per_s, MAX_RATE_PER_S);
-                    if at.is_finite() && at <= last {
+                )],
+            },
+            (None, Some(phases), None) => Mode::Open {
+                schedule: self.schedule(&path.key("schedule"), phases, duration),
+            },
+            (None, None, Some(users)) => {
+                let users = self.int_in(&path.key("users"), users, 1, 10_000_000) as u32;
+                let think = match &s.think_time {
+                    Some(d) => self.dist(&path.key("think_time"), d),
+                    None => {
                         self.err(
-                            &pp.key("at_s"),
-                            format!(
-                                "phases must be in increasing at_s order, got {at} after {last}"
-                            ),
+                            &path.key("users"),
+                            "a closed-loop client (users) needs think_time",
                         );
+                        Dist::Constant { ns: 1 }
                     }
-                    last = at;
-                    out.push((SimTime::from_secs_f64(at), rate));
-                }
-                if !out.is_empty() && out.iter().all(|&(_, r)| r == 0.0) {
-                    self.err(
-                        &sp,
-                        "every phase has rate_per_s = 0: the source would never send",
-                    );
-                }
-                if out
-                    .first()
-                    .is_some_and(|&(at, _)| at.as_nanos() >= duration.as_nanos())
-                {
-                    self.err(
-                        &sp.index(0).key("at_s"),
-                        "the first phase starts after the scenario ends",
-                    );
-                }
-                out
+                };
+                Mode::Closed { users, think }
             }
-            (Some(_), Some(_)) => {
+            (None, None, None) => {
+                self.err(
+                    path,
+                    "missing load: give rate_per_s, schedule, or users (closed loop)",
+                );
+                Mode::Open {
+                    schedule: Vec::new(),
+                }
+            }
+            (Some(_), Some(_), _) => {
                 self.err(
                     &path.key("schedule"),
                     "give either rate_per_s or schedule, not both",
                 );
-                Vec::new()
+                Mode::Open {
+                    schedule: Vec::new(),
+                }
             }
-            (None, None) => {
-                self.err(path, "missing rate: give rate_per_s or schedule");
-                Vec::new()
+            _ => {
+                self.err(
+                    &path.key("users"),
+                    "give exactly one of rate_per_s, schedule, users",
+                );
+                Mode::Open {
+                    schedule: Vec::new(),
+                }
             }
         };
-        SourceSpec {
+        if s.think_time.is_some() && s.users.is_none() {
+            self.err(
+                &path.key("think_time"),
+                "think_time applies only to closed-loop clients (users)",
+            );
+        }
+        let timeout = s.timeout_ms.map(|t| {
+            SimDuration::from_millis_f64(self.positive(&path.key("timeout_ms"), t, MAX_DURATION_MS))
+        });
+        let deadline = s.deadline_ms.map(|t| {
+            SimDuration::from_millis_f64(self.positive(
+                &path.key("deadline_ms"),
+                t,
+                MAX_DURATION_MS,
+            ))
+        });
+        let retry = match &s.retry {
+            None => RetrySpec::none(),
+            Some(r) => self.retry(&path.key("retry"), r),
+        };
+        ClientSpec {
             name: s.name.clone(),
             target,
             reply_to,
-            schedule,
+            mode,
+            timeout,
+            deadline,
+            retry,
         }
+    }
+
+    fn schedule(
+        &mut self,
+        sp: &FieldPath,
+        phases: &[PhaseFile],
+        duration: SimDuration,
+    ) -> Vec<(SimTime, f64)> {
+        if phases.is_empty() {
+            self.err(sp, "must have at least one phase");
+        }
+        if phases.len() > MAX_SCHEDULE_PHASES {
+            self.err(
+                sp,
+                format!(
+                    "{} phases; the limit is {MAX_SCHEDULE_PHASES}",
+                    phases.len()
+                ),
+            );
+        }
+        let mut out = Vec::with_capacity(phases.len());
+        let mut last = -1.0f64;
+        for (j, ph) in phases.iter().enumerate() {
+            let pp = sp.index(j);
+            let at = self.non_negative(&pp.key("at_s"), ph.at_s, MAX_DURATION_S);
+            let rate = self.non_negative(&pp.key("rate_per_s"), ph.rate_per_s, MAX_RATE_PER_S);
+            if at.is_finite() && at <= last {
+                self.err(
+                    &pp.key("at_s"),
+                    format!("phases must be in increasing at_s order, got {at} after {last}"),
+                );
+            }
+            last = at;
+            out.push((SimTime::from_secs_f64(at), rate));
+        }
+        if !out.is_empty() && out.iter().all(|&(_, r)| r == 0.0) {
+            self.err(
+                sp,
+                "every phase has rate_per_s = 0: the source would never send",
+            );
+        }
+        if out
+            .first()
+            .is_some_and(|&(at, _)| at.as_nanos() >= duration.as_nanos())
+        {
+            self.err(
+                &sp.index(0).key("at_s"),
+                "the first phase starts after the scenario ends",
+            );
+        }
+        out
+    }
+
+    fn retry(&mut self, path: &FieldPath, r: &RetryFile) -> RetrySpec {
+        let max_attempts = self.int_in(&path.key("max_attempts"), r.max_attempts, 1, 100) as u32;
+        let base = self.non_negative(&path.key("base_ms"), r.base_ms, MAX_DURATION_MS);
+        let multiplier = self.positive(&path.key("multiplier"), r.multiplier, 100.0);
+        let cap = match r.cap_ms {
+            Some(c) => self.non_negative(&path.key("cap_ms"), c, MAX_DURATION_MS),
+            None => MAX_DURATION_MS,
+        };
+        if r.backoff != BackoffFile::None && base <= 0.0 {
+            self.err(&path.key("base_ms"), "a backoff needs base_ms > 0");
+        }
+        let (multiplier, cap) = match r.backoff {
+            BackoffFile::None => (1.0, 0.0),
+            BackoffFile::Constant => (1.0, base),
+            BackoffFile::Exponential => (multiplier, cap),
+        };
+        if r.backoff == BackoffFile::None && r.jitter != JitterFile::None {
+            self.err(
+                &path.key("jitter"),
+                "jitter needs a backoff (constant or exponential)",
+            );
+        }
+        let jitter = match r.jitter {
+            JitterFile::None => JitterKind::None,
+            JitterFile::Full => JitterKind::Full,
+            JitterFile::Equal => JitterKind::Equal,
+            JitterFile::Decorrelated => JitterKind::Decorrelated,
+        };
+        RetrySpec {
+            max_attempts,
+            base_ns: SimDuration::from_millis_f64(base).as_nanos(),
+            multiplier,
+            cap_ns: SimDuration::from_millis_f64(cap).as_nanos(),
+            jitter,
+        }
+    }
+
+    /// The action a trigger applies at its start and the one that reverts it at its end.
+    #[allow(clippy::too_many_arguments)]
+    fn trigger_actions(
+        &mut self,
+        tp: &FieldPath,
+        kind: ActionKind,
+        target: &str,
+        value: Option<f64>,
+        to: SimTime,
+        clients: &[ClientSpec],
+        client_index: &BTreeMap<String, u32>,
+        services: &[ServiceSpec],
+        service_index: &BTreeMap<String, u32>,
+    ) -> Option<(Action, Action)> {
+        let apply = self.action(tp, kind, target, value, client_index, service_index)?;
+        let revert = match apply {
+            Action::Outage { service } => Action::Restore { service },
+            Action::SetRate { client, .. } => {
+                let rate_per_s = match &clients[client as usize].mode {
+                    Mode::Open { schedule } => schedule
+                        .iter()
+                        .rev()
+                        .find(|(at, _)| *at <= to)
+                        .map_or(0.0, |p| p.1),
+                    Mode::Closed { .. } => {
+                        self.err(
+                            &tp.key("target"),
+                            "rate triggers apply to open-loop clients only",
+                        );
+                        return None;
+                    }
+                };
+                Action::SetRate { client, rate_per_s }
+            }
+            Action::SetServers { service, .. } => Action::SetServers {
+                service,
+                servers: services[service as usize].servers,
+            },
+            Action::SetSlowdown { service, .. } => Action::SetSlowdown {
+                service,
+                factor: 1.0,
+            },
+            Action::SetErrorRate { service, .. } => Action::SetErrorRate {
+                service,
+                error_rate: services[service as usize].error_rate,
+            },
+            Action::SetRetries { client, .. } => Action::SetRetries {
+                client,
+                enabled: true,
+            },
+            Action::Restore { .. } => return None,
+        };
+        Some((apply, revert))
+    }
+
+    fn action(
+        &mut self,
+        ap: &FieldPath,
+        kind: ActionKind,
+        target: &str,
+        value: Option<f64>,
+        client_index: &BTreeMap<String, u32>,
+        service_index: &BTreeMap<String, u32>,
+    ) -> Option<Action> {
+        let tpath = ap.key("target");
+        let vpath = ap.key("value");
+        let needs_client = matches!(
+            kind,
+            ActionKind::Rate | ActionKind::RetriesOff | ActionKind::RetriesOn
+        );
+        let (client, service) = if needs_client {
+            match client_index.get(target) {
+                Some(&c) => (c, 0),
+                None => {
+                    self.err(&tpath, format!("no client or source named {target:?}"));
+                    return None;
+                }
+            }
+        } else {
+            match service_index.get(target) {
+                Some(&s) => (0, s),
+                None => {
+                    self.err(&tpath, format!("no service named {target:?}"));
+                    return None;
+                }
+            }
+        };
+        let needs_value = matches!(
+            kind,
+            ActionKind::Rate | ActionKind::Servers | ActionKind::Slowdown | ActionKind::ErrorRate
+        );
+        let v = match (needs_value, value) {
+            (true, Some(v)) => v,
+            (true, None) => {
+                self.err(ap, format!("action {kind:?} needs a value").to_lowercase());
+                return None;
+            }
+            (false, Some(_)) => {
+                self.err(
+                    &vpath,
+                    format!("action {kind:?} takes no value").to_lowercase(),
+                );
+                return None;
+            }
+            (false, None) => 0.0,
+        };
+        Some(match kind {
+            ActionKind::Outage => Action::Outage { service },
+            ActionKind::Restore => Action::Restore { service },
+            ActionKind::Rate => Action::SetRate {
+                client,
+                rate_per_s: self.non_negative(&vpath, v, MAX_RATE_PER_S),
+            },
+            ActionKind::Servers => {
+                if !(v.fract() == 0.0 && (0.0..=MAX_SERVERS as f64).contains(&v)) {
+                    self.err(
+                        &vpath,
+                        format!(
+                            "must be a whole number of servers in 0..={MAX_SERVERS}, got {}",
+                            num(v)
+                        ),
+                    );
+                    return None;
+                }
+                Action::SetServers {
+                    service,
+                    servers: v as u32,
+                }
+            }
+            ActionKind::Slowdown => Action::SetSlowdown {
+                service,
+                factor: self.positive(&vpath, v, 1e6),
+            },
+            ActionKind::ErrorRate => Action::SetErrorRate {
+                service,
+                error_rate: self.non_negative(&vpath, v, 1.0),
+            },
+            ActionKind::RetriesOff => Action::SetRetries {
+                client,
+                enabled: false,
+            },
+            ActionKind::RetriesOn => Action::SetRetries {
+                client,
+                enabled: true,
+            },
+        })
     }
 
     fn service(&mut self, path: &FieldPath, s: &ServiceFile) -> ServiceSpec {
@@ -672,7 +1192,31 @@ impl Validator<'_> {
             .queue_capacity
             .map(|q| self.int_in(&path.key("queue_capacity"), q, 0, MAX_QUEUE_CAPACITY) as u32);
         let service_time = self.dist(&path.key("service_time"), &s.service_time);
+        let error_rate = self.non_negative(&path.key("error_rate"), s.error_rate, 1.0);
+        let degradation = s.degradation.as_ref().map(|d| {
+            let dp = path.key("degradation");
+            Degradation {
+                per_queued: self.non_negative(&dp.key("per_queued"), d.per_queued, 1e6),
+                max_factor: self.positive(&dp.key("max_factor"), d.max_factor, 1e6),
+            }
+        });
+        if let Some(d) = degradation
+            && d.max_factor < 1.0
+        {
+            self.err(
+                &path.key("degradation").key("max_factor"),
+                format!("must be ≥ 1, got {}", num(d.max_factor)),
+            );
+        }
+        let discipline = match s.discipline {
+            DisciplineFile::Fifo => Discipline::Fifo,
+            DisciplineFile::Lifo => Discipline::Lifo,
+        };
         ServiceSpec {
+            discipline,
+            drop_expired: s.drop_expired,
+            error_rate,
+            degradation,
             name: s.name.clone(),
             servers,
             queue_capacity,
@@ -759,11 +1303,13 @@ impl fmt::Display for Scenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} ({} sources, {} services, {} sinks; {:.0} s simulated, {} windows of {} ms)",
+            "{} ({} clients, {} services, {} sinks, {} triggers, {} operator actions; {:.0} s simulated, {} windows of {} ms)",
             self.name,
-            self.world.sources.len(),
+            self.world.clients.len(),
             self.world.services.len(),
             self.world.sinks.len(),
+            self.triggers.len(),
+            self.operator_actions.len(),
             self.duration.as_secs_f64(),
             self.n_windows(),
             self.window.as_millis_f64()

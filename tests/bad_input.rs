@@ -365,8 +365,8 @@ fn check_mm1_exits_0() {
 }
 
 #[test]
-fn valid_run_writes_exactly_the_two_csvs() {
-    let tmp = TempDir::new("valid_run_writes_exactly_the_two_csvs");
+fn valid_run_writes_exactly_the_csvs_and_dashboard() {
+    let tmp = TempDir::new("valid_run_writes_exactly_the_csvs_and_dashboard");
     let out = tmp.path().join("out");
     let o = metastable(&["run", MM1, "--out", out.to_str().unwrap(), "--quiet"]);
     assert_eq!(o.status.code(), Some(0), "stderr:\n{}", text(&o.stderr));
@@ -378,7 +378,7 @@ fn valid_run_writes_exactly_the_two_csvs() {
     entries.sort();
     assert_eq!(
         entries,
-        ["summary.csv", "windows.csv"],
+        ["dashboard.png", "dashboard.svg", "summary.csv", "windows.csv"],
         "no other files (e.g. .tmp leftovers) allowed"
     );
     for f in &entries {

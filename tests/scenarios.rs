@@ -72,3 +72,52 @@ fn mm1k_spike_recovers_when_the_spike_ends() {
         assert!((after - 0.089).abs() < 0.05, "{ctx}");
     }
 }
+
+/// HotOS 2021 §2.1 (incidents.md §5.1, V1): at 280 QPS against 300 QPS of capacity, a 10 s
+/// outage with a 1 s timeout and one retry leaves the system failed after the outage ends —
+/// nothing in the scenario scripts it; at 140 QPS (below C/2 = 150) the same outage heals.
+#[test]
+fn hotos_retry_stays_failed_at_280_and_recovers_at_140() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/");
+    let high = metastable::load(&PathBuf::from(format!("{dir}hotos-retry.toml"))).expect("valid");
+    let low =
+        metastable::load(&PathBuf::from(format!("{dir}hotos-retry-140.toml"))).expect("valid");
+    for seed in 1..=5u64 {
+        let r = metastable::run(&high, seed);
+        let a = r.analysis();
+        let tail: Vec<f64> = a.goodput_per_s[200..300].to_vec();
+        let tail_mean = tail.iter().sum::<f64>() / tail.len() as f64;
+        let ctx = format!(
+            "seed {seed}: verdict {} tail goodput {tail_mean:.1}/s, peak amplification {:?}, wasted {:?} \
+             (reproduce: metastable run scenarios/hotos-retry.toml --seed {seed})",
+            a.verdict.as_str(),
+            a.peak_amplification,
+            a.wasted_fraction
+        );
+        assert_eq!(
+            a.verdict,
+            metastable::analysis::Verdict::Metastable,
+            "{ctx}"
+        );
+        // "goodput ≈ 0": far below the 280/s demand long after the trigger ended.
+        assert!(tail_mean < 0.25 * 280.0, "{ctx}");
+        // Clients send ≈ 2× their demand while every attempt times out (HotOS: 560 QPS).
+        let series = r.client_series();
+        let (f, re): (u64, u64) = series[200..300]
+            .iter()
+            .fold((0, 0), |(f, re), s| (f + s.0, re + s.1));
+        let amp = (f + re) as f64 / f as f64;
+        assert!(amp > 1.8, "{ctx}: late amplification {amp:.2}");
+        assert!(a.wasted_fraction.unwrap_or(0.0) > 0.5, "{ctx}");
+
+        let r = metastable::run(&low, seed);
+        let a = r.analysis();
+        let ctx = format!(
+            "seed {seed}: verdict {} recovery {:?} (reproduce: metastable run scenarios/hotos-retry-140.toml --seed {seed})",
+            a.verdict.as_str(),
+            a.recovery_s
+        );
+        assert_eq!(a.verdict, metastable::analysis::Verdict::Recovered, "{ctx}");
+        assert!(a.recovery_s.is_some_and(|t| t <= 30.0), "{ctx}");
+    }
+}

@@ -4,48 +4,75 @@
 //! [`World`] holds every component in typed vectors (dispatch by index, no `Box<dyn>`), and
 //! implements [`sim_core::Model`] for the engine.
 //!
-//! First slice: open-loop Poisson [`Source`]s with piecewise-constant rate schedules,
-//! [`Service`]s with `c` servers and a FIFO queue (bounded or not), [`Sink`]s, and service-time
-//! distributions ([`Dist`]).
+//! - [`Client`]: open or closed loop, per-attempt timeout, call deadline, retries.
+//! - [`Service`]: `c` servers, FIFO or LIFO queue, drop-expired, errors, degradation, outages.
+//! - [`Sink`]: end-to-end outcomes. [`Dist`]: duration distributions.
+//! - Timed [`Action`]s: triggers and operator actions.
 //!
 //! Architecture invariant: every random draw comes from a stream named after its component and
-//! purpose (`"<name>/arrivals"`, `"<name>/service"`), so adding a component leaves every other
-//! component's draws — and results — unchanged.
+//! purpose (`"<name>/arrivals"`, `"<name>/service"`, …), so adding a component leaves every
+//! other component's draws — and results — unchanged.
 
+pub mod client;
 pub mod dist;
+pub mod policy;
 pub mod request;
+pub mod retry;
 pub mod service;
 pub mod sink;
-pub mod source;
 pub mod spec;
 
+pub use client::{Client, Failure};
 pub use dist::Dist;
-pub use request::{Outcome, Request};
+pub use request::{Caller, Outcome, Request};
+pub use retry::{JitterKind, RetrySpec};
 pub use service::Service;
 pub use sink::Sink;
-pub use source::Source;
-pub use spec::{ReplyTo, ServiceSpec, SinkSpec, SourceSpec, WorldSpec};
+pub use spec::{
+    Action, ClientSpec, Degradation, Discipline, Mode, ReplyTo, ServiceSpec, SinkSpec, TimedAction,
+    WorldSpec,
+};
 
-use sim_core::{Model, Sim};
+use retry::Denied;
+use sim_core::{Model, Sim, SimDuration, SimTime};
 
 /// Every event in the simulated world.
 #[derive(Clone, Copy, Debug)]
 pub enum Event {
-    /// The next arrival of source `source`, drawn under rate epoch `epoch`.
-    Arrival { source: u32, epoch: u32 },
-    /// Source `source` enters phase `phase` of its rate schedule.
-    RateChange { source: u32, phase: u32 },
-    /// Server `server` of service `service` finishes its request.
-    ServiceDone { service: u32, server: u32 },
+    /// The next open-loop arrival of `client`, drawn under rate epoch `epoch`.
+    Arrival { client: u32, epoch: u32 },
+    /// Closed-loop `user` of `client` finishes thinking and starts a call.
+    ThinkDone { client: u32, user: u32 },
+    /// The attempt `generation` of call `slot` times out.
+    AttemptTimeout {
+        client: u32,
+        slot: u32,
+        generation: u32,
+    },
+    /// The backoff before the next attempt of call `slot` (generation `generation`) is over.
+    RetryDue {
+        client: u32,
+        slot: u32,
+        generation: u32,
+    },
+    /// Server `server` of `service` finishes its request (if its generation is still `generation`).
+    ServiceDone {
+        service: u32,
+        server: u32,
+        generation: u32,
+    },
+    /// Timed action number `idx` of the scenario.
+    Action { idx: u32 },
 }
 
-const _: () = assert!(std::mem::size_of::<Event>() <= 12);
+const _: () = assert!(std::mem::size_of::<Event>() <= 16);
 
 /// All components of one simulated system.
 pub struct World {
-    pub sources: Vec<Source>,
+    pub clients: Vec<Client>,
     pub services: Vec<Service>,
     pub sinks: Vec<Sink>,
+    actions: Vec<TimedAction>,
     live_requests: u64,
     max_live_requests: u64,
 }
@@ -54,6 +81,11 @@ impl World {
     /// Builds the world for `spec` under master seed `seed`: registers every metric and
     /// schedules the initial events.
     pub fn build(spec: &WorldSpec, seed: u64, sim: &mut Sim<Event>) -> World {
+        let clients: Vec<Client> = spec
+            .clients
+            .iter()
+            .map(|c| Client::new(c, seed, &mut sim.rec))
+            .collect();
         let services = spec
             .services
             .iter()
@@ -64,73 +96,121 @@ impl World {
             .iter()
             .map(|s| Sink::new(s, &mut sim.rec))
             .collect();
-        let sources: Vec<Source> = spec
-            .sources
-            .iter()
-            .map(|s| Source::new(s, seed, &mut sim.rec))
-            .collect();
-        for (i, src) in sources.iter().enumerate() {
-            for (phase, &(at, _)) in src.schedule.iter().enumerate() {
-                sim.schedule_at(
-                    at,
-                    Event::RateChange {
-                        source: i as u32,
-                        phase: phase as u32,
-                    },
-                );
-            }
-        }
-        World {
-            sources,
+        let mut world = World {
+            clients,
             services,
             sinks,
+            actions: spec.actions.clone(),
             live_requests: 0,
             max_live_requests: spec.max_live_requests,
+        };
+        for (i, c) in world.clients.iter_mut().enumerate() {
+            let client = i as u32;
+            match &c.mode {
+                Mode::Open { schedule } => {
+                    for &(at, rate_per_s) in schedule {
+                        world.actions.push(TimedAction {
+                            at,
+                            action: Action::SetRate { client, rate_per_s },
+                        });
+                    }
+                }
+                Mode::Closed { users, .. } => {
+                    // Users start after one think time each, so they are not synchronised.
+                    for user in 0..*users {
+                        let t = c.think_time();
+                        sim.schedule_in(t, Event::ThinkDone { client, user });
+                    }
+                }
+            }
         }
+        // Stable sort: ties keep their order (rate schedules first, then file order).
+        world.actions.sort_by_key(|a| a.at);
+        for (idx, a) in world.actions.iter().enumerate() {
+            sim.schedule_at(a.at, Event::Action { idx: idx as u32 });
+        }
+        world
     }
 
     pub fn live_requests(&self) -> u64 {
         self.live_requests
     }
 
-    fn on_rate_change(&mut self, i: usize, phase: usize, sim: &mut Sim<Event>) {
-        let src = &mut self.sources[i];
-        let rate = src.schedule[phase].1;
-        src.set_rate(rate);
-        src.epoch = src.epoch.wrapping_add(1);
-        if let Some(gap) = src.next_gap() {
-            sim.schedule_in(
-                gap,
-                Event::Arrival {
-                    source: i as u32,
-                    epoch: src.epoch,
-                },
-            );
-        }
-    }
+    // ------------------------------------------------------------------ clients
 
-    fn on_arrival(&mut self, i: usize, epoch: u32, sim: &mut Sim<Event>) {
-        let src = &mut self.sources[i];
-        if epoch != src.epoch {
+    fn on_arrival(&mut self, c: usize, epoch: u32, sim: &mut Sim<Event>) {
+        let cl = &mut self.clients[c];
+        if epoch != cl.epoch {
             return; // drawn under a rate that has since changed
         }
-        if let Some(gap) = src.next_gap() {
+        if let Some(gap) = cl.next_gap() {
             sim.schedule_in(
                 gap,
                 Event::Arrival {
-                    source: i as u32,
+                    client: c as u32,
                     epoch,
                 },
             );
         }
-        sim.rec.incr(src.m_first_tries);
+        let slot = cl.open_call(sim.now(), u32::MAX);
+        self.first_try(c, slot, sim);
+    }
+
+    fn on_think_done(&mut self, c: usize, user: u32, sim: &mut Sim<Event>) {
+        let slot = self.clients[c].open_call(sim.now(), user);
+        self.first_try(c, slot, sim);
+    }
+
+    fn first_try(&mut self, c: usize, slot: u32, sim: &mut Sim<Event>) {
+        let cl = &mut self.clients[c];
+        sim.rec.incr(cl.m.first_tries);
+        cl.retry.on_first_try(sim.now());
+        sim.rec
+            .gauge_set(cl.m.in_flight, sim.now(), cl.live_calls as f64);
+        self.send_attempt(c, slot, sim);
+    }
+
+    /// Sends the next attempt of call `slot`, unless the breaker or throttle forbids it.
+    fn send_attempt(&mut self, c: usize, slot: u32, sim: &mut Sim<Event>) {
         let now = sim.now();
+        let cl = &mut self.clients[c];
+        if !cl.retry.allow_send(now, &mut cl.retry_rng) {
+            sim.rec.incr(cl.m.circuit_open);
+            self.give_up(c, slot, sim);
+            return;
+        }
+        let call = &mut cl.calls[slot as usize];
+        call.attempts += 1;
+        call.generation = call.generation.wrapping_add(1);
+        call.in_flight = true;
+        call.attempt_started = now;
+        let (born, generation) = (call.born, call.generation);
+        let deadline = cl.attempt_deadline(born, now);
+        if deadline <= now {
+            cl.calls[slot as usize].in_flight = false;
+            self.give_up(c, slot, sim);
+            return;
+        }
+        if deadline < SimTime::MAX {
+            sim.schedule_at(
+                deadline,
+                Event::AttemptTimeout {
+                    client: c as u32,
+                    slot,
+                    generation,
+                },
+            );
+        }
+        let target = cl.target as usize;
         let req = Request {
-            born: now,
             arrived: now,
-            reply_to: src.reply_to,
+            deadline,
+            caller: Caller {
+                client: c as u32,
+                slot,
+                generation,
+            },
         };
-        let target = src.target as usize;
         self.live_requests += 1;
         if self.live_requests > self.max_live_requests {
             sim.request_stop("live_request_limit");
@@ -138,18 +218,153 @@ impl World {
         self.service_arrive(target, req, sim);
     }
 
-    /// A request arrives at service `s`: start it, queue it, or reject it.
+    /// A service answers attempt `caller`.
+    fn on_reply(&mut self, caller: Caller, outcome: Outcome, sim: &mut Sim<Event>) {
+        let c = caller.client as usize;
+        let Some(cl) = self.clients.get_mut(c) else {
+            return;
+        };
+        if !cl.is_waiting(caller.slot, caller.generation) {
+            return; // the attempt timed out or the call ended: nobody is listening
+        }
+        let call = &mut cl.calls[caller.slot as usize];
+        call.in_flight = false; // its timeout, when it fires, finds nothing in flight
+        match outcome {
+            Outcome::Ok => self.succeed(c, caller.slot, sim),
+            Outcome::Rejected => {
+                sim.rec.incr(cl.m.rejections);
+                self.attempt_failed(c, caller.slot, Failure::Rejected, sim);
+            }
+            Outcome::Error => {
+                sim.rec.incr(cl.m.errors);
+                self.attempt_failed(c, caller.slot, Failure::Error, sim);
+            }
+        }
+    }
+
+    fn on_attempt_timeout(&mut self, c: usize, slot: u32, generation: u32, sim: &mut Sim<Event>) {
+        let cl = &mut self.clients[c];
+        if !cl.is_waiting(slot, generation) {
+            return; // answered before the timeout
+        }
+        cl.calls[slot as usize].in_flight = false;
+        sim.rec.incr(cl.m.timeouts);
+        self.attempt_failed(c, slot, Failure::Timeout, sim);
+    }
+
+    fn attempt_failed(&mut self, c: usize, slot: u32, why: Failure, sim: &mut Sim<Event>) {
+        let now = sim.now();
+        let cl = &mut self.clients[c];
+        cl.retry.on_failure(now);
+        let call = cl.calls[slot as usize];
+        match cl
+            .retry
+            .retry_allowed(now, call.attempts, why == Failure::Timeout)
+        {
+            Ok(()) => {
+                let sleep =
+                    cl.retry
+                        .backoff_ns(call.attempts, call.prev_sleep_ns, &mut cl.retry_rng);
+                let at = now.saturating_add(SimDuration(sleep));
+                let past_deadline = cl
+                    .deadline
+                    .is_some_and(|d| at >= call.born.saturating_add(d));
+                if past_deadline {
+                    self.give_up(c, slot, sim);
+                    return;
+                }
+                let call = &mut cl.calls[slot as usize];
+                call.prev_sleep_ns = sleep;
+                call.generation = call.generation.wrapping_add(1);
+                let generation = call.generation;
+                sim.schedule_at(
+                    at,
+                    Event::RetryDue {
+                        client: c as u32,
+                        slot,
+                        generation,
+                    },
+                );
+            }
+            Err(Denied::Budget) => {
+                sim.rec.incr(cl.m.budget_exhausted);
+                self.give_up(c, slot, sim);
+            }
+            Err(Denied::MaxAttempts) => self.give_up(c, slot, sim),
+        }
+    }
+
+    fn on_retry_due(&mut self, c: usize, slot: u32, generation: u32, sim: &mut Sim<Event>) {
+        let cl = &mut self.clients[c];
+        match cl.calls.get(slot as usize) {
+            Some(call) if call.generation == generation && !call.in_flight => {}
+            _ => return,
+        }
+        sim.rec.incr(cl.m.retries);
+        self.send_attempt(c, slot, sim);
+    }
+
+    fn succeed(&mut self, c: usize, slot: u32, sim: &mut Sim<Event>) {
+        let now = sim.now();
+        let cl = &mut self.clients[c];
+        let call = cl.calls[slot as usize];
+        cl.retry.on_success(now, call.attempts > 1);
+        sim.rec.incr(cl.m.successes);
+        let latency = now.since(call.born).as_nanos();
+        sim.rec.record(cl.m.latency, latency);
+        if let ReplyTo::Sink(k) = cl.reply_to {
+            let sink = &self.sinks[k as usize];
+            sim.rec.incr(sink.completions);
+            sim.rec.record(sink.latency, latency);
+        }
+        self.end_call(c, slot, sim);
+    }
+
+    fn give_up(&mut self, c: usize, slot: u32, sim: &mut Sim<Event>) {
+        let cl = &self.clients[c];
+        sim.rec.incr(cl.m.give_ups);
+        if let ReplyTo::Sink(k) = cl.reply_to {
+            sim.rec.incr(self.sinks[k as usize].failures);
+        }
+        self.end_call(c, slot, sim);
+    }
+
+    fn end_call(&mut self, c: usize, slot: u32, sim: &mut Sim<Event>) {
+        let cl = &mut self.clients[c];
+        let user = cl.calls[slot as usize].user;
+        cl.close_call(slot);
+        sim.rec
+            .gauge_set(cl.m.in_flight, sim.now(), cl.live_calls as f64);
+        if cl.is_closed_loop() && user < cl.users() {
+            let think = cl.think_time();
+            sim.schedule_in(
+                think,
+                Event::ThinkDone {
+                    client: c as u32,
+                    user,
+                },
+            );
+        }
+    }
+
+    // ------------------------------------------------------------------ services
+
+    /// A request arrives at service `s`: start it, queue it, reject it, or lose it.
     fn service_arrive(&mut self, s: usize, mut req: Request, sim: &mut Sim<Event>) {
         let now = sim.now();
         req.arrived = now;
         let svc = &mut self.services[s];
         sim.rec.incr(svc.m.arrivals);
-        if let Some(server) = svc.idle.pop() {
+        if svc.down {
+            sim.rec.incr(svc.m.lost);
+            self.live_requests -= 1;
+        } else if let Some(server) = svc.idle.pop() {
             Self::start_service(svc, s, server, req, sim);
-            sim.rec.gauge_set(svc.m.busy, now, svc.busy() as f64);
+            sim.rec.gauge_set(svc.m.busy, now, svc.busy as f64);
         } else if svc.is_full() {
             sim.rec.incr(svc.m.rejected);
-            self.finish(req, Outcome::Rejected, sim);
+            self.live_requests -= 1;
+            self.on_reply(req.caller, Outcome::Rejected, sim);
         } else {
             svc.queue.push_back(req);
             sim.rec
@@ -162,52 +377,163 @@ impl World {
         let now = sim.now();
         sim.rec
             .record(svc.m.wait, now.since(req.arrived).as_nanos());
-        let d = svc.service_time.sample(&mut svc.rng);
+        let d = svc.draw_service_time();
         svc.in_service[server as usize] = Some(req);
+        svc.busy += 1;
+        let generation = svc.server_gen[server as usize];
         sim.schedule_in(
             d,
             Event::ServiceDone {
                 service: s as u32,
                 server,
+                generation,
             },
         );
     }
 
-    fn on_service_done(&mut self, s: usize, server: u32, sim: &mut Sim<Event>) {
+    /// Pops queued work for an idle `server`, dropping expired work if configured. Returns
+    /// false if the queue had nothing to serve.
+    fn serve_next(&mut self, s: usize, server: u32, sim: &mut Sim<Event>) -> bool {
         let now = sim.now();
         let svc = &mut self.services[s];
+        while let Some(req) = svc.pop_next() {
+            if svc.drop_expired && req.deadline <= now {
+                sim.rec.incr(svc.m.expired);
+                self.live_requests -= 1;
+                continue;
+            }
+            Self::start_service(svc, s, server, req, sim);
+            sim.rec
+                .gauge_set(svc.m.queue_len, now, svc.queue.len() as f64);
+            return true;
+        }
+        sim.rec.gauge_set(svc.m.queue_len, now, 0.0);
+        false
+    }
+
+    fn on_service_done(&mut self, s: usize, server: u32, generation: u32, sim: &mut Sim<Event>) {
+        let now = sim.now();
+        let svc = &mut self.services[s];
+        if svc.server_gen.get(server as usize) != Some(&generation) {
+            return; // the work was lost to an outage
+        }
         let Some(req) = svc.in_service[server as usize].take() else {
             debug_assert!(false, "ServiceDone for an idle server");
             return;
         };
+        svc.busy -= 1;
+        self.live_requests -= 1;
         sim.rec.incr(svc.m.completions);
         sim.rec
             .record(svc.m.latency, now.since(req.arrived).as_nanos());
-        if let Some(next) = svc.queue.pop_front() {
-            Self::start_service(svc, s, server, next, sim);
-            sim.rec
-                .gauge_set(svc.m.queue_len, now, svc.queue.len() as f64);
+        let outcome = if svc.draw_error() {
+            sim.rec.incr(svc.m.errors);
+            Outcome::Error
         } else {
-            svc.idle.push(server);
-            sim.rec.gauge_set(svc.m.busy, now, svc.busy() as f64);
+            Outcome::Ok
+        };
+        let waiting = self
+            .clients
+            .get(req.caller.client as usize)
+            .is_some_and(|c| c.is_waiting(req.caller.slot, req.caller.generation));
+        let svc = &mut self.services[s];
+        if !waiting {
+            sim.rec.incr(svc.m.wasted);
+        } else if outcome == Outcome::Ok {
+            sim.rec.incr(svc.m.goodput);
         }
-        self.finish(req, Outcome::Completed, sim);
+        // The freed server takes more work if it is still in service.
+        if server < svc.servers && !self.serve_next(s, server, sim) {
+            self.services[s].idle.push(server);
+        }
+        let svc = &self.services[s];
+        sim.rec.gauge_set(svc.m.busy, now, svc.busy as f64);
+        if waiting {
+            self.on_reply(req.caller, outcome, sim);
+        }
     }
 
-    /// A request leaves the system; its outcome goes to whoever awaits it.
-    fn finish(&mut self, req: Request, outcome: Outcome, sim: &mut Sim<Event>) {
-        self.live_requests -= 1;
-        if let ReplyTo::Sink(k) = req.reply_to {
-            let sink = &self.sinks[k as usize];
-            match outcome {
-                Outcome::Completed => {
-                    sim.rec.incr(sink.completions);
-                    sim.rec
-                        .record(sink.latency, sim.now().since(req.born).as_nanos());
+    // ------------------------------------------------------------------ actions
+
+    fn on_action(&mut self, idx: usize, sim: &mut Sim<Event>) {
+        let now = sim.now();
+        let Some(action) = self.actions.get(idx).map(|a| a.action.clone()) else {
+            return;
+        };
+        match action {
+            Action::SetRate { client, rate_per_s } => {
+                let cl = &mut self.clients[client as usize];
+                cl.set_rate(rate_per_s);
+                cl.epoch = cl.epoch.wrapping_add(1);
+                if let Some(gap) = cl.next_gap() {
+                    sim.schedule_in(
+                        gap,
+                        Event::Arrival {
+                            client,
+                            epoch: cl.epoch,
+                        },
+                    );
                 }
-                Outcome::Rejected => sim.rec.incr(sink.rejected),
+            }
+            Action::SetServers { service, servers } => {
+                self.set_servers(service as usize, servers, sim)
+            }
+            Action::SetSlowdown { service, factor } => {
+                self.services[service as usize].slowdown = factor
+            }
+            Action::SetErrorRate {
+                service,
+                error_rate,
+            } => {
+                self.services[service as usize].error_rate = error_rate;
+            }
+            Action::Outage { service } => {
+                let svc = &mut self.services[service as usize];
+                if svc.down {
+                    return;
+                }
+                svc.down = true;
+                let held = svc.queue.len() as u64 + svc.busy as u64;
+                sim.rec.add(svc.m.lost, held);
+                self.live_requests -= held;
+                svc.queue.clear();
+                for (slot, g) in svc.in_service.iter_mut().zip(svc.server_gen.iter_mut()) {
+                    *slot = None;
+                    *g = g.wrapping_add(1);
+                }
+                svc.busy = 0;
+                svc.idle = (0..svc.servers).rev().collect();
+                svc.set_gauges(&mut sim.rec, now);
+            }
+            Action::Restore { service } => self.services[service as usize].down = false,
+            Action::SetRetries { client, enabled } => {
+                self.clients[client as usize].retry.enabled = enabled
             }
         }
+    }
+
+    fn set_servers(&mut self, s: usize, servers: u32, sim: &mut Sim<Event>) {
+        let now = sim.now();
+        let svc = &mut self.services[s];
+        let old = svc.servers;
+        svc.servers = servers;
+        if servers as usize > svc.in_service.len() {
+            svc.in_service.resize(servers as usize, None);
+            svc.server_gen.resize(servers as usize, 0);
+        }
+        // Idle servers beyond the new count retire at once; busy ones when they finish.
+        svc.idle.retain(|&k| k < servers);
+        let mut fresh: Vec<u32> = (old..servers)
+            .filter(|&k| svc.in_service[k as usize].is_none())
+            .collect();
+        fresh.reverse();
+        for k in fresh {
+            if !self.serve_next(s, k, sim) {
+                self.services[s].idle.push(k);
+            }
+        }
+        let svc = &self.services[s];
+        svc.set_gauges(&mut sim.rec, now);
     }
 }
 
@@ -217,13 +543,24 @@ impl Model for World {
     #[inline]
     fn handle(&mut self, event: Event, sim: &mut Sim<Event>) {
         match event {
-            Event::Arrival { source, epoch } => self.on_arrival(source as usize, epoch, sim),
-            Event::ServiceDone { service, server } => {
-                self.on_service_done(service as usize, server, sim)
-            }
-            Event::RateChange { source, phase } => {
-                self.on_rate_change(source as usize, phase as usize, sim)
-            }
+            Event::Arrival { client, epoch } => self.on_arrival(client as usize, epoch, sim),
+            Event::ServiceDone {
+                service,
+                server,
+                generation,
+            } => self.on_service_done(service as usize, server, generation, sim),
+            Event::AttemptTimeout {
+                client,
+                slot,
+                generation,
+            } => self.on_attempt_timeout(client as usize, slot, generation, sim),
+            Event::RetryDue {
+                client,
+                slot,
+                generation,
+            } => self.on_retry_due(client as usize, slot, generation, sim),
+            Event::ThinkDone { client, user } => self.on_think_done(client as usize, user, sim),
+            Event::Action { idx } => self.on_action(idx as usize, sim),
         }
     }
 }

@@ -1,25 +1,47 @@
-//! Requests in flight. Kept small (32 bytes) and stored inline in queues: memory grows with
-//! the number of *live* requests, never with the number simulated.
+//! Requests in flight. A queued request is 32 bytes and stored inline in its service's queue;
+//! the caller's bookkeeping (when the call began, which attempt this is) lives with the caller,
+//! so memory grows with the number of *live* requests, never with the number simulated.
 
 use sim_core::SimTime;
 
-use crate::spec::ReplyTo;
+/// Who awaits a request's reply: a client call slot and the attempt generation that sent it.
+/// A reply whose generation no longer matches (the attempt timed out, or the call ended) finds
+/// nobody waiting: the work was wasted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub client: u32,
+    pub slot: u32,
+    pub generation: u32,
+}
+
+impl Caller {
+    /// A caller that never waits (for tests and fire-and-forget work).
+    pub const NOBODY: Caller = Caller {
+        client: u32::MAX,
+        slot: 0,
+        generation: 0,
+    };
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct Request {
-    /// When the source emitted it.
-    pub born: SimTime,
     /// When it reached the service currently holding it.
     pub arrived: SimTime,
-    pub reply_to: ReplyTo,
+    /// When the caller stops waiting for this attempt (`SimTime::MAX` if never). Services with
+    /// `drop_expired` discard work whose deadline has passed instead of serving it.
+    pub deadline: SimTime,
+    pub caller: Caller,
 }
 
-/// How a request ended.
+/// How an attempt ended, as seen by the service that handled it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Completed,
-    /// Turned away by a full queue.
+    /// Served successfully.
+    Ok,
+    /// Turned away at admission (full queue, shedding).
     Rejected,
+    /// Served, but answered with an error.
+    Error,
 }
 
 const _: () = assert!(std::mem::size_of::<Request>() <= 32);

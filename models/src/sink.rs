@@ -1,4 +1,5 @@
-//! A sink: where requests end and their end-to-end outcome is recorded.
+//! A sink: where calls end and their end-to-end outcome is recorded (several clients may share
+//! one).
 
 use sim_core::{CounterId, HistId, Recorder};
 
@@ -7,8 +8,8 @@ use crate::spec::SinkSpec;
 pub struct Sink {
     pub name: String,
     pub(crate) completions: CounterId,
-    pub(crate) rejected: CounterId,
-    /// End-to-end latency of completed requests (source emission → completion).
+    pub(crate) failures: CounterId,
+    /// End-to-end latency of successful calls (first try → success).
     pub(crate) latency: HistId,
 }
 
@@ -17,7 +18,7 @@ impl Sink {
         Sink {
             name: spec.name.clone(),
             completions: rec.counter(&spec.name, "completions"),
-            rejected: rec.counter(&spec.name, "rejected"),
+            failures: rec.counter(&spec.name, "failures"),
             latency: rec.histogram(&spec.name, "latency"),
         }
     }

@@ -4,23 +4,53 @@
 //! line and field).
 
 use crate::dist::Dist;
-use sim_core::SimTime;
+use crate::retry::RetrySpec;
+use sim_core::{SimDuration, SimTime};
 
-/// Where a finished request's outcome is reported.
+/// Where a finished call's outcome is also reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplyTo {
     Nowhere,
     Sink(u32),
 }
 
+/// How a client generates calls.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    /// Poisson arrivals at a piecewise-constant rate: `(from, rate_per_s)`, sorted.
+    Open { schedule: Vec<(SimTime, f64)> },
+    /// `users` users, each thinking for a random time between the end of one call and the
+    /// start of the next.
+    Closed { users: u32, think: Dist },
+}
+
 #[derive(Clone, Debug)]
-pub struct SourceSpec {
+pub struct ClientSpec {
     pub name: String,
     /// Index into `WorldSpec::services`.
     pub target: u32,
     pub reply_to: ReplyTo,
-    /// Piecewise-constant Poisson rate: `(from, rate_per_s)`, sorted, first at time zero.
-    pub schedule: Vec<(SimTime, f64)>,
+    pub mode: Mode,
+    /// Per-attempt timeout (`None`: wait forever).
+    pub timeout: Option<SimDuration>,
+    /// Overall deadline of a call, retries included (`None`: none).
+    pub deadline: Option<SimDuration>,
+    pub retry: RetrySpec,
+}
+
+/// Order in which a service takes waiting work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Discipline {
+    Fifo,
+    Lifo,
+}
+
+/// Service time that grows under overload (a stand-in for GC, thrashing, lock contention):
+/// factor `min(max_factor, 1 + per_queued · queue_len)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Degradation {
+    pub per_queued: f64,
+    pub max_factor: f64,
 }
 
 #[derive(Clone, Debug)]
@@ -31,6 +61,13 @@ pub struct ServiceSpec {
     /// world's live-request limit).
     pub queue_capacity: Option<u32>,
     pub service_time: Dist,
+    pub discipline: Discipline,
+    /// Drop work whose caller's deadline has passed when it reaches the head of the queue,
+    /// instead of serving it (wasted work).
+    pub drop_expired: bool,
+    /// Probability that a served request is answered with an error.
+    pub error_rate: f64,
+    pub degradation: Option<Degradation>,
 }
 
 #[derive(Clone, Debug)]
@@ -38,11 +75,56 @@ pub struct SinkSpec {
     pub name: String,
 }
 
+/// Something that happens *to* the system at a given time: a trigger or an operator action.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Set an open-loop client's arrival rate.
+    SetRate {
+        client: u32,
+        rate_per_s: f64,
+    },
+    /// Set a service's number of servers (work in progress finishes first on a decrease).
+    SetServers {
+        service: u32,
+        servers: u32,
+    },
+    /// Multiply a service's service times by `factor` (1 = normal).
+    SetSlowdown {
+        service: u32,
+        factor: f64,
+    },
+    SetErrorRate {
+        service: u32,
+        error_rate: f64,
+    },
+    /// The service goes dark: everything it holds is lost, arrivals vanish unanswered.
+    Outage {
+        service: u32,
+    },
+    /// The service comes back, empty.
+    Restore {
+        service: u32,
+    },
+    /// Switch a client's retries on or off.
+    SetRetries {
+        client: u32,
+        enabled: bool,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimedAction {
+    pub at: SimTime,
+    pub action: Action,
+}
+
 #[derive(Clone, Debug)]
 pub struct WorldSpec {
-    pub sources: Vec<SourceSpec>,
+    pub clients: Vec<ClientSpec>,
     pub services: Vec<ServiceSpec>,
     pub sinks: Vec<SinkSpec>,
+    /// Triggers and operator actions, in time order (ties keep file order).
+    pub actions: Vec<TimedAction>,
     /// Limit on requests alive at once across the world; reaching it stops the run with the
     /// reason `live_request_limit`.
     pub max_live_requests: u64,

@@ -1,0 +1,199 @@
+//! Clients: open loop (Poisson arrivals with a rate schedule) or closed loop (N users with think
+//! time), a per-attempt timeout, an overall deadline per call, and a retry policy.
+//!
+//! A *call* is one unit of work the user wants done; it makes one or more *attempts* (the first
+//! try, then retries). Each attempt carries a generation number; an attempt's timeout, its
+//! scheduled retry and the service's reply all name that generation, and anything naming an
+//! older generation is ignored when it fires (lazy cancellation).
+
+use rand_distr::{Distribution, Exp1};
+use sim_core::{CounterId, GaugeId, HistId, Recorder, SimDuration, SimRng, SimTime};
+
+use crate::retry::RetryState;
+use crate::spec::{ClientSpec, Mode, ReplyTo};
+
+/// Why an attempt failed, as the client sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    Timeout,
+    Rejected,
+    Error,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Call {
+    pub born: SimTime,
+    pub attempt_started: SimTime,
+    /// Generation of the current attempt (or of the pending retry timer).
+    pub generation: u32,
+    /// Attempts sent so far (1 = first try in flight).
+    pub attempts: u32,
+    /// True while an attempt is in flight (false while backing off).
+    pub in_flight: bool,
+    /// Previous backoff sleep (decorrelated jitter needs it).
+    pub prev_sleep_ns: u64,
+    /// Closed-loop user who made the call (`u32::MAX` in open loop).
+    pub user: u32,
+}
+
+pub(crate) struct ClientMetrics {
+    pub first_tries: CounterId,
+    pub retries: CounterId,
+    pub successes: CounterId,
+    pub give_ups: CounterId,
+    pub timeouts: CounterId,
+    pub rejections: CounterId,
+    pub errors: CounterId,
+    pub circuit_open: CounterId,
+    pub budget_exhausted: CounterId,
+    pub in_flight: GaugeId,
+    /// Call latency of successful calls (first try → success), retries and backoff included.
+    pub latency: HistId,
+}
+
+pub struct Client {
+    pub name: String,
+    pub target: u32,
+    pub reply_to: ReplyTo,
+    pub(crate) mode: Mode,
+    pub(crate) timeout: Option<SimDuration>,
+    pub(crate) deadline: Option<SimDuration>,
+    pub(crate) retry: RetryState,
+    pub(crate) rate_per_s: f64,
+    mean_gap_ns: f64,
+    pub(crate) epoch: u32,
+    pub(crate) calls: Vec<Call>,
+    free: Vec<u32>,
+    pub(crate) live_calls: u64,
+    arrivals_rng: SimRng,
+    pub(crate) think_rng: SimRng,
+    pub(crate) retry_rng: SimRng,
+    pub(crate) m: ClientMetrics,
+}
+
+impl Client {
+    pub fn new(spec: &ClientSpec, seed: u64, rec: &mut Recorder) -> Client {
+        let n = &spec.name;
+        Client {
+            name: spec.name.clone(),
+            target: spec.target,
+            reply_to: spec.reply_to,
+            mode: spec.mode.clone(),
+            timeout: spec.timeout,
+            deadline: spec.deadline,
+            retry: RetryState::new(&spec.retry, seed, n),
+            rate_per_s: 0.0,
+            mean_gap_ns: f64::INFINITY,
+            epoch: 0,
+            calls: Vec::new(),
+            free: Vec::new(),
+            live_calls: 0,
+            arrivals_rng: sim_core::stream(seed, &format!("{n}/arrivals")),
+            think_rng: sim_core::stream(seed, &format!("{n}/think")),
+            retry_rng: sim_core::stream(seed, &format!("{n}/retry")),
+            m: ClientMetrics {
+                first_tries: rec.counter(n, "first_tries"),
+                retries: rec.counter(n, "retries"),
+                successes: rec.counter(n, "successes"),
+                give_ups: rec.counter(n, "give_ups"),
+                timeouts: rec.counter(n, "timeouts"),
+                rejections: rec.counter(n, "rejections"),
+                errors: rec.counter(n, "errors"),
+                circuit_open: rec.counter(n, "circuit_open"),
+                budget_exhausted: rec.counter(n, "budget_exhausted"),
+                in_flight: rec.gauge(n, "in_flight"),
+                latency: rec.histogram(n, "latency"),
+            },
+        }
+    }
+
+    /// Time to the next open-loop arrival at the current rate (`None` while the rate is 0).
+    #[inline]
+    pub(crate) fn next_gap(&mut self) -> Option<SimDuration> {
+        if self.rate_per_s <= 0.0 {
+            return None;
+        }
+        let e: f64 = Exp1.sample(&mut self.arrivals_rng);
+        Some(SimDuration::from_nanos_f64(e * self.mean_gap_ns))
+    }
+
+    pub(crate) fn set_rate(&mut self, rate_per_s: f64) {
+        self.rate_per_s = rate_per_s;
+        self.mean_gap_ns = if rate_per_s > 0.0 {
+            1e9 / rate_per_s
+        } else {
+            f64::INFINITY
+        };
+    }
+
+    /// A think time for a closed-loop user.
+    pub(crate) fn think_time(&mut self) -> SimDuration {
+        match &self.mode {
+            Mode::Closed { think, .. } => think.sample(&mut self.think_rng),
+            Mode::Open { .. } => SimDuration::ZERO,
+        }
+    }
+
+    /// Opens a call slot; returns its index.
+    pub(crate) fn open_call(&mut self, now: SimTime, user: u32) -> u32 {
+        let call = Call {
+            born: now,
+            attempt_started: now,
+            generation: 0,
+            attempts: 0,
+            in_flight: false,
+            prev_sleep_ns: 0,
+            user,
+        };
+        self.live_calls += 1;
+        match self.free.pop() {
+            Some(slot) => {
+                let generation = self.calls[slot as usize].generation.wrapping_add(1);
+                self.calls[slot as usize] = Call { generation, ..call };
+                slot
+            }
+            None => {
+                self.calls.push(call);
+                (self.calls.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Closes a call slot; bumps its generation so stale timers and replies are ignored.
+    pub(crate) fn close_call(&mut self, slot: u32) {
+        let c = &mut self.calls[slot as usize];
+        c.generation = c.generation.wrapping_add(1);
+        c.in_flight = false;
+        self.free.push(slot);
+        self.live_calls -= 1;
+    }
+
+    /// True if `slot` is still waiting for the reply of attempt generation `generation`.
+    #[inline]
+    pub fn is_waiting(&self, slot: u32, generation: u32) -> bool {
+        self.calls
+            .get(slot as usize)
+            .is_some_and(|c| c.generation == generation && c.in_flight)
+    }
+
+    /// The per-attempt deadline for an attempt sent now: the attempt timeout, capped by the
+    /// call's overall deadline.
+    pub(crate) fn attempt_deadline(&self, born: SimTime, now: SimTime) -> SimTime {
+        let by_timeout = self.timeout.map_or(SimTime::MAX, |t| now.saturating_add(t));
+        let by_deadline = self
+            .deadline
+            .map_or(SimTime::MAX, |d| born.saturating_add(d));
+        by_timeout.min(by_deadline)
+    }
+
+    pub(crate) fn is_closed_loop(&self) -> bool {
+        matches!(self.mode, Mode::Closed { .. })
+    }
+
+    pub(crate) fn users(&self) -> u32 {
+        match self.mode {
+            Mode::Closed { users, .. } => users,
+            Mode::Open { .. } => 0,
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Run-level analysis: baseline goodput, recovery time and the verdict.
+//!
+//! Definitions (also in the README):
+//! - *goodput* in a window = successful calls per second, summed over all clients;
+//! - *baseline* = mean goodput over the windows in `[warm-up end, first trigger start)`;
+//! - *success ratio* over a span of windows = Σ successes ÷ Σ first tries (goodput relative to
+//!   demand: insensitive to the noise of the arrival process, and still meaningful when the
+//!   load changes); *baseline ratio* = the same over the baseline windows;
+//! - *ok(i)* = the success ratio of the `k = ceil(sustain / window)` windows starting at window
+//!   `i` is ≥ `recovery_fraction × baseline ratio`;
+//! - *recovered at* = the earliest window start `t ≥ last trigger end` such that ok holds for
+//!   every window from `t` to the last one with `k` windows left, and window `t` alone meets the
+//!   threshold; recovery time = that start − trigger end;
+//! - verdict: `stable` if ok holds for every window from the trigger start on; `recovered` if a
+//!   recovery time exists; `metastable` if goodput has not recovered by the end of the run;
+//!   `no_trigger` when the scenario has no trigger.
+
+use crate::report::ComponentIds;
+use crate::run::RunReport;
+use crate::scenario::Kind;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    NoTrigger,
+    Stable,
+    Recovered,
+    Metastable,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::NoTrigger => "no_trigger",
+            Verdict::Stable => "stable",
+            Verdict::Recovered => "recovered",
+            Verdict::Metastable => "metastable",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Analysis {
+    pub baseline_goodput_per_s: Option<f64>,
+    pub trigger_start_s: Option<f64>,
+    pub trigger_end_s: Option<f64>,
+    pub recovery_s: Option<f64>,
+    pub verdict: Verdict,
+    /// Largest per-window attempts ÷ first tries (all clients).
+    pub peak_amplification: Option<f64>,
+    /// Completions nobody waited for ÷ all completions, over all services, whole run.
+    pub wasted_fraction: Option<f64>,
+    /// Per-window goodput (successful calls per second, all clients).
+    pub goodput_per_s: Vec<f64>,
+}
+
+impl RunReport {
+    fn clients(&self) -> Vec<ComponentIds> {
+        self.component_ids()
+            .into_iter()
+            .filter(|c| matches!(c.kind, Kind::Client | Kind::Source))
+            .collect()
+    }
+
+    /// Per-window totals over all clients: (first tries, retries, successes).
+    pub fn client_series(&self) -> Vec<(u64, u64, u64)> {
+        let clients = self.clients();
+        (0..self.rec.n_windows())
+            .map(|w| {
+                clients.iter().fold((0, 0, 0), |(f, r, s), c| {
+                    let v = self.window_values(c, w);
+                    (
+                        f + v.first_tries.unwrap_or(0),
+                        r + v.retries.unwrap_or(0),
+                        s + v.successes.unwrap_or(0),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    pub fn analysis(&self) -> Analysis {
+        let sc = &self.scenario;
+        let n = self.rec.n_windows();
+        let window_s: Vec<(f64, f64)> = (0..n)
+            .map(|w| {
+                let (a, b) = self.rec.window_bounds(w);
+                (a.as_secs_f64(), b.as_secs_f64())
+            })
+            .collect();
+        let series = self.client_series();
+        let goodput: Vec<f64> = series
+            .iter()
+            .zip(&window_s)
+            .map(|(&(_, _, s), &(a, b))| if b > a { s as f64 / (b - a) } else { 0.0 })
+            .collect();
+        let peak_amplification = series
+            .iter()
+            .filter(|(f, _, _)| *f > 0)
+            .map(|&(f, r, _)| (f + r) as f64 / f as f64)
+            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+        let (mut wasted, mut completions) = (0u64, 0u64);
+        for c in self
+            .component_ids()
+            .iter()
+            .filter(|c| c.kind == Kind::Service)
+        {
+            for w in 0..n {
+                let v = self.window_values(c, w);
+                wasted += v.wasted.unwrap_or(0);
+                completions += v.completions.unwrap_or(0);
+            }
+        }
+        let wasted_fraction = (completions > 0).then(|| wasted as f64 / completions as f64);
+
+        let warm = self.rec.summary_from().as_secs_f64();
+        let trigger = sc
+            .trigger_window()
+            .map(|(a, b)| (a.as_secs_f64(), b.as_secs_f64()));
+        let base_end = trigger.map_or(f64::INFINITY, |t| t.0);
+        let base: Vec<f64> = window_s
+            .iter()
+            .zip(&goodput)
+            .filter(|((a, b), _)| *a >= warm && *b <= base_end)
+            .map(|(_, g)| *g)
+            .collect();
+        let baseline = (!base.is_empty()).then(|| base.iter().sum::<f64>() / base.len() as f64);
+
+        let mut out = Analysis {
+            baseline_goodput_per_s: baseline,
+            trigger_start_s: trigger.map(|t| t.0),
+            trigger_end_s: trigger.map(|t| t.1),
+            recovery_s: None,
+            verdict: Verdict::NoTrigger,
+            peak_amplification,
+            wasted_fraction,
+            goodput_per_s: goodput.clone(),
+        };
+        let (Some((t_start, t_end)), Some(baseline)) = (trigger, baseline) else {
+            return out;
+        };
+        let w_len = sc.window.as_secs_f64();
+        let k = ((sc.sustain.as_secs_f64() / w_len).ceil() as usize).max(1);
+        if n < k {
+            out.verdict = Verdict::Metastable;
+            return out;
+        }
+        let _ = baseline;
+        let base_idx: Vec<usize> = (0..n)
+            .filter(|&w| window_s[w].0 >= warm && window_s[w].1 <= base_end)
+            .collect();
+        let ratio = |ws: &mut dyn Iterator<Item = usize>| {
+            let (f, s) = ws.fold((0u64, 0u64), |(f, s), w| (f + series[w].0, s + series[w].2));
+            if f == 0 {
+                None
+            } else {
+                Some(s as f64 / f as f64)
+            }
+        };
+        let Some(base_ratio) = ratio(&mut base_idx.iter().copied()) else {
+            return out;
+        };
+        let threshold = sc.recovery_fraction * base_ratio;
+        let ok: Vec<bool> = (0..=n - k)
+            .map(|i| ratio(&mut (i..i + k)).is_none_or(|r| r >= threshold))
+            .collect();
+        let first_at = |t: f64| window_s.iter().position(|&(a, _)| a >= t - 1e-9);
+        let from_trigger = first_at(t_start).unwrap_or(n);
+        let from_end = first_at(t_end).unwrap_or(n);
+        let last_bad = (0..ok.len()).rev().find(|&i| i >= from_trigger && !ok[i]);
+        // The recovered window must itself be healthy, so a sustained average cannot hide the
+        // tail of the dip.
+        let start = last_bad.map_or(from_end, |b| (b + 1).max(from_end));
+        let recovered_idx =
+            (start..ok.len()).find(|&i| ratio(&mut (i..i + 1)).is_none_or(|r| r >= threshold));
+        out.verdict = if last_bad.is_none() && from_trigger < ok.len() {
+            Verdict::Stable
+        } else if let Some(i) = recovered_idx {
+            out.recovery_s = Some((window_s[i].0 - t_end).max(0.0));
+            Verdict::Recovered
+        } else {
+            Verdict::Metastable
+        };
+        if out.verdict == Verdict::Stable {
+            out.recovery_s = Some(0.0);
+        }
+        out
+    }
+}
+
+impl RunReport {
+    /// The dashboard's data: client totals per window, summed service queues, and the
+    /// end-to-end call latency of the first client.
+    pub fn dashboard_series(&self) -> crate::plot::RunSeries {
+        let a = self.analysis();
+        let n = self.rec.n_windows();
+        let series = self.client_series();
+        let ids = self.component_ids();
+        let first_client = ids
+            .iter()
+            .find(|c| matches!(c.kind, Kind::Client | Kind::Source));
+        let services: Vec<&ComponentIds> = ids.iter().filter(|c| c.kind == Kind::Service).collect();
+        let mut out = crate::plot::RunSeries {
+            title: self.scenario.name.clone(),
+            subtitle: format!(
+                "seed {} · verdict {} · recovery {}",
+                self.seed,
+                a.verdict.as_str(),
+                a.recovery_s
+                    .map_or("—".to_string(), |r| format!("{r:.0} s"))
+            ),
+            window_s: self.scenario.window.as_secs_f64(),
+            shades: self
+                .scenario
+                .triggers
+                .iter()
+                .map(|(f, t, l)| crate::plot::Shade {
+                    from_s: f.as_secs_f64(),
+                    to_s: t.as_secs_f64(),
+                    label: l.clone(),
+                })
+                .collect(),
+            baseline_goodput_per_s: a.baseline_goodput_per_s,
+            ..Default::default()
+        };
+        for (w, &(f, r, _)) in series.iter().enumerate().take(n) {
+            let (s, e) = self.rec.window_bounds(w);
+            let len = e.since(s).as_secs_f64().max(1e-9);
+            out.t_s.push(s.as_secs_f64());
+            out.offered_per_s.push((f + r) as f64 / len);
+            out.first_tries_per_s.push(f as f64 / len);
+            out.retries_per_s.push(r as f64 / len);
+            out.goodput_per_s.push(a.goodput_per_s[w]);
+            out.amplification
+                .push((f > 0).then(|| (f + r) as f64 / f as f64));
+            out.queue_len.push(
+                services
+                    .iter()
+                    .map(|c| self.window_values(c, w).queue_len_mean.unwrap_or(0.0))
+                    .sum(),
+            );
+            let lat = first_client
+                .and_then(|c| self.window_values(c, w).latency)
+                .unwrap_or_default();
+            let ms = |x: Option<u64>| x.map(|v| v as f64 / 1e6);
+            out.latency_ms_p50.push(ms(lat.p50));
+            out.latency_ms_p99.push(ms(lat.p99));
+            out.latency_ms_p999.push(ms(lat.p999));
+        }
+        out
+    }
+}
