@@ -378,7 +378,12 @@ fn valid_run_writes_exactly_the_csvs_and_dashboard() {
     entries.sort();
     assert_eq!(
         entries,
-        ["dashboard.png", "dashboard.svg", "summary.csv", "windows.csv"],
+        [
+            "dashboard.png",
+            "dashboard.svg",
+            "summary.csv",
+            "windows.csv"
+        ],
         "no other files (e.g. .tmp leftovers) allowed"
     );
     for f in &entries {
