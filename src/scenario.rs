@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+use models::policy::{Backoff, BackoffKind, Jitter};
 use models::{
-    Action, ClientSpec, Degradation, Discipline, Dist, JitterKind, Mode, ReplyTo, RetrySpec,
-    ServiceSpec, SinkSpec, TimedAction, WorldSpec,
+    Action, ClientSpec, Degradation, Discipline, Dist, Mode, ReplyTo, RetrySpec, ServiceSpec,
+    SinkSpec, TimedAction, WorldSpec,
 };
 use serde::Deserialize;
 use sim_core::{SimDuration, SimTime};
@@ -1012,29 +1013,31 @@ impl Validator<'_> {
         if r.backoff != BackoffFile::None && base <= 0.0 {
             self.err(&path.key("base_ms"), "a backoff needs base_ms > 0");
         }
-        let (multiplier, cap) = match r.backoff {
-            BackoffFile::None => (1.0, 0.0),
-            BackoffFile::Constant => (1.0, base),
-            BackoffFile::Exponential => (multiplier, cap),
-        };
         if r.backoff == BackoffFile::None && r.jitter != JitterFile::None {
             self.err(
                 &path.key("jitter"),
                 "jitter needs a backoff (constant or exponential)",
             );
         }
+        let ns = |ms: f64| SimDuration::from_millis_f64(ms).as_nanos();
+        let kind = match r.backoff {
+            BackoffFile::None => BackoffKind::None,
+            BackoffFile::Constant => BackoffKind::Constant { delay_ns: ns(base) },
+            BackoffFile::Exponential => BackoffKind::Exponential {
+                base_ns: ns(base),
+                multiplier,
+                cap_ns: ns(cap),
+            },
+        };
         let jitter = match r.jitter {
-            JitterFile::None => JitterKind::None,
-            JitterFile::Full => JitterKind::Full,
-            JitterFile::Equal => JitterKind::Equal,
-            JitterFile::Decorrelated => JitterKind::Decorrelated,
+            JitterFile::None => Jitter::None,
+            JitterFile::Full => Jitter::Full,
+            JitterFile::Equal => Jitter::Equal,
+            JitterFile::Decorrelated => Jitter::Decorrelated,
         };
         RetrySpec {
             max_attempts,
-            base_ns: SimDuration::from_millis_f64(base).as_nanos(),
-            multiplier,
-            cap_ns: SimDuration::from_millis_f64(cap).as_nanos(),
-            jitter,
+            backoff: Backoff::new(kind, jitter),
         }
     }
 

@@ -23,7 +23,6 @@ pub enum Failure {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Call {
     pub born: SimTime,
-    pub attempt_started: SimTime,
     /// Generation of the current attempt (or of the pending retry timer).
     pub generation: u32,
     /// Attempts sent so far (1 = first try in flight).
@@ -138,7 +137,6 @@ impl Client {
     pub(crate) fn open_call(&mut self, now: SimTime, user: u32) -> u32 {
         let call = Call {
             born: now,
-            attempt_started: now,
             generation: 0,
             attempts: 0,
             in_flight: false,
@@ -186,10 +184,7 @@ impl Client {
         by_timeout.min(by_deadline)
     }
 
-    pub(crate) fn is_closed_loop(&self) -> bool {
-        matches!(self.mode, Mode::Closed { .. })
-    }
-
+    /// Closed-loop users (0 in open loop).
     pub(crate) fn users(&self) -> u32 {
         match self.mode {
             Mode::Closed { users, .. } => users,

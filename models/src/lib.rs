@@ -25,7 +25,7 @@ pub mod spec;
 pub use client::{Client, Failure};
 pub use dist::Dist;
 pub use request::{Caller, Outcome, Request};
-pub use retry::{JitterKind, RetrySpec};
+pub use retry::RetrySpec;
 pub use service::Service;
 pub use sink::Sink;
 pub use spec::{
@@ -183,7 +183,6 @@ impl World {
         call.attempts += 1;
         call.generation = call.generation.wrapping_add(1);
         call.in_flight = true;
-        call.attempt_started = now;
         let (born, generation) = (call.born, call.generation);
         let deadline = cl.attempt_deadline(born, now);
         if deadline <= now {
@@ -335,7 +334,7 @@ impl World {
         cl.close_call(slot);
         sim.rec
             .gauge_set(cl.m.in_flight, sim.now(), cl.live_calls as f64);
-        if cl.is_closed_loop() && user < cl.users() {
+        if user < cl.users() {
             let think = cl.think_time();
             sim.schedule_in(
                 think,

@@ -2,37 +2,24 @@
 //! a circuit breaker or adaptive throttling lets an attempt go. This module adapts the policy
 //! building blocks (`crate::policy`) to the client's life cycle.
 
-use rand::RngExt;
 use sim_core::{SimRng, SimTime};
+
+use crate::policy::Backoff;
 
 /// Retry configuration of a client (validated).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetrySpec {
     /// Attempts per call, including the first try (1 = no retries).
     pub max_attempts: u32,
-    /// Backoff before retry n: `min(cap, base · multiplier^(n−1))`, then jitter.
-    pub base_ns: u64,
-    pub multiplier: f64,
-    pub cap_ns: u64,
-    pub jitter: JitterKind,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JitterKind {
-    None,
-    Full,
-    Equal,
-    Decorrelated,
+    /// Delay before each retry (kind and jitter; see [`crate::policy::Backoff`]).
+    pub backoff: Backoff,
 }
 
 impl RetrySpec {
     pub fn none() -> RetrySpec {
         RetrySpec {
             max_attempts: 1,
-            base_ns: 0,
-            multiplier: 1.0,
-            cap_ns: 0,
-            jitter: JitterKind::None,
+            backoff: Backoff::NONE,
         }
     }
 }
@@ -86,29 +73,7 @@ impl RetryState {
     /// Backoff before retry number `retry` (1-based).
     #[inline]
     pub fn backoff_ns(&mut self, retry: u32, prev_ns: u64, rng: &mut SimRng) -> u64 {
-        let s = &self.spec;
-        let exp = (retry.saturating_sub(1)).min(1000) as i32;
-        let v = ((s.base_ns as f64) * s.multiplier.powi(exp)).min(s.cap_ns as f64);
-        let u: f64 = rng.random();
-        let d = match s.jitter {
-            JitterKind::None => v,
-            JitterKind::Full => u * v,
-            JitterKind::Equal => v / 2.0 + u * v / 2.0,
-            JitterKind::Decorrelated => {
-                let prev = if prev_ns == 0 {
-                    s.base_ns as f64
-                } else {
-                    prev_ns as f64
-                };
-                let hi = (3.0 * prev).max(s.base_ns as f64);
-                (s.base_ns as f64 + u * (hi - s.base_ns as f64)).min(s.cap_ns as f64)
-            }
-        };
-        if d.is_finite() && d > 0.0 {
-            d as u64
-        } else {
-            0
-        }
+        self.spec.backoff.delay_ns(retry, prev_ns, rng)
     }
 
     #[inline]
