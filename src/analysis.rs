@@ -200,7 +200,10 @@ impl RunReport {
             .find(|c| matches!(c.kind, Kind::Client | Kind::Source));
         let services: Vec<&ComponentIds> = ids.iter().filter(|c| c.kind == Kind::Service).collect();
         let mut out = crate::plot::RunSeries {
-            title: self.scenario.name.clone(),
+            title: match &self.scenario.variant {
+                Some(v) => format!("{} · {v}", self.scenario.name),
+                None => self.scenario.name.clone(),
+            },
             subtitle: format!(
                 "seed {} · verdict {} · recovery {}",
                 self.seed,

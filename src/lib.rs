@@ -12,12 +12,14 @@
 //! - [`output`]: atomic file writes.
 
 pub mod analysis;
+pub mod compare;
 pub mod locate;
 pub mod output;
+pub mod overrides;
 pub mod plot;
 pub mod report;
 pub mod run;
 pub mod scenario;
 
 pub use run::{RunReport, run};
-pub use scenario::{LoadError, Scenario, load, parse};
+pub use scenario::{LoadError, Scenario, load, parse, parse_with};

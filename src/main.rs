@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand};
+use rayon::prelude::*;
 use sim_core::SimDuration;
 
 use metastable::output::write_atomic;
@@ -26,7 +27,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a scenario and write windows.csv and summary.csv.
+    /// Run a scenario (and each of its variants, with the same seed) and write CSVs and figures.
     Run {
         /// Scenario file (TOML).
         file: PathBuf,
@@ -39,6 +40,9 @@ enum Command {
         /// Metric window length in milliseconds (default: the scenario's `window_ms`).
         #[arg(long = "window-ms")]
         window_ms: Option<f64>,
+        /// Run only this variant (`baseline` is the file as written); default: all of them.
+        #[arg(long)]
+        variant: Option<String>,
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
@@ -68,8 +72,18 @@ fn main() -> ExitCode {
             seed,
             out,
             window_ms,
+            variant,
             quiet,
-        } => cmd_run(&file, seed, out, window_ms, quiet),
+        } => cmd_run(
+            &file,
+            RunOpts {
+                seed,
+                out,
+                window_ms,
+                variant,
+                quiet,
+            },
+        ),
         Command::Check { file } => cmd_check(&file),
     };
     match result {
@@ -91,21 +105,19 @@ fn cmd_check(file: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-fn cmd_run(
-    file: &Path,
-    seed: Option<u64>,
-    out: Option<PathBuf>,
-    window_ms: Option<f64>,
-    quiet: bool,
-) -> Result<(), Failure> {
+fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
     let mut sc = load(file)?;
-    if let Some(w) = window_ms {
+    if let Some(w) = opts.window_ms {
         if !w.is_finite() || w <= 0.0 {
             return Err(input(anyhow!(
                 "--window-ms: must be a finite number > 0, got {w}"
             )));
         }
-        sc.window = SimDuration::from_millis_f64(w).max(SimDuration(1));
+        let window = SimDuration::from_millis_f64(w).max(SimDuration(1));
+        sc.window = window;
+        for v in &mut sc.variants {
+            v.scenario.window = window;
+        }
         if sc.n_windows() > sc.limits.max_windows {
             return Err(input(anyhow!(
                 "--window-ms {w}: gives {} windows, more than limits.max_windows = {}",
@@ -114,56 +126,133 @@ fn cmd_run(
             )));
         }
     }
-    let seed = seed.unwrap_or(sc.seed);
-    let out = out.unwrap_or_else(|| PathBuf::from("results").join(&sc.name));
+    let seed = opts.seed.unwrap_or(sc.seed);
+    let out = opts
+        .out
+        .unwrap_or_else(|| PathBuf::from("results").join(&sc.name));
+    let all = sc.with_variants();
+    let chosen: Vec<&Scenario> = match &opts.variant {
+        None => all,
+        Some(name) => {
+            let Some(one) = all.iter().find(|s| s.variant_name() == name) else {
+                let names: Vec<&str> = all.iter().map(|s| s.variant_name()).collect();
+                return Err(input(anyhow!(
+                    "--variant {name:?}: {} has no such variant (it has: {})",
+                    file.display(),
+                    names.join(", ")
+                )));
+            };
+            vec![*one]
+        }
+    };
+    // With variants, each run goes to its own subdirectory, plus a comparison.
+    let compare = chosen.len() > 1;
 
     #[allow(clippy::disallowed_methods)] // wall time is reported, never simulated
     let started = Instant::now();
-    let report = metastable::run(&sc, seed);
+    let reports: Vec<metastable::RunReport> = chosen
+        .par_iter()
+        .map(|s| metastable::run(s, seed))
+        .collect();
     let wall = started.elapsed().as_secs_f64();
 
     let io = |e: anyhow::Error| Failure { code: 1, error: e };
-    let windows = report
-        .windows_csv()
-        .context("formatting windows.csv")
-        .map_err(io)?;
-    let summary = report
-        .summary_csv()
-        .context("formatting summary.csv")
-        .map_err(io)?;
-    std::fs::create_dir_all(&out)
-        .with_context(|| format!("creating {}", out.display()))
-        .map_err(io)?;
-    let wpath = out.join("windows.csv");
-    let spath = out.join("summary.csv");
-    write_atomic(&wpath, &windows)
-        .with_context(|| format!("writing {}", wpath.display()))
-        .map_err(io)?;
-    write_atomic(&spath, &summary)
-        .with_context(|| format!("writing {}", spath.display()))
-        .map_err(io)?;
-    let png = out.join("dashboard.png");
-    let svg = out.join("dashboard.svg");
-    metastable::plot::write_dashboard(&report.dashboard_series(), &png, &svg)
-        .context("drawing the dashboard")
-        .map_err(io)?;
+    // Format everything before writing anything.
+    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    for r in &reports {
+        let dir = if compare {
+            out.join(r.scenario.variant_name())
+        } else {
+            out.clone()
+        };
+        let windows = r
+            .windows_csv()
+            .context("formatting windows.csv")
+            .map_err(io)?;
+        let summary = r
+            .summary_csv()
+            .context("formatting summary.csv")
+            .map_err(io)?;
+        files.push((dir.join("windows.csv"), windows));
+        files.push((dir.join("summary.csv"), summary));
+    }
+    if compare {
+        let csv = metastable::compare::comparison_csv(&reports)
+            .context("formatting comparison.csv")
+            .map_err(io)?;
+        files.push((out.join("comparison.csv"), csv));
+    }
+    for (path, bytes) in &files {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating {}", dir.display()))
+                .map_err(io)?;
+        }
+        write_atomic(path, bytes)
+            .with_context(|| format!("writing {}", path.display()))
+            .map_err(io)?;
+    }
+    let mut figures = Vec::new();
+    for r in &reports {
+        let dir = if compare {
+            out.join(r.scenario.variant_name())
+        } else {
+            out.clone()
+        };
+        let png = dir.join("dashboard.png");
+        let svg = dir.join("dashboard.svg");
+        metastable::plot::write_dashboard(&r.dashboard_series(), &png, &svg)
+            .context("drawing the dashboard")
+            .map_err(io)?;
+        figures.push(png);
+    }
+    if compare {
+        let png = out.join("overlay.png");
+        let svg = out.join("overlay.svg");
+        metastable::plot::write_overlay(&metastable::compare::overlay(&reports), &png, &svg)
+            .context("drawing the variant overlay")
+            .map_err(io)?;
+        figures.push(png);
+    }
 
-    if !quiet {
-        print!("{}", report.human_summary());
-        let eps = report.stats.events as f64 / wall.max(1e-9);
+    if !opts.quiet {
+        for r in &reports {
+            print!("{}", r.human_summary());
+        }
+        if compare {
+            println!("variants (same seed {seed}):");
+            print!("{}", metastable::compare::comparison_table(&reports));
+        }
+        let events: u64 = reports.iter().map(|r| r.stats.events).sum();
+        let eps = events as f64 / wall.max(1e-9);
         println!(
-            "wall {wall:.3} s · {:.1} M events/s · {:.0} simulated s per wall s",
+            "wall {wall:.3} s for {} run(s) · {:.1} M events/s",
+            reports.len(),
             eps / 1e6,
-            report.stats.end.as_secs_f64() / wall.max(1e-9)
         );
         println!(
-            "wrote {}, {}, {} and {}",
-            wpath.display(),
-            spath.display(),
-            png.display(),
-            svg.display()
+            "wrote {} CSV files and {} figures under {}",
+            files.len(),
+            figures.len(),
+            out.display()
         );
-        println!("reproduce: metastable run {} --seed {seed}", file.display());
+        let variant = opts
+            .variant
+            .as_ref()
+            .map_or(String::new(), |v| format!(" --variant {v}"));
+        println!(
+            "reproduce: metastable run {} --seed {seed}{variant}",
+            file.display()
+        );
     }
     Ok(())
+}
+
+/// Options of `metastable run`.
+struct RunOpts {
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    window_ms: Option<f64>,
+    variant: Option<String>,
+    quiet: bool,
 }

@@ -313,6 +313,7 @@ impl RunReport {
     pub fn windows_csv(&self) -> Result<Vec<u8>, csv::Error> {
         let mut w = csv::Writer::from_writer(Vec::new());
         let mut header = vec![
+            "variant",
             "seed",
             "component",
             "kind",
@@ -331,6 +332,7 @@ impl RunReport {
             );
             for c in &ids {
                 let mut row = vec![
+                    self.scenario.variant_name().to_string(),
                     seed.clone(),
                     c.name.clone(),
                     c.kind.as_str().to_string(),
@@ -349,6 +351,7 @@ impl RunReport {
         let mut w = csv::Writer::from_writer(Vec::new());
         let mut header = vec![
             "scenario",
+            "variant",
             "seed",
             "component",
             "kind",
@@ -377,6 +380,7 @@ impl RunReport {
         for c in self.component_ids() {
             let mut row = vec![
                 self.scenario.name.clone(),
+                self.scenario.variant_name().to_string(),
                 self.seed.to_string(),
                 c.name.clone(),
                 c.kind.as_str().to_string(),
@@ -405,8 +409,9 @@ impl RunReport {
         let st = &self.stats;
         let _ = writeln!(
             s,
-            "scenario {} · seed {} · stopped: {} at t = {:.3} s after {} events",
+            "scenario {} · variant {} · seed {} · stopped: {} at t = {:.3} s after {} events",
             self.scenario.name,
+            self.scenario.variant_name(),
             self.seed,
             st.stop.as_str(),
             st.end.as_secs_f64(),
@@ -436,6 +441,20 @@ impl RunReport {
                 .min(st.end.as_secs_f64()),
             st.end.as_secs_f64()
         );
+        let a = self.analysis();
+        let fmt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.2}"));
+        let _ = writeln!(
+            s,
+            "verdict: {} · trigger [{} s, {} s] · recovery {} s · baseline goodput {}/s · peak amplification {} · wasted work {}",
+            a.verdict.as_str(),
+            fmt(a.trigger_start_s),
+            fmt(a.trigger_end_s),
+            fmt(a.recovery_s),
+            fmt(a.baseline_goodput_per_s),
+            fmt(a.peak_amplification),
+            a.wasted_fraction
+                .map_or("-".to_string(), |w| format!("{:.1} %", 100.0 * w)),
+        );
         let _ = writeln!(
             s,
             "  {:<16} {:<8} {:>10} {:>9} {:>10} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9}",
@@ -450,20 +469,6 @@ impl RunReport {
             "queue",
             "lat p50",
             "lat p99"
-        );
-        let a = self.analysis();
-        let fmt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.2}"));
-        let _ = writeln!(
-            s,
-            "verdict: {} · trigger [{} s, {} s] · recovery {} s · baseline goodput {}/s · peak amplification {} · wasted work {}",
-            a.verdict.as_str(),
-            fmt(a.trigger_start_s),
-            fmt(a.trigger_end_s),
-            fmt(a.recovery_s),
-            fmt(a.baseline_goodput_per_s),
-            fmt(a.peak_amplification),
-            a.wasted_fraction
-                .map_or("-".to_string(), |w| format!("{:.1} %", 100.0 * w)),
         );
         let f = |x: Option<f64>, prec: usize| x.map_or("-".to_string(), |v| format!("{v:.prec$}"));
         for c in self.component_ids() {

@@ -28,8 +28,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         max_events: scenario.limits.max_events,
     };
     let stats = sim.run(&mut world, limits);
+    let mut scenario = scenario.clone();
+    scenario.variants.clear();
     RunReport {
-        scenario: scenario.clone(),
+        scenario,
         seed,
         stats,
         rec: sim.rec,

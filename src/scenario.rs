@@ -18,6 +18,7 @@ use serde::Deserialize;
 use sim_core::{SimDuration, SimTime};
 
 use crate::locate::{FieldPath, Located, line_col};
+use crate::overrides::Override;
 
 /// Largest scenario file read, in bytes.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -62,6 +63,20 @@ pub struct ScenarioFile {
     pub actions: Vec<ActionFile>,
     #[serde(default)]
     pub analysis: AnalysisFile,
+    /// Design variants: the same scenario with some fields changed, run with the same seeds.
+    #[serde(default)]
+    pub variants: Vec<VariantFile>,
+}
+
+/// `[[variants]]`: a name and the fields it changes (`set."clients[web].retry.jitter" = "full"`).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct VariantFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub set: toml::Table,
 }
 
 /// How recovery is judged (see README, "Recovery and verdicts").
@@ -334,6 +349,37 @@ pub struct Scenario {
     pub recovery_fraction: f64,
     /// ... sustained over a sliding window of this length.
     pub sustain: SimDuration,
+    /// The variant this is (`None` for the file as written, reported as `baseline`).
+    pub variant: Option<String>,
+    /// The file's design variants, each validated (empty inside a variant).
+    pub variants: Vec<Variant>,
+}
+
+/// A named design variant of a scenario.
+#[derive(Clone, Debug)]
+pub struct Variant {
+    pub name: String,
+    pub description: String,
+    pub scenario: Scenario,
+}
+
+/// Name of the file as written, among variants.
+pub const BASELINE: &str = "baseline";
+/// Most variants in one file.
+pub const MAX_VARIANTS: usize = 64;
+
+impl Scenario {
+    /// `"baseline"` or the variant's name.
+    pub fn variant_name(&self) -> &str {
+        self.variant.as_deref().unwrap_or(BASELINE)
+    }
+
+    /// The file as written followed by each variant.
+    pub fn with_variants(&self) -> Vec<&Scenario> {
+        let mut all = vec![self];
+        all.extend(self.variants.iter().map(|v| &v.scenario));
+        all
+    }
 }
 
 impl Scenario {
@@ -451,8 +497,110 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
     parse(&text, &file)
 }
 
-/// Parses and validates scenario `text`; `file` is used in messages only.
+/// Parses and validates scenario `text` and each of its variants; `file` is used in messages
+/// only.
 pub fn parse(text: &str, file: &str) -> Result<Scenario, LoadError> {
+    parse_with(text, file, &[])
+}
+
+/// Like [`parse`], with `overrides` applied on top of the file (sweeps use this). Errors caused
+/// by an override name it.
+pub fn parse_with(text: &str, file: &str, overrides: &[Override]) -> Result<Scenario, LoadError> {
+    let mut base = parse_one(text, file, overrides, None)?;
+    let located = Located::parse(text);
+    let raw: toml::Table = text.parse().map_err(|_| LoadError::File {
+        file: file.into(),
+        message: "invalid TOML".into(),
+    })?;
+    let Some(list) = raw.get("variants").and_then(|v| v.as_array()) else {
+        return Ok(base);
+    };
+    let mut issues = Vec::new();
+    let vpath = p().key("variants");
+    let at = |path: &FieldPath| {
+        let offset = located.as_ref().map_or(0, |l| l.span_of(path).start);
+        line_col(text, offset)
+    };
+    if list.len() > MAX_VARIANTS {
+        let (line, column) = at(&vpath);
+        issues.push(Issue {
+            line,
+            column,
+            field: "variants".into(),
+            message: format!("{} variants; the limit is {MAX_VARIANTS}", list.len()),
+        });
+    }
+    let mut seen: Vec<&str> = vec![BASELINE];
+    for (i, v) in list.iter().enumerate().take(MAX_VARIANTS) {
+        let here = vpath.index(i);
+        let name = v.get("name").and_then(|n| n.as_str()).unwrap_or_default();
+        let (line, column) = at(&here.key("name"));
+        let bad_name = name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if bad_name || seen.contains(&name) {
+            issues.push(Issue {
+                line,
+                column,
+                field: format!("{here}.name"),
+                message: if bad_name {
+                    format!("must be 1–64 characters of A–Z a–z 0–9 _ - . , got {name:?}")
+                } else {
+                    format!("duplicate variant name {name:?} (\"baseline\" is the file as written)")
+                },
+            });
+            continue;
+        }
+        seen.push(name);
+        let description = v
+            .get("description")
+            .and_then(|d| d.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let mut ovs: Vec<Override> = overrides.to_vec();
+        if let Some(set) = v.get("set").and_then(|s| s.as_table()) {
+            for (key, value) in set {
+                let (line, column) = at(&here.key("set").key(key));
+                ovs.push(Override {
+                    path: key.clone(),
+                    value: value.clone(),
+                    line,
+                    column,
+                    label: format!("variant {name:?}"),
+                });
+            }
+        }
+        match parse_one(text, file, &ovs, Some(name)) {
+            Ok(scenario) => base.variants.push(Variant {
+                name: name.to_string(),
+                description,
+                scenario,
+            }),
+            Err(LoadError::Invalid { issues: more, .. }) => issues.extend(more),
+            Err(e) => return Err(e),
+        }
+    }
+    if issues.is_empty() {
+        Ok(base)
+    } else {
+        issues.sort_by_key(|i| (i.line, i.column));
+        issues.dedup();
+        Err(LoadError::Invalid {
+            file: file.into(),
+            issues,
+        })
+    }
+}
+
+/// One scenario: the file with `overrides` applied, validated.
+fn parse_one(
+    text: &str,
+    file: &str,
+    overrides: &[Override],
+    variant: Option<&str>,
+) -> Result<Scenario, LoadError> {
     if text.trim().is_empty() {
         return Err(LoadError::File {
             file: file.into(),
@@ -460,6 +608,9 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, LoadError> {
         });
     }
     let located = Located::parse(text);
+    if !overrides.is_empty() && located.is_some() {
+        return parse_overridden(text, file, located, overrides, variant);
+    }
     let raw: ScenarioFile = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {
@@ -480,12 +631,139 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, LoadError> {
             });
         }
     };
+    finish(text, file, located, raw, Vec::new(), variant)
+}
+
+/// An override as validation sees it: the resolved field path it set.
+struct Applied {
+    path: FieldPath,
+    line: usize,
+    column: usize,
+    label: String,
+}
+
+fn parse_overridden(
+    text: &str,
+    file: &str,
+    located: Option<Located<'_>>,
+    overrides: &[Override],
+    variant: Option<&str>,
+) -> Result<Scenario, LoadError> {
+    let mut table: toml::Table = text.parse().map_err(|_| LoadError::File {
+        file: file.into(),
+        message: "invalid TOML".into(),
+    })?;
+    table.remove("variants");
+    let mut applied = Vec::with_capacity(overrides.len());
+    let mut issues = Vec::new();
+    for o in overrides {
+        match crate::overrides::apply(&mut table, &o.path, o.value.clone()) {
+            Ok(path) => applied.push(Applied {
+                path,
+                line: o.line,
+                column: o.column,
+                label: o.label.clone(),
+            }),
+            Err(e) => issues.push(Issue {
+                line: o.line,
+                column: o.column,
+                field: o.path.clone(),
+                message: format!("{e} (set by {})", o.label),
+            }),
+        }
+    }
+    if !issues.is_empty() {
+        return Err(LoadError::Invalid {
+            file: file.into(),
+            issues,
+        });
+    }
+    // Round-trip through text so that a type error in an override has a span to name.
+    let generated = toml::to_string(&table).map_err(|e| LoadError::File {
+        file: file.into(),
+        message: format!("cannot apply overrides: {e}"),
+    })?;
+    let raw: ScenarioFile = match toml::from_str(&generated) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let field = match (Located::parse(&generated), e.span()) {
+                (Some(g), Some(span)) => g.path_at(span.start),
+                _ => FieldPath::root(),
+            };
+            let message = e.message().trim().replace('\n', " ");
+            let issue = match applied.iter().find(|a| overlaps(&a.path, &field)) {
+                Some(a) => blame(text, &located, a, &field, message),
+                None => {
+                    let offset = located.as_ref().map_or(0, |l| l.span_of(&field).start);
+                    let (line, column) = line_col(text, offset);
+                    Issue {
+                        line,
+                        column,
+                        field: field.to_string(),
+                        message,
+                    }
+                }
+            };
+            return Err(LoadError::Invalid {
+                file: file.into(),
+                issues: vec![issue],
+            });
+        }
+    };
+    finish(text, file, located, raw, applied, variant)
+}
+
+/// An issue at `field` concerns override path `set`: the field is inside what was set, or is
+/// a table that contains it (never the whole document).
+fn overlaps(set: &FieldPath, field: &FieldPath) -> bool {
+    let n = set.0.len().min(field.0.len());
+    n > 0 && set.0[..n] == field.0[..n]
+}
+
+/// An issue at `field`, blamed on override `a`.
+fn blame(
+    text: &str,
+    located: &Option<Located<'_>>,
+    a: &Applied,
+    field: &FieldPath,
+    message: String,
+) -> Issue {
+    let (line, column) = if a.line > 0 {
+        (a.line, a.column)
+    } else {
+        line_col(text, located.as_ref().map_or(0, |l| l.span_of(field).start))
+    };
+    Issue {
+        line,
+        column,
+        field: field.to_string(),
+        message: format!("{message} (set by {})", a.label),
+    }
+}
+
+fn finish(
+    text: &str,
+    file: &str,
+    located: Option<Located<'_>>,
+    raw: ScenarioFile,
+    applied: Vec<Applied>,
+    variant: Option<&str>,
+) -> Result<Scenario, LoadError> {
     let mut v = Validator {
         text,
         located,
         issues: Vec::new(),
+        applied,
     };
-    let scenario = v.scenario(raw, file);
+    let mut scenario = v.scenario(raw, file);
+    scenario.variant = variant.map(str::to_string);
+    if let Some(name) = variant {
+        for issue in &mut v.issues {
+            if !issue.message.contains("(set by ") {
+                issue.message.push_str(&format!(" (in variant {name:?})"));
+            }
+        }
+    }
     if v.issues.is_empty() {
         Ok(scenario)
     } else {
@@ -501,6 +779,8 @@ struct Validator<'t> {
     text: &'t str,
     located: Option<Located<'t>>,
     issues: Vec<Issue>,
+    /// Overrides applied to the file: issues in the fields they set are blamed on them.
+    applied: Vec<Applied>,
 }
 
 fn p() -> FieldPath {
@@ -518,6 +798,11 @@ fn num(x: f64) -> String {
 
 impl Validator<'_> {
     fn err(&mut self, path: &FieldPath, message: impl Into<String>) {
+        if let Some(a) = self.applied.iter().find(|a| overlaps(&a.path, path)) {
+            let issue = blame(self.text, &self.located, a, path, message.into());
+            self.issues.push(issue);
+            return;
+        }
         let offset = self.located.as_ref().map_or(0, |l| l.span_of(path).start);
         let (line, column) = line_col(self.text, offset);
         self.issues.push(Issue {
@@ -818,6 +1103,8 @@ impl Validator<'_> {
             operator_actions,
             recovery_fraction,
             sustain,
+            variant: None,
+            variants: Vec::new(),
         }
     }
 
@@ -1316,6 +1603,11 @@ impl fmt::Display for Scenario {
             self.duration.as_secs_f64(),
             self.n_windows(),
             self.window.as_millis_f64()
-        )
+        )?;
+        if !self.variants.is_empty() {
+            let names: Vec<&str> = self.variants.iter().map(|v| v.name.as_str()).collect();
+            write!(f, "; variants: {}", names.join(", "))?;
+        }
+        Ok(())
     }
 }

@@ -1,0 +1,163 @@
+//! Comparing design variants of one scenario, all run with the same seed (common random
+//! numbers: every stream a variant does not change draws the same numbers).
+
+use std::fmt::Write as _;
+
+use crate::analysis::Analysis;
+use crate::plot::{Overlay, Shade, VariantLine};
+use crate::run::RunReport;
+use crate::scenario::Kind;
+
+/// One variant's headline figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub variant: String,
+    pub analysis: Analysis,
+    /// Successful calls ÷ first tries over the whole run after warm-up (all clients).
+    pub success_ratio: Option<f64>,
+    /// Attempts ÷ first tries over the whole run after warm-up.
+    pub amplification: Option<f64>,
+    /// p99 end-to-end latency of the first client over the run (ms).
+    pub latency_ms_p99: Option<f64>,
+}
+
+/// Headline figures of each report, in order.
+pub fn rows(reports: &[RunReport]) -> Vec<Row> {
+    reports
+        .iter()
+        .map(|r| {
+            let (mut first, mut retries, mut ok) = (0u64, 0u64, 0u64);
+            let mut p99 = None;
+            for c in r.component_ids() {
+                if !matches!(c.kind, Kind::Client | Kind::Source) {
+                    continue;
+                }
+                let v = r.summary_values(&c);
+                first += v.first_tries.unwrap_or(0);
+                retries += v.retries.unwrap_or(0);
+                ok += v.successes.unwrap_or(0);
+                if p99.is_none() {
+                    p99 = v.latency.and_then(|l| l.p99).map(|ns| ns as f64 / 1e6);
+                }
+            }
+            let ratio = |n: u64| (first > 0).then(|| n as f64 / first as f64);
+            Row {
+                variant: r.scenario.variant_name().to_string(),
+                analysis: r.analysis(),
+                success_ratio: ratio(ok),
+                amplification: ratio(first + retries),
+                latency_ms_p99: p99,
+            }
+        })
+        .collect()
+}
+
+/// `comparison.csv`: one row per variant.
+pub fn comparison_csv(reports: &[RunReport]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "scenario",
+        "variant",
+        "seed",
+        "verdict",
+        "trigger_start_s",
+        "trigger_end_s",
+        "recovery_s",
+        "baseline_goodput_per_s",
+        "success_ratio",
+        "amplification",
+        "peak_amplification",
+        "wasted_fraction",
+        "latency_ms_p99",
+        "stop_reason",
+        "events",
+    ])?;
+    let opt = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
+    for (r, row) in reports.iter().zip(rows(reports)) {
+        let a = &row.analysis;
+        w.write_record([
+            r.scenario.name.clone(),
+            row.variant.clone(),
+            r.seed.to_string(),
+            a.verdict.as_str().to_string(),
+            opt(a.trigger_start_s),
+            opt(a.trigger_end_s),
+            opt(a.recovery_s),
+            opt(a.baseline_goodput_per_s),
+            opt(row.success_ratio),
+            opt(row.amplification),
+            opt(a.peak_amplification),
+            opt(a.wasted_fraction),
+            opt(row.latency_ms_p99),
+            r.stats.stop.as_str().to_string(),
+            r.stats.events.to_string(),
+        ])?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// The comparison as a text table.
+pub fn comparison_table(reports: &[RunReport]) -> String {
+    let mut s = String::new();
+    let f = |x: Option<f64>, p: usize| x.map_or("-".to_string(), |v| format!("{v:.p$}"));
+    let _ = writeln!(
+        s,
+        "  {:<20} {:<11} {:>10} {:>9} {:>8} {:>9} {:>8} {:>10}",
+        "variant", "verdict", "recovery s", "success", "ampl.", "peak amp.", "wasted", "p99 ms"
+    );
+    for row in rows(reports) {
+        let a = &row.analysis;
+        let _ = writeln!(
+            s,
+            "  {:<20} {:<11} {:>10} {:>9} {:>8} {:>9} {:>8} {:>10}",
+            row.variant,
+            a.verdict.as_str(),
+            f(a.recovery_s, 1),
+            row.success_ratio
+                .map_or("-".into(), |x| format!("{:.1} %", 100.0 * x)),
+            f(row.amplification, 2),
+            f(a.peak_amplification, 2),
+            a.wasted_fraction
+                .map_or("-".into(), |x| format!("{:.1} %", 100.0 * x)),
+            f(row.latency_ms_p99, 1),
+        );
+    }
+    s
+}
+
+/// Goodput of every variant over time, for [`crate::plot::write_overlay`].
+pub fn overlay(reports: &[RunReport]) -> Overlay {
+    let Some(first) = reports.first() else {
+        return Overlay::default();
+    };
+    let n = first.rec.n_windows();
+    let t_s = (0..n)
+        .map(|w| first.rec.window_bounds(w).0.as_secs_f64())
+        .collect();
+    let rows = rows(reports);
+    Overlay {
+        title: format!("{} · variants", first.scenario.name),
+        subtitle: format!("goodput, same seed {} for every variant", first.seed),
+        t_s,
+        shades: first
+            .scenario
+            .triggers
+            .iter()
+            .map(|(f, t, l)| Shade {
+                from_s: f.as_secs_f64(),
+                to_s: t.as_secs_f64(),
+                label: l.clone(),
+            })
+            .collect(),
+        variants: rows
+            .iter()
+            .map(|row| VariantLine {
+                name: row.variant.clone(),
+                goodput_per_s: row.analysis.goodput_per_s.clone(),
+                recovery_s: row.analysis.recovery_s,
+                verdict: row.analysis.verdict.as_str().to_string(),
+            })
+            .collect(),
+        baseline_goodput_per_s: rows.first().and_then(|r| r.analysis.baseline_goodput_per_s),
+    }
+}
