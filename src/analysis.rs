@@ -47,6 +47,9 @@ pub struct Analysis {
     pub verdict: Verdict,
     /// Largest per-window attempts ÷ first tries (all clients).
     pub peak_amplification: Option<f64>,
+    /// Largest per-window arrivals at one service ÷ first tries of the clients: the load
+    /// amplification layered retries and fan-out cause deep in a call graph.
+    pub peak_load_amplification: Option<f64>,
     /// Completions nobody waited for ÷ all completions, over all services, whole run.
     pub wasted_fraction: Option<f64>,
     /// Per-window goodput (successful calls per second, all clients).
@@ -99,15 +102,20 @@ impl RunReport {
             .map(|&(f, r, _)| (f + r) as f64 / f as f64)
             .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
         let (mut wasted, mut completions) = (0u64, 0u64);
+        let mut peak_load_amplification: Option<f64> = None;
         for c in self
             .component_ids()
             .iter()
             .filter(|c| c.kind == Kind::Service)
         {
-            for w in 0..n {
+            for (w, &(first, _, _)) in series.iter().enumerate().take(n) {
                 let v = self.window_values(c, w);
                 wasted += v.wasted.unwrap_or(0);
                 completions += v.completions.unwrap_or(0);
+                if first > 0 {
+                    let a = v.arrivals.unwrap_or(0) as f64 / first as f64;
+                    peak_load_amplification = Some(peak_load_amplification.map_or(a, |m| m.max(a)));
+                }
             }
         }
         let wasted_fraction = (completions > 0).then(|| wasted as f64 / completions as f64);
@@ -132,6 +140,7 @@ impl RunReport {
             recovery_s: None,
             verdict: Verdict::NoTrigger,
             peak_amplification,
+            peak_load_amplification,
             wasted_fraction,
             goodput_per_s: goodput.clone(),
         };

@@ -23,11 +23,13 @@ pub const METRIC_COLUMNS: &[&str] = &[
     "goodput",
     "wasted",
     "expired",
+    "shed",
     "rejected",
     "timeouts",
     "errors",
     "circuit_open",
     "budget_exhausted",
+    "throttled",
     "lost",
     "amplification",
     "throughput_per_s",
@@ -88,12 +90,16 @@ pub struct Values {
     pub goodput: Option<u64>,
     pub wasted: Option<u64>,
     pub expired: Option<u64>,
+    /// Work a service dropped from its queue (CoDel, queue-age limit), answered "rejected".
+    pub shed: Option<u64>,
     /// Rejections: at a service, requests it turned away; at a client, attempts turned away.
     pub rejected: Option<u64>,
     pub timeouts: Option<u64>,
     pub errors: Option<u64>,
     pub circuit_open: Option<u64>,
     pub budget_exhausted: Option<u64>,
+    /// Attempts a client's own throttle rejected before sending.
+    pub throttled: Option<u64>,
     pub lost: Option<u64>,
     pub throughput_per_s: Option<f64>,
     /// Useful completions per second: a client's successes, a service's goodput.
@@ -135,11 +141,13 @@ impl Values {
             int(self.goodput),
             int(self.wasted),
             int(self.expired),
+            int(self.shed),
             int(self.rejected),
             int(self.timeouts),
             int(self.errors),
             int(self.circuit_open),
             int(self.budget_exhausted),
+            int(self.throttled),
             int(self.lost),
             flt(self.amplification()),
             flt(self.throughput_per_s),
@@ -190,12 +198,14 @@ const COUNTERS: &[&str] = &[
     "goodput",
     "wasted",
     "expired",
+    "shed",
     "rejected",
     "rejections",
     "timeouts",
     "errors",
     "circuit_open",
     "budget_exhausted",
+    "throttled",
     "lost",
     "failures",
 ];
@@ -273,11 +283,13 @@ impl RunReport {
             goodput,
             wasted: cnt("wasted"),
             expired: cnt("expired"),
+            shed: cnt("shed"),
             rejected: cnt("rejected").or(cnt("rejections")),
             timeouts: cnt("timeouts"),
             errors: cnt("errors"),
             circuit_open: cnt("circuit_open"),
             budget_exhausted: cnt("budget_exhausted"),
+            throttled: cnt("throttled"),
             lost: cnt("lost"),
             throughput_per_s: per_s(completions),
             goodput_per_s: per_s(successes.or(goodput)),
@@ -366,6 +378,7 @@ impl RunReport {
             "recovery_s",
             "baseline_goodput_per_s",
             "peak_amplification",
+            "peak_load_amplification",
             "wasted_fraction",
         ];
         header.extend_from_slice(METRIC_COLUMNS);
@@ -395,6 +408,7 @@ impl RunReport {
                 opt(a.recovery_s),
                 opt(a.baseline_goodput_per_s),
                 opt(a.peak_amplification),
+                opt(a.peak_load_amplification),
                 opt(a.wasted_fraction),
             ];
             row.extend(self.summary_values(&c).cells());
@@ -445,13 +459,14 @@ impl RunReport {
         let fmt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.2}"));
         let _ = writeln!(
             s,
-            "verdict: {} · trigger [{} s, {} s] · recovery {} s · baseline goodput {}/s · peak amplification {} · wasted work {}",
+            "verdict: {} · trigger [{} s, {} s] · recovery {} s · baseline goodput {}/s · peak amplification {} (load {}) · wasted work {}",
             a.verdict.as_str(),
             fmt(a.trigger_start_s),
             fmt(a.trigger_end_s),
             fmt(a.recovery_s),
             fmt(a.baseline_goodput_per_s),
             fmt(a.peak_amplification),
+            fmt(a.peak_load_amplification),
             a.wasted_fraction
                 .map_or("-".to_string(), |w| format!("{:.1} %", 100.0 * w)),
         );

@@ -9,10 +9,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use models::policy::{Backoff, BackoffKind, Jitter};
+use models::policy::{
+    self, AwsAdaptiveConfig, AwsQuotaConfig, Backoff, BackoffKind, BrookerBucketConfig,
+    CircuitBreakerConfig, EnvoyBudgetConfig, FinagleConfig, GrpcThrottleConfig, Jitter,
+    RetryBudgetConfig, SreThrottleConfig, ThrottleConfig, TripRule,
+};
 use models::{
-    Action, ClientSpec, Degradation, Discipline, Dist, Mode, ReplyTo, RetrySpec, ServiceSpec,
-    SinkSpec, TimedAction, WorldSpec,
+    Action, Admission, ClientSpec, Degradation, Discipline, Dist, Mode, QueueControl, ReplyTo,
+    RetrySpec, ServiceSpec, SinkSpec, TimedAction, WorldSpec,
 };
 use serde::Deserialize;
 use sim_core::{SimDuration, SimTime};
@@ -211,30 +215,157 @@ pub enum JitterFile {
     Decorrelated,
 }
 
-#[derive(Deserialize, Debug)]
+/// `retry = { ... }`: a preset and/or explicit fields (explicit fields override the preset).
+#[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RetryFile {
+    /// A named policy (`aws-sdk-standard`, `grpc`, ...; see the README's preset table).
+    pub preset: Option<String>,
     /// Attempts per call including the first try.
-    pub max_attempts: i64,
-    #[serde(default = "default_backoff")]
-    pub backoff: BackoffFile,
-    #[serde(default)]
-    pub base_ms: f64,
-    #[serde(default = "default_multiplier")]
-    pub multiplier: f64,
+    pub max_attempts: Option<i64>,
+    pub backoff: Option<BackoffFile>,
+    pub base_ms: Option<f64>,
+    pub multiplier: Option<f64>,
     pub cap_ms: Option<f64>,
-    #[serde(default = "default_jitter")]
-    pub jitter: JitterFile,
+    pub jitter: Option<JitterFile>,
+    pub budget: Option<BudgetFile>,
+    pub breaker: Option<BreakerFile>,
+    pub throttle: Option<ThrottleFile>,
 }
 
-fn default_backoff() -> BackoffFile {
-    BackoffFile::None
+/// A client-wide retry budget, tagged by `kind`. Defaults are the real systems' defaults.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BudgetFile {
+    None,
+    /// AWS SDK standard retry quota.
+    AwsQuota {
+        #[serde(default = "d500")]
+        capacity: i64,
+        #[serde(default = "d5")]
+        retry_cost: i64,
+        #[serde(default = "d10")]
+        timeout_retry_cost: i64,
+        #[serde(default = "d1")]
+        no_retry_increment: i64,
+    },
+    /// gRPC retryThrottling.
+    Grpc {
+        #[serde(default = "d10f")]
+        max_tokens: f64,
+        #[serde(default = "d01f")]
+        token_ratio: f64,
+    },
+    /// Finagle / Tower retry budget.
+    Finagle {
+        #[serde(default = "d10f")]
+        ttl_s: f64,
+        #[serde(default = "d10")]
+        min_retries_per_s: i64,
+        #[serde(default = "d20f")]
+        retry_percent: f64,
+    },
+    /// Envoy retry budget (concurrent retries).
+    Envoy {
+        #[serde(default = "d20f")]
+        budget_percent: f64,
+        #[serde(default = "d3")]
+        min_retry_concurrency: i64,
+    },
+    /// Brooker's retry token bucket.
+    TokenBucket {
+        #[serde(default = "d01f")]
+        fill_rate: f64,
+        #[serde(default = "d10f")]
+        bucket_size: f64,
+    },
 }
-fn default_multiplier() -> f64 {
+
+/// A circuit breaker, tagged by `kind`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BreakerFile {
+    None,
+    ConsecutiveFailures {
+        #[serde(default = "d5")]
+        threshold: i64,
+        #[serde(default = "d10000f")]
+        open_ms: f64,
+        #[serde(default = "d1")]
+        half_open_probes: i64,
+    },
+    /// Resilience4j-style count-based failure rate (defaults are Resilience4j's).
+    FailureRate {
+        #[serde(default = "d100")]
+        window: i64,
+        #[serde(default = "d100")]
+        min_calls: i64,
+        #[serde(default = "d50f")]
+        threshold_percent: f64,
+        #[serde(default = "d60000f")]
+        open_ms: f64,
+        #[serde(default = "d10")]
+        half_open_probes: i64,
+    },
+}
+
+/// Client-side throttling, tagged by `kind`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ThrottleFile {
+    None,
+    /// SRE book adaptive throttling.
+    Sre {
+        #[serde(default = "d2f")]
+        k: f64,
+        #[serde(default = "d120f")]
+        window_s: f64,
+    },
+    /// AWS SDK adaptive mode (CUBIC client rate limiter, botocore's constants).
+    AwsAdaptive {},
+}
+
+fn d1() -> i64 {
+    1
+}
+fn d3() -> i64 {
+    3
+}
+fn d5() -> i64 {
+    5
+}
+fn d10() -> i64 {
+    10
+}
+fn d100() -> i64 {
+    100
+}
+fn d500() -> i64 {
+    500
+}
+fn d01f() -> f64 {
+    0.1
+}
+fn d2f() -> f64 {
     2.0
 }
-fn default_jitter() -> JitterFile {
-    JitterFile::None
+fn d10f() -> f64 {
+    10.0
+}
+fn d20f() -> f64 {
+    20.0
+}
+fn d50f() -> f64 {
+    50.0
+}
+fn d120f() -> f64 {
+    120.0
+}
+fn d10000f() -> f64 {
+    10_000.0
+}
+fn d60000f() -> f64 {
+    60_000.0
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -243,13 +374,63 @@ pub enum DisciplineFile {
     #[default]
     Fifo,
     Lifo,
+    AdaptiveLifo,
+    Codel,
 }
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct DegradationFile {
+    #[serde(default)]
     pub per_queued: f64,
+    #[serde(default)]
+    pub per_utilisation: f64,
     pub max_factor: f64,
+}
+
+/// CoDel / adaptive-LIFO parameters.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct QueueControlFile {
+    #[serde(default = "d5f")]
+    pub target_ms: f64,
+    #[serde(default = "d100f")]
+    pub interval_ms: f64,
+}
+
+fn d5f() -> f64 {
+    5.0
+}
+fn d100f() -> f64 {
+    100.0
+}
+
+/// Token-bucket rate limit at a service.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitFile {
+    pub rate_per_s: f64,
+    /// Bucket size (default: one second of tokens, at least 1).
+    pub burst: Option<f64>,
+}
+
+/// How a service makes its downstream calls.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CallModeFile {
+    #[default]
+    Sequential,
+    Fanout,
+}
+
+/// `[[services.calls]]`: one downstream call per request, with its own timeout and retries.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct CallFile {
+    pub target: String,
+    pub timeout_ms: Option<f64>,
+    pub deadline_ms: Option<f64>,
+    pub retry: Option<RetryFile>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -273,6 +454,15 @@ pub struct ServiceFile {
     #[serde(default)]
     pub error_rate: f64,
     pub degradation: Option<DegradationFile>,
+    /// Parameters of `adaptive_lifo` and `codel`.
+    pub codel: Option<QueueControlFile>,
+    pub rate_limit: Option<RateLimitFile>,
+    pub concurrency_limit: Option<i64>,
+    pub max_queue_age_ms: Option<f64>,
+    #[serde(default)]
+    pub calls: Vec<CallFile>,
+    #[serde(default)]
+    pub call_mode: CallModeFile,
 }
 
 #[derive(Deserialize, Debug)]
@@ -304,6 +494,8 @@ pub enum Kind {
     Client,
     Service,
     Sink,
+    /// A downstream call edge of a service (`api->db`): a client inside the service.
+    Call,
 }
 
 impl Kind {
@@ -313,6 +505,7 @@ impl Kind {
             Kind::Client => "client",
             Kind::Service => "service",
             Kind::Sink => "sink",
+            Kind::Call => "call",
         }
     }
 }
@@ -988,6 +1181,8 @@ impl Validator<'_> {
                 components.push((c.name.clone(), kind));
             }
         }
+        let mut services = services;
+        self.call_edges(&raw, &names, &mut clients, &mut services, &mut components);
         let client_index: BTreeMap<String, u32> = clients
             .iter()
             .enumerate()
@@ -1224,7 +1419,7 @@ impl Validator<'_> {
             ))
         });
         let retry = match &s.retry {
-            None => RetrySpec::none(),
+            None => RetrySpec::default(),
             Some(r) => self.retry(&path.key("retry"), r),
         };
         ClientSpec {
@@ -1290,41 +1485,247 @@ impl Validator<'_> {
     }
 
     fn retry(&mut self, path: &FieldPath, r: &RetryFile) -> RetrySpec {
-        let max_attempts = self.int_in(&path.key("max_attempts"), r.max_attempts, 1, 100) as u32;
-        let base = self.non_negative(&path.key("base_ms"), r.base_ms, MAX_DURATION_MS);
-        let multiplier = self.positive(&path.key("multiplier"), r.multiplier, 100.0);
-        let cap = match r.cap_ms {
-            Some(c) => self.non_negative(&path.key("cap_ms"), c, MAX_DURATION_MS),
-            None => MAX_DURATION_MS,
+        let mut pol = match &r.preset {
+            Some(name) => match policy::preset(name) {
+                Some(p) => p,
+                None => {
+                    self.err(
+                        &path.key("preset"),
+                        format!(
+                            "unknown preset {name:?}; expected one of {}",
+                            policy::PRESET_NAMES.join(", ")
+                        ),
+                    );
+                    RetrySpec::default()
+                }
+            },
+            None => {
+                if r.max_attempts.is_none() {
+                    self.err(path, "give max_attempts or a preset");
+                }
+                RetrySpec::default()
+            }
         };
-        if r.backoff != BackoffFile::None && base <= 0.0 {
+        if let Some(n) = r.max_attempts {
+            pol.max_attempts = self.int_in(&path.key("max_attempts"), n, 1, 100) as u32;
+        }
+        // Backoff: the preset's, with any field given here replacing its counterpart.
+        let ns = |ms: f64| SimDuration::from_millis_f64(ms).as_nanos();
+        let (cur_kind, cur_base, cur_mult, cur_cap) = match pol.backoff.kind {
+            BackoffKind::None => (BackoffFile::None, 0, 2.0, u64::MAX),
+            BackoffKind::Constant { delay_ns } => (BackoffFile::Constant, delay_ns, 2.0, u64::MAX),
+            BackoffKind::Exponential {
+                base_ns,
+                multiplier,
+                cap_ns,
+            } => (BackoffFile::Exponential, base_ns, multiplier, cap_ns),
+        };
+        let kind_file = r.backoff.unwrap_or(cur_kind);
+        let base = match r.base_ms {
+            Some(b) => ns(self.non_negative(&path.key("base_ms"), b, MAX_DURATION_MS)),
+            None => cur_base,
+        };
+        let multiplier = match r.multiplier {
+            Some(m) => self.positive(&path.key("multiplier"), m, 100.0),
+            None => cur_mult,
+        };
+        let cap = match r.cap_ms {
+            Some(c) => ns(self.non_negative(&path.key("cap_ms"), c, MAX_DURATION_MS)),
+            None => cur_cap,
+        };
+        if kind_file != BackoffFile::None && base == 0 {
             self.err(&path.key("base_ms"), "a backoff needs base_ms > 0");
         }
-        if r.backoff == BackoffFile::None && r.jitter != JitterFile::None {
+        let kind = match kind_file {
+            BackoffFile::None => BackoffKind::None,
+            BackoffFile::Constant => BackoffKind::Constant { delay_ns: base },
+            BackoffFile::Exponential => BackoffKind::Exponential {
+                base_ns: base,
+                multiplier,
+                cap_ns: cap,
+            },
+        };
+        let jitter = match r.jitter {
+            None => pol.backoff.jitter,
+            Some(JitterFile::None) => Jitter::None,
+            Some(JitterFile::Full) => Jitter::Full,
+            Some(JitterFile::Equal) => Jitter::Equal,
+            Some(JitterFile::Decorrelated) => Jitter::Decorrelated,
+        };
+        if kind_file == BackoffFile::None && jitter != Jitter::None {
             self.err(
                 &path.key("jitter"),
                 "jitter needs a backoff (constant or exponential)",
             );
         }
-        let ns = |ms: f64| SimDuration::from_millis_f64(ms).as_nanos();
-        let kind = match r.backoff {
-            BackoffFile::None => BackoffKind::None,
-            BackoffFile::Constant => BackoffKind::Constant { delay_ns: ns(base) },
-            BackoffFile::Exponential => BackoffKind::Exponential {
-                base_ns: ns(base),
-                multiplier,
-                cap_ns: ns(cap),
-            },
+        pol.backoff = Backoff::new(kind, jitter);
+        if let Some(b) = &r.budget {
+            pol.budget = self.budget(&path.key("budget"), b);
+        }
+        if let Some(b) = &r.breaker {
+            pol.breaker = self.breaker(&path.key("breaker"), b);
+        }
+        if let Some(t) = &r.throttle {
+            pol.throttle = self.throttle(&path.key("throttle"), t);
+        }
+        pol
+    }
+
+    fn budget(&mut self, path: &FieldPath, b: &BudgetFile) -> RetryBudgetConfig {
+        let u32_in = |v: &mut Self, k: &str, n: i64, lo: i64, hi: i64| {
+            v.int_in(&path.key(k), n, lo, hi) as u32
         };
-        let jitter = match r.jitter {
-            JitterFile::None => Jitter::None,
-            JitterFile::Full => Jitter::Full,
-            JitterFile::Equal => Jitter::Equal,
-            JitterFile::Decorrelated => Jitter::Decorrelated,
+        match *b {
+            BudgetFile::None => RetryBudgetConfig::Unlimited,
+            BudgetFile::AwsQuota {
+                capacity,
+                retry_cost,
+                timeout_retry_cost,
+                no_retry_increment,
+            } => RetryBudgetConfig::AwsQuota(AwsQuotaConfig {
+                capacity: u32_in(self, "capacity", capacity, 1, 1_000_000_000),
+                retry_cost: u32_in(self, "retry_cost", retry_cost, 0, 1_000_000_000),
+                timeout_retry_cost: u32_in(
+                    self,
+                    "timeout_retry_cost",
+                    timeout_retry_cost,
+                    0,
+                    1_000_000_000,
+                ),
+                no_retry_increment: u32_in(
+                    self,
+                    "no_retry_increment",
+                    no_retry_increment,
+                    0,
+                    1_000_000_000,
+                ),
+            }),
+            BudgetFile::Grpc {
+                max_tokens,
+                token_ratio,
+            } => RetryBudgetConfig::GrpcThrottle(GrpcThrottleConfig {
+                max_tokens: self.positive(&path.key("max_tokens"), max_tokens, 1000.0),
+                token_ratio: self.positive(&path.key("token_ratio"), token_ratio, 1000.0),
+            }),
+            BudgetFile::Finagle {
+                ttl_s,
+                min_retries_per_s,
+                retry_percent,
+            } => {
+                let ttl = self.positive(&path.key("ttl_s"), ttl_s, 60.0);
+                if ttl.is_finite() && ttl < 1.0 {
+                    self.err(
+                        &path.key("ttl_s"),
+                        format!("must be in 1..=60 s, got {ttl}"),
+                    );
+                }
+                RetryBudgetConfig::Finagle(FinagleConfig {
+                    ttl_ns: SimDuration::from_secs_f64(ttl).as_nanos(),
+                    min_retries_per_sec: u32_in(
+                        self,
+                        "min_retries_per_s",
+                        min_retries_per_s,
+                        0,
+                        1_000_000,
+                    ),
+                    retry_fraction: self.non_negative(
+                        &path.key("retry_percent"),
+                        retry_percent,
+                        100_000.0,
+                    ) / 100.0,
+                })
+            }
+            BudgetFile::Envoy {
+                budget_percent,
+                min_retry_concurrency,
+            } => RetryBudgetConfig::Envoy(EnvoyBudgetConfig {
+                budget_fraction: self.non_negative(
+                    &path.key("budget_percent"),
+                    budget_percent,
+                    100.0,
+                ) / 100.0,
+                min_retry_concurrency: u32_in(
+                    self,
+                    "min_retry_concurrency",
+                    min_retry_concurrency,
+                    0,
+                    1_000_000,
+                ),
+            }),
+            BudgetFile::TokenBucket {
+                fill_rate,
+                bucket_size,
+            } => RetryBudgetConfig::TokenBucket(BrookerBucketConfig {
+                fill_rate: self.positive(&path.key("fill_rate"), fill_rate, 1e6),
+                bucket_size: self.positive(&path.key("bucket_size"), bucket_size, 1e9),
+            }),
+        }
+    }
+
+    fn breaker(&mut self, path: &FieldPath, b: &BreakerFile) -> Option<CircuitBreakerConfig> {
+        let open = |v: &mut Self, ms: f64| {
+            SimDuration::from_millis_f64(v.positive(&path.key("open_ms"), ms, MAX_DURATION_MS))
+                .as_nanos()
         };
-        RetrySpec {
-            max_attempts,
-            backoff: Backoff::new(kind, jitter),
+        match *b {
+            BreakerFile::None => None,
+            BreakerFile::ConsecutiveFailures {
+                threshold,
+                open_ms,
+                half_open_probes,
+            } => Some(CircuitBreakerConfig {
+                trip: TripRule::ConsecutiveFailures {
+                    threshold: self.int_in(&path.key("threshold"), threshold, 1, 1_000_000) as u32,
+                },
+                open_ns: open(self, open_ms),
+                half_open_permits: self.int_in(
+                    &path.key("half_open_probes"),
+                    half_open_probes,
+                    1,
+                    1_000_000,
+                ) as u32,
+            }),
+            BreakerFile::FailureRate {
+                window,
+                min_calls,
+                threshold_percent,
+                open_ms,
+                half_open_probes,
+            } => {
+                let pct = self.positive(&path.key("threshold_percent"), threshold_percent, 100.0);
+                Some(CircuitBreakerConfig {
+                    trip: TripRule::FailureRate {
+                        window: self.int_in(&path.key("window"), window, 1, 100_000) as u32,
+                        min_calls: self.int_in(&path.key("min_calls"), min_calls, 1, 100_000)
+                            as u32,
+                        threshold: pct / 100.0,
+                    },
+                    open_ns: open(self, open_ms),
+                    half_open_permits: self.int_in(
+                        &path.key("half_open_probes"),
+                        half_open_probes,
+                        1,
+                        1_000_000,
+                    ) as u32,
+                })
+            }
+        }
+    }
+
+    fn throttle(&mut self, path: &FieldPath, t: &ThrottleFile) -> Option<ThrottleConfig> {
+        match *t {
+            ThrottleFile::None => None,
+            ThrottleFile::Sre { k, window_s } => {
+                let k = self.positive(&path.key("k"), k, 1000.0);
+                let w = self.positive(&path.key("window_s"), window_s, 86_400.0);
+                Some(ThrottleConfig::Sre(SreThrottleConfig {
+                    k,
+                    window_ns: SimDuration::from_secs_f64(w).as_nanos().max(60),
+                }))
+            }
+            ThrottleFile::AwsAdaptive {} => {
+                Some(ThrottleConfig::AwsAdaptive(AwsAdaptiveConfig::default()))
+            }
         }
     }
 
@@ -1352,7 +1753,7 @@ impl Validator<'_> {
                         .rev()
                         .find(|(at, _)| *at <= to)
                         .map_or(0.0, |p| p.1),
-                    Mode::Closed { .. } => {
+                    Mode::Closed { .. } | Mode::Downstream => {
                         self.err(
                             &tp.key("target"),
                             "rate triggers apply to open-loop clients only",
@@ -1476,6 +1877,111 @@ impl Validator<'_> {
         })
     }
 
+    /// Downstream calls become clients named `service->target` (`Mode::Downstream`); the
+    /// call graph must be acyclic.
+    fn call_edges(
+        &mut self,
+        raw: &ScenarioFile,
+        names: &BTreeMap<String, (Kind, usize)>,
+        clients: &mut Vec<ClientSpec>,
+        services: &mut [ServiceSpec],
+        components: &mut Vec<(String, Kind)>,
+    ) {
+        let mut edges: Vec<Vec<(usize, usize)>> = vec![Vec::new(); raw.services.len()];
+        for (i, sf) in raw.services.iter().enumerate() {
+            let sp = p().key("services").index(i);
+            if sf.calls.len() > 64 {
+                self.err(
+                    &sp.key("calls"),
+                    format!("{} downstream calls; the limit is 64", sf.calls.len()),
+                );
+                continue;
+            }
+            for (j, call) in sf.calls.iter().enumerate() {
+                let cp = sp.key("calls").index(j);
+                let target = self.lookup(&cp.key("target"), &call.target, Kind::Service, names);
+                let mut name = format!("{}->{}", sf.name, call.target);
+                if sf.calls[..j].iter().any(|c| c.target == call.target) {
+                    name = format!("{name}#{}", j + 1);
+                }
+                let timeout = call.timeout_ms.map(|t| {
+                    SimDuration::from_millis_f64(self.positive(
+                        &cp.key("timeout_ms"),
+                        t,
+                        MAX_DURATION_MS,
+                    ))
+                });
+                let deadline = call.deadline_ms.map(|t| {
+                    SimDuration::from_millis_f64(self.positive(
+                        &cp.key("deadline_ms"),
+                        t,
+                        MAX_DURATION_MS,
+                    ))
+                });
+                let retry = match &call.retry {
+                    None => RetrySpec::default(),
+                    Some(r) => self.retry(&cp.key("retry"), r),
+                };
+                if let Some(&(Kind::Service, t)) = names.get(&call.target) {
+                    edges[i].push((t, j));
+                }
+                if let Some(svc) = services.get_mut(i) {
+                    svc.calls.push(clients.len() as u32);
+                }
+                components.push((name.clone(), Kind::Call));
+                clients.push(ClientSpec {
+                    name,
+                    target,
+                    reply_to: ReplyTo::Parent,
+                    mode: Mode::Downstream,
+                    timeout,
+                    deadline,
+                    retry,
+                });
+            }
+        }
+        // Cycle check: depth-first search with colours.
+        let n = edges.len();
+        let mut colour = vec![0u8; n]; // 0 new, 1 on the stack, 2 done
+        for start in 0..n {
+            if colour[start] != 0 {
+                continue;
+            }
+            let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+            colour[start] = 1;
+            while let Some(&mut (v, ref mut k)) = stack.last_mut() {
+                if let Some(&(w, j)) = edges[v].get(*k) {
+                    *k += 1;
+                    if colour[w] == 1 {
+                        let pos = stack.iter().position(|&(x, _)| x == w).unwrap_or(0);
+                        let mut cycle: Vec<&str> = stack[pos..]
+                            .iter()
+                            .map(|&(x, _)| raw.services[x].name.as_str())
+                            .collect();
+                        cycle.push(raw.services[w].name.as_str());
+                        self.err(
+                            &p().key("services")
+                                .index(v)
+                                .key("calls")
+                                .index(j)
+                                .key("target"),
+                            format!(
+                                "the call graph has a cycle: {} (calls must form a DAG)",
+                                cycle.join(" -> ")
+                            ),
+                        );
+                    } else if colour[w] == 0 {
+                        colour[w] = 1;
+                        stack.push((w, 0));
+                    }
+                } else {
+                    colour[v] = 2;
+                    stack.pop();
+                }
+            }
+        }
+    }
+
     fn service(&mut self, path: &FieldPath, s: &ServiceFile) -> ServiceSpec {
         let servers = self.int_in(&path.key("servers"), s.servers, 1, MAX_SERVERS) as u32;
         let queue_capacity = s
@@ -1487,6 +1993,11 @@ impl Validator<'_> {
             let dp = path.key("degradation");
             Degradation {
                 per_queued: self.non_negative(&dp.key("per_queued"), d.per_queued, 1e6),
+                per_utilisation: self.non_negative(
+                    &dp.key("per_utilisation"),
+                    d.per_utilisation,
+                    1e6,
+                ),
                 max_factor: self.positive(&dp.key("max_factor"), d.max_factor, 1e6),
             }
         });
@@ -1501,8 +2012,65 @@ impl Validator<'_> {
         let discipline = match s.discipline {
             DisciplineFile::Fifo => Discipline::Fifo,
             DisciplineFile::Lifo => Discipline::Lifo,
+            DisciplineFile::AdaptiveLifo => Discipline::AdaptiveLifo,
+            DisciplineFile::Codel => Discipline::Codel,
         };
+        let queue_control = match &s.codel {
+            None => QueueControl::default(),
+            Some(q) => {
+                let cp = path.key("codel");
+                let target = self.positive(&cp.key("target_ms"), q.target_ms, MAX_DURATION_MS);
+                let interval =
+                    self.positive(&cp.key("interval_ms"), q.interval_ms, MAX_DURATION_MS);
+                if !matches!(
+                    s.discipline,
+                    DisciplineFile::Codel | DisciplineFile::AdaptiveLifo
+                ) {
+                    self.err(
+                        &cp,
+                        "codel parameters need discipline = \"codel\" or \"adaptive_lifo\"",
+                    );
+                }
+                QueueControl {
+                    target: SimDuration::from_millis_f64(target),
+                    interval: SimDuration::from_millis_f64(interval),
+                }
+            }
+        };
+        let rate_limit = s.rate_limit.as_ref().map(|r| {
+            let rp = path.key("rate_limit");
+            let rate = self.positive(&rp.key("rate_per_s"), r.rate_per_s, MAX_RATE_PER_S);
+            let burst = match r.burst {
+                Some(b) => {
+                    let b = self.positive(&rp.key("burst"), b, 1e12);
+                    if b.is_finite() && b < 1.0 {
+                        self.err(&rp.key("burst"), format!("must be ≥ 1, got {}", num(b)));
+                    }
+                    b
+                }
+                None => rate.max(1.0),
+            };
+            (rate, burst)
+        });
+        let concurrency_limit = s
+            .concurrency_limit
+            .map(|n| self.int_in(&path.key("concurrency_limit"), n, 1, MAX_QUEUE_CAPACITY) as u32);
+        let max_queue_age = s.max_queue_age_ms.map(|a| {
+            SimDuration::from_millis_f64(self.positive(
+                &path.key("max_queue_age_ms"),
+                a,
+                MAX_DURATION_MS,
+            ))
+        });
         ServiceSpec {
+            queue_control,
+            admission: Admission {
+                rate_limit,
+                concurrency_limit,
+                max_queue_age,
+            },
+            calls: Vec::new(),
+            fanout: s.call_mode == CallModeFile::Fanout,
             discipline,
             drop_expired: s.drop_expired,
             error_rate,

@@ -22,21 +22,25 @@ fn every_shipped_scenario_validates_and_completes() {
         "expected the shipped scenarios, found {files:?}"
     );
     for f in files {
-        let sc = metastable::load(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        let r = metastable::run(&sc, sc.seed);
-        assert!(
-            r.stats.stop.is_complete(),
-            "{}: stopped by {} (reproduce: metastable run {} --seed {})",
-            f.display(),
-            r.stats.stop.as_str(),
-            f.display(),
-            sc.seed
-        );
-        assert!(
-            r.rec.n_windows() as u64 == sc.n_windows(),
-            "{}: window count",
-            f.display()
-        );
+        let base = metastable::load(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        for sc in base.with_variants() {
+            let r = metastable::run(sc, sc.seed);
+            assert!(
+                r.stats.stop.is_complete(),
+                "{} variant {}: stopped by {} (reproduce: metastable run {} --seed {} --variant {})",
+                f.display(),
+                sc.variant_name(),
+                r.stats.stop.as_str(),
+                f.display(),
+                sc.seed,
+                sc.variant_name()
+            );
+            assert!(
+                r.rec.n_windows() as u64 == sc.n_windows(),
+                "{}: window count",
+                f.display()
+            );
+        }
     }
 }
 

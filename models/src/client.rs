@@ -10,6 +10,14 @@ use rand_distr::{Distribution, Exp1};
 use sim_core::{CounterId, GaugeId, HistId, Recorder, SimDuration, SimRng, SimTime};
 
 use crate::retry::RetryState;
+
+/// The server a downstream call reports back to (its generation guards against outages).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Parent {
+    pub service: u32,
+    pub server: u32,
+    pub generation: u32,
+}
 use crate::spec::{ClientSpec, Mode, ReplyTo};
 
 /// Why an attempt failed, as the client sees it.
@@ -18,6 +26,8 @@ pub enum Failure {
     Timeout,
     Rejected,
     Error,
+    /// Rejected locally by client-side throttling (never sent).
+    Throttled,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -45,6 +55,8 @@ pub(crate) struct ClientMetrics {
     pub errors: CounterId,
     pub circuit_open: CounterId,
     pub budget_exhausted: CounterId,
+    /// Attempts rejected locally by client-side throttling.
+    pub throttled: CounterId,
     pub in_flight: GaugeId,
     /// Call latency of successful calls (first try → success), retries and backoff included.
     pub latency: HistId,
@@ -62,6 +74,8 @@ pub struct Client {
     mean_gap_ns: f64,
     pub(crate) epoch: u32,
     pub(crate) calls: Vec<Call>,
+    /// Per call slot of a downstream edge: the server waiting for it.
+    pub(crate) parents: Vec<Parent>,
     free: Vec<u32>,
     pub(crate) live_calls: u64,
     arrivals_rng: SimRng,
@@ -80,11 +94,12 @@ impl Client {
             mode: spec.mode.clone(),
             timeout: spec.timeout,
             deadline: spec.deadline,
-            retry: RetryState::new(&spec.retry, seed, n),
+            retry: RetryState::new(&spec.retry),
             rate_per_s: 0.0,
             mean_gap_ns: f64::INFINITY,
             epoch: 0,
             calls: Vec::new(),
+            parents: Vec::new(),
             free: Vec::new(),
             live_calls: 0,
             arrivals_rng: sim_core::stream(seed, &format!("{n}/arrivals")),
@@ -100,6 +115,7 @@ impl Client {
                 errors: rec.counter(n, "errors"),
                 circuit_open: rec.counter(n, "circuit_open"),
                 budget_exhausted: rec.counter(n, "budget_exhausted"),
+                throttled: rec.counter(n, "throttled"),
                 in_flight: rec.gauge(n, "in_flight"),
                 latency: rec.histogram(n, "latency"),
             },
@@ -129,7 +145,7 @@ impl Client {
     pub(crate) fn think_time(&mut self) -> SimDuration {
         match &self.mode {
             Mode::Closed { think, .. } => think.sample(&mut self.think_rng),
-            Mode::Open { .. } => SimDuration::ZERO,
+            Mode::Open { .. } | Mode::Downstream => SimDuration::ZERO,
         }
     }
 
@@ -188,7 +204,7 @@ impl Client {
     pub(crate) fn users(&self) -> u32 {
         match self.mode {
             Mode::Closed { users, .. } => users,
-            Mode::Open { .. } => 0,
+            Mode::Open { .. } | Mode::Downstream => 0,
         }
     }
 }

@@ -29,11 +29,13 @@ pub use retry::RetrySpec;
 pub use service::Service;
 pub use sink::Sink;
 pub use spec::{
-    Action, ClientSpec, Degradation, Discipline, Mode, ReplyTo, ServiceSpec, SinkSpec, TimedAction,
-    WorldSpec,
+    Action, Admission, ClientSpec, Degradation, Discipline, Mode, QueueControl, ReplyTo,
+    ServiceSpec, SinkSpec, TimedAction, WorldSpec,
 };
 
-use retry::Denied;
+use client::Parent;
+use retry::{AttemptEnd, Denied, Gate};
+use service::{Skip, Wait};
 use sim_core::{Model, Sim, SimDuration, SimTime};
 
 /// Every event in the simulated world.
@@ -63,6 +65,13 @@ pub enum Event {
     },
     /// Timed action number `idx` of the scenario.
     Action { idx: u32 },
+    /// A client-side rate limiter's delay before sending attempt `generation` of call `slot`
+    /// is over.
+    SendDue {
+        client: u32,
+        slot: u32,
+        generation: u32,
+    },
 }
 
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);
@@ -115,6 +124,7 @@ impl World {
                         });
                     }
                 }
+                Mode::Downstream => {}
                 Mode::Closed { users, .. } => {
                     // Users start after one think time each, so they are not synchronised.
                     for user in 0..*users {
@@ -161,6 +171,17 @@ impl World {
         self.first_try(c, slot, sim);
     }
 
+    /// Service `parent.service`'s server starts a downstream call on edge `edge`.
+    fn start_call(&mut self, edge: u32, parent: Parent, sim: &mut Sim<Event>) {
+        let cl = &mut self.clients[edge as usize];
+        let slot = cl.open_call(sim.now(), u32::MAX);
+        if cl.parents.len() <= slot as usize {
+            cl.parents.resize(slot as usize + 1, Parent::default());
+        }
+        cl.parents[slot as usize] = parent;
+        self.first_try(edge as usize, slot, sim);
+    }
+
     fn first_try(&mut self, c: usize, slot: u32, sim: &mut Sim<Event>) {
         let cl = &mut self.clients[c];
         sim.rec.incr(cl.m.first_tries);
@@ -170,15 +191,51 @@ impl World {
         self.send_attempt(c, slot, sim);
     }
 
-    /// Sends the next attempt of call `slot`, unless the breaker or throttle forbids it.
+    /// The next attempt of call `slot` is due: ask the breaker and the throttle, then send it
+    /// now, later (an adaptive rate limiter's delay), or not at all.
     fn send_attempt(&mut self, c: usize, slot: u32, sim: &mut Sim<Event>) {
         let now = sim.now();
         let cl = &mut self.clients[c];
-        if !cl.retry.allow_send(now, &mut cl.retry_rng) {
-            sim.rec.incr(cl.m.circuit_open);
-            self.give_up(c, slot, sim);
-            return;
+        match cl.retry.admit(now, &mut cl.retry_rng) {
+            Gate::Send { delay_ns: 0 } => self.dispatch(c, slot, sim),
+            Gate::Send { delay_ns } => {
+                let call = &mut cl.calls[slot as usize];
+                call.generation = call.generation.wrapping_add(1);
+                let generation = call.generation;
+                sim.schedule_in(
+                    SimDuration(delay_ns),
+                    Event::SendDue {
+                        client: c as u32,
+                        slot,
+                        generation,
+                    },
+                );
+            }
+            Gate::CircuitOpen => {
+                // Fail fast: the call ends without sending (callers see an error at once).
+                sim.rec.incr(cl.m.circuit_open);
+                self.give_up(c, slot, sim);
+            }
+            Gate::Throttled => {
+                sim.rec.incr(cl.m.throttled);
+                cl.calls[slot as usize].attempts += 1;
+                self.attempt_failed(c, slot, Failure::Throttled, sim);
+            }
         }
+    }
+
+    fn on_send_due(&mut self, c: usize, slot: u32, generation: u32, sim: &mut Sim<Event>) {
+        match self.clients[c].calls.get(slot as usize) {
+            Some(call) if call.generation == generation && !call.in_flight => {}
+            _ => return,
+        }
+        self.dispatch(c, slot, sim);
+    }
+
+    /// Sends attempt number `attempts + 1` of call `slot` to the client's target.
+    fn dispatch(&mut self, c: usize, slot: u32, sim: &mut Sim<Event>) {
+        let now = sim.now();
+        let cl = &mut self.clients[c];
         let call = &mut cl.calls[slot as usize];
         call.attempts += 1;
         call.generation = call.generation.wrapping_add(1);
@@ -228,13 +285,21 @@ impl World {
         }
         let call = &mut cl.calls[caller.slot as usize];
         call.in_flight = false; // its timeout, when it fires, finds nothing in flight
+        let was_retry = call.attempts > 1;
+        let now = sim.now();
         match outcome {
-            Outcome::Ok => self.succeed(c, caller.slot, sim),
+            Outcome::Ok => {
+                cl.retry.on_attempt_end(now, AttemptEnd::Ok, was_retry);
+                self.succeed(c, caller.slot, sim)
+            }
             Outcome::Rejected => {
+                cl.retry
+                    .on_attempt_end(now, AttemptEnd::Rejected, was_retry);
                 sim.rec.incr(cl.m.rejections);
                 self.attempt_failed(c, caller.slot, Failure::Rejected, sim);
             }
             Outcome::Error => {
+                cl.retry.on_attempt_end(now, AttemptEnd::Error, was_retry);
                 sim.rec.incr(cl.m.errors);
                 self.attempt_failed(c, caller.slot, Failure::Error, sim);
             }
@@ -246,7 +311,11 @@ impl World {
         if !cl.is_waiting(slot, generation) {
             return; // answered before the timeout
         }
-        cl.calls[slot as usize].in_flight = false;
+        let call = &mut cl.calls[slot as usize];
+        call.in_flight = false;
+        let was_retry = call.attempts > 1;
+        cl.retry
+            .on_attempt_end(sim.now(), AttemptEnd::Timeout, was_retry);
         sim.rec.incr(cl.m.timeouts);
         self.attempt_failed(c, slot, Failure::Timeout, sim);
     }
@@ -254,11 +323,10 @@ impl World {
     fn attempt_failed(&mut self, c: usize, slot: u32, why: Failure, sim: &mut Sim<Event>) {
         let now = sim.now();
         let cl = &mut self.clients[c];
-        cl.retry.on_failure(now);
         let call = cl.calls[slot as usize];
         match cl
             .retry
-            .retry_allowed(now, call.attempts, why == Failure::Timeout)
+            .retry_allowed(now, call.attempts, why == Failure::Timeout, cl.live_calls)
         {
             Ok(()) => {
                 let sleep =
@@ -307,7 +375,6 @@ impl World {
         let now = sim.now();
         let cl = &mut self.clients[c];
         let call = cl.calls[slot as usize];
-        cl.retry.on_success(now, call.attempts > 1);
         sim.rec.incr(cl.m.successes);
         let latency = now.since(call.born).as_nanos();
         sim.rec.record(cl.m.latency, latency);
@@ -316,7 +383,7 @@ impl World {
             sim.rec.incr(sink.completions);
             sim.rec.record(sink.latency, latency);
         }
-        self.end_call(c, slot, sim);
+        self.end_call(c, slot, true, sim);
     }
 
     fn give_up(&mut self, c: usize, slot: u32, sim: &mut Sim<Event>) {
@@ -325,10 +392,10 @@ impl World {
         if let ReplyTo::Sink(k) = cl.reply_to {
             sim.rec.incr(self.sinks[k as usize].failures);
         }
-        self.end_call(c, slot, sim);
+        self.end_call(c, slot, false, sim);
     }
 
-    fn end_call(&mut self, c: usize, slot: u32, sim: &mut Sim<Event>) {
+    fn end_call(&mut self, c: usize, slot: u32, ok: bool, sim: &mut Sim<Event>) {
         let cl = &mut self.clients[c];
         let user = cl.calls[slot as usize].user;
         cl.close_call(slot);
@@ -344,6 +411,10 @@ impl World {
                 },
             );
         }
+        if cl.reply_to == ReplyTo::Parent {
+            let parent = cl.parents[slot as usize];
+            self.call_done(parent, ok, sim);
+        }
     }
 
     // ------------------------------------------------------------------ services
@@ -357,6 +428,10 @@ impl World {
         if svc.down {
             sim.rec.incr(svc.m.lost);
             self.live_requests -= 1;
+        } else if !svc.admit(now) {
+            sim.rec.incr(svc.m.rejected);
+            self.live_requests -= 1;
+            self.on_reply(req.caller, Outcome::Rejected, sim);
         } else if let Some(server) = svc.idle.pop() {
             Self::start_service(svc, s, server, req, sim);
             sim.rec.gauge_set(svc.m.busy, now, svc.busy as f64);
@@ -365,7 +440,7 @@ impl World {
             self.live_requests -= 1;
             self.on_reply(req.caller, Outcome::Rejected, sim);
         } else {
-            svc.queue.push_back(req);
+            svc.enqueue(req, now);
             sim.rec
                 .gauge_set(svc.m.queue_len, now, svc.queue.len() as f64);
         }
@@ -390,34 +465,109 @@ impl World {
         );
     }
 
-    /// Pops queued work for an idle `server`, dropping expired work if configured. Returns
-    /// false if the queue had nothing to serve.
+    /// Pops queued work for an idle `server`, dropping expired work and shedding old work as
+    /// configured. Returns false if the queue had nothing to serve.
     fn serve_next(&mut self, s: usize, server: u32, sim: &mut Sim<Event>) -> bool {
         let now = sim.now();
-        let svc = &mut self.services[s];
-        while let Some(req) = svc.pop_next() {
-            if svc.drop_expired && req.deadline <= now {
-                sim.rec.incr(svc.m.expired);
-                self.live_requests -= 1;
-                continue;
+        loop {
+            let svc = &mut self.services[s];
+            let congested = svc.is_congested(now);
+            let Some(req) = svc.pop_next(now) else {
+                sim.rec.gauge_set(svc.m.queue_len, now, 0.0);
+                return false;
+            };
+            match svc.skip(&req, now, congested) {
+                None => {
+                    Self::start_service(svc, s, server, req, sim);
+                    sim.rec
+                        .gauge_set(svc.m.queue_len, now, svc.queue.len() as f64);
+                    return true;
+                }
+                Some(Skip::Expired) => {
+                    sim.rec.incr(svc.m.expired);
+                    self.live_requests -= 1;
+                }
+                Some(Skip::Shed) => {
+                    sim.rec.incr(svc.m.shed);
+                    self.live_requests -= 1;
+                    self.on_reply(req.caller, Outcome::Rejected, sim);
+                }
             }
-            Self::start_service(svc, s, server, req, sim);
-            sim.rec
-                .gauge_set(svc.m.queue_len, now, svc.queue.len() as f64);
-            return true;
         }
-        sim.rec.gauge_set(svc.m.queue_len, now, 0.0);
-        false
     }
 
+    /// Server `server` of service `s` finished its local work: make the downstream calls, or
+    /// answer.
     fn on_service_done(&mut self, s: usize, server: u32, generation: u32, sim: &mut Sim<Event>) {
-        let now = sim.now();
         let svc = &mut self.services[s];
         if svc.server_gen.get(server as usize) != Some(&generation) {
             return; // the work was lost to an outage
         }
+        if svc.calls.is_empty() {
+            self.finish_request(s, server, false, sim);
+            return;
+        }
+        let parent = Parent {
+            service: s as u32,
+            server,
+            generation,
+        };
+        let n = svc.calls.len() as u32;
+        if svc.fanout {
+            svc.waits[server as usize] = Wait {
+                pending: n,
+                next: n,
+                failed: false,
+            };
+            for i in 0..n as usize {
+                let edge = self.services[s].calls[i];
+                self.start_call(edge, parent, sim);
+            }
+        } else {
+            svc.waits[server as usize] = Wait {
+                pending: 1,
+                next: 1,
+                failed: false,
+            };
+            let edge = svc.calls[0];
+            self.start_call(edge, parent, sim);
+        }
+    }
+
+    /// A downstream call of `parent` ended (`ok`: it succeeded).
+    fn call_done(&mut self, parent: Parent, ok: bool, sim: &mut Sim<Event>) {
+        let s = parent.service as usize;
+        let svc = &mut self.services[s];
+        if svc.server_gen.get(parent.server as usize) != Some(&parent.generation) {
+            return; // the server's work was lost to an outage meanwhile
+        }
+        let Some(w) = svc.waits.get_mut(parent.server as usize) else {
+            return;
+        };
+        w.pending = w.pending.saturating_sub(1);
+        w.failed |= !ok;
+        if w.pending > 0 {
+            return;
+        }
+        let n = svc.calls.len() as u32;
+        if !w.failed && w.next < n {
+            let edge = svc.calls[w.next as usize];
+            w.next += 1;
+            w.pending = 1;
+            self.start_call(edge, parent, sim);
+        } else {
+            let failed = w.failed;
+            self.finish_request(s, parent.server, failed, sim);
+        }
+    }
+
+    /// Server `server` of service `s` answers its request (with an error if a downstream
+    /// call failed) and takes more work.
+    fn finish_request(&mut self, s: usize, server: u32, failed: bool, sim: &mut Sim<Event>) {
+        let now = sim.now();
+        let svc = &mut self.services[s];
         let Some(req) = svc.in_service[server as usize].take() else {
-            debug_assert!(false, "ServiceDone for an idle server");
+            debug_assert!(false, "request finished on an idle server");
             return;
         };
         svc.busy -= 1;
@@ -425,7 +575,7 @@ impl World {
         sim.rec.incr(svc.m.completions);
         sim.rec
             .record(svc.m.latency, now.since(req.arrived).as_nanos());
-        let outcome = if svc.draw_error() {
+        let outcome = if failed || svc.draw_error() {
             sim.rec.incr(svc.m.errors);
             Outcome::Error
         } else {
@@ -519,6 +669,9 @@ impl World {
         if servers as usize > svc.in_service.len() {
             svc.in_service.resize(servers as usize, None);
             svc.server_gen.resize(servers as usize, 0);
+            if !svc.calls.is_empty() {
+                svc.waits.resize(servers as usize, Wait::default());
+            }
         }
         // Idle servers beyond the new count retire at once; busy ones when they finish.
         svc.idle.retain(|&k| k < servers);
@@ -560,6 +713,11 @@ impl Model for World {
             } => self.on_retry_due(client as usize, slot, generation, sim),
             Event::ThinkDone { client, user } => self.on_think_done(client as usize, user, sim),
             Event::Action { idx } => self.on_action(idx as usize, sim),
+            Event::SendDue {
+                client,
+                slot,
+                generation,
+            } => self.on_send_due(client as usize, slot, generation, sim),
         }
     }
 }

@@ -9,7 +9,27 @@ use sim_core::{CounterId, GaugeId, HistId, Recorder, SimDuration, SimRng, SimTim
 
 use crate::dist::Dist;
 use crate::request::Request;
-use crate::spec::{Degradation, Discipline, ServiceSpec};
+use crate::spec::{Admission, Degradation, Discipline, QueueControl, ServiceSpec};
+
+/// Progress of a server's downstream calls (services with `calls` only).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Wait {
+    /// Calls started and not yet finished.
+    pub pending: u32,
+    /// Index of the next call to start (sequential mode).
+    pub next: u32,
+    /// Some call failed (gave up): the request is answered with an error.
+    pub failed: bool,
+}
+
+/// Why queued work was not served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Skip {
+    /// Its caller's deadline had passed (`drop_expired`).
+    Expired,
+    /// It waited too long (CoDel or `max_queue_age_ms`): answered with a rejection.
+    Shed,
+}
 
 pub struct Service {
     pub name: String,
@@ -21,6 +41,18 @@ pub struct Service {
     pub(crate) drop_expired: bool,
     pub(crate) error_rate: f64,
     pub(crate) degradation: Option<Degradation>,
+    pub(crate) queue_control: QueueControl,
+    pub(crate) admission: Admission,
+    /// Token bucket of the rate limit: tokens and when they were last refilled.
+    tokens: f64,
+    refilled: SimTime,
+    /// When the queue last went from empty to non-empty.
+    nonempty_since: SimTime,
+    /// Downstream call edges (client indices) and how they are made.
+    pub(crate) calls: Vec<u32>,
+    pub(crate) fanout: bool,
+    /// Per server: progress of its downstream calls.
+    pub(crate) waits: Vec<Wait>,
     pub(crate) slowdown: f64,
     pub(crate) down: bool,
     pub(crate) queue: VecDeque<Request>,
@@ -48,6 +80,8 @@ pub(crate) struct ServiceMetrics {
     /// Work dropped unserved because its deadline had passed.
     pub expired: CounterId,
     pub errors: CounterId,
+    /// Work dropped from the queue by CoDel or the queue-age limit (answered "rejected").
+    pub shed: CounterId,
     /// Work lost to an outage (held when it began, or arriving during it).
     pub lost: CounterId,
     pub queue_len: GaugeId,
@@ -70,6 +104,18 @@ impl Service {
             drop_expired: spec.drop_expired,
             error_rate: spec.error_rate,
             degradation: spec.degradation,
+            queue_control: spec.queue_control,
+            admission: spec.admission,
+            tokens: spec.admission.rate_limit.map_or(0.0, |(_, burst)| burst),
+            refilled: SimTime::ZERO,
+            nonempty_since: SimTime::ZERO,
+            calls: spec.calls.clone(),
+            fanout: spec.fanout,
+            waits: if spec.calls.is_empty() {
+                Vec::new()
+            } else {
+                vec![Wait::default(); spec.servers as usize]
+            },
             slowdown: 1.0,
             down: false,
             queue: VecDeque::new(),
@@ -87,6 +133,7 @@ impl Service {
                 wasted: rec.counter(n, "wasted"),
                 expired: rec.counter(n, "expired"),
                 errors: rec.counter(n, "errors"),
+                shed: rec.counter(n, "shed"),
                 lost: rec.counter(n, "lost"),
                 queue_len: rec.gauge(n, "queue_len"),
                 busy: rec.gauge(n, "busy"),
@@ -113,13 +160,83 @@ impl Service {
         self.busy
     }
 
+    /// Admission control for an arrival at `now` (rate limit, concurrency limit): true if it
+    /// may enter.
+    #[inline]
+    pub(crate) fn admit(&mut self, now: SimTime) -> bool {
+        if let Some(limit) = self.admission.concurrency_limit
+            && self.busy as usize + self.queue.len() >= limit as usize
+        {
+            return false;
+        }
+        if let Some((rate, burst)) = self.admission.rate_limit {
+            let dt = now.since(self.refilled).as_secs_f64();
+            self.refilled = now;
+            self.tokens = (self.tokens + dt * rate).min(burst);
+            if self.tokens < 1.0 {
+                return false;
+            }
+            self.tokens -= 1.0;
+        }
+        true
+    }
+
+    /// Queues `req` (arrived at `now`).
+    #[inline]
+    pub(crate) fn enqueue(&mut self, req: Request, now: SimTime) {
+        if self.queue.is_empty() {
+            self.nonempty_since = now;
+        }
+        self.queue.push_back(req);
+    }
+
+    /// True while the queue has been non-empty for at least the control interval.
+    #[inline]
+    fn congested(&self, now: SimTime) -> bool {
+        !self.queue.is_empty() && now.since(self.nonempty_since) >= self.queue_control.interval
+    }
+
     /// Takes the next request to serve, per the discipline.
     #[inline]
-    pub(crate) fn pop_next(&mut self) -> Option<Request> {
+    pub(crate) fn pop_next(&mut self, now: SimTime) -> Option<Request> {
         match self.discipline {
-            Discipline::Fifo => self.queue.pop_front(),
+            Discipline::Fifo | Discipline::Codel => self.queue.pop_front(),
             Discipline::Lifo => self.queue.pop_back(),
+            Discipline::AdaptiveLifo => {
+                if self.congested(now) {
+                    self.queue.pop_back()
+                } else {
+                    self.queue.pop_front()
+                }
+            }
         }
+    }
+
+    /// Whether popped work `req` should be skipped instead of served at `now`. `congested`
+    /// is the queue's state before the pop.
+    #[inline]
+    pub(crate) fn skip(&self, req: &Request, now: SimTime, congested: bool) -> Option<Skip> {
+        if self.drop_expired && req.deadline <= now {
+            return Some(Skip::Expired);
+        }
+        let waited = now.since(req.arrived);
+        if self.admission.max_queue_age.is_some_and(|a| waited > a) {
+            return Some(Skip::Shed);
+        }
+        if self.discipline == Discipline::Codel {
+            let qc = self.queue_control;
+            let limit = if congested { qc.target } else { qc.interval };
+            if waited > limit {
+                return Some(Skip::Shed);
+            }
+        }
+        None
+    }
+
+    /// [`Self::congested`], for callers about to pop.
+    #[inline]
+    pub(crate) fn is_congested(&self, now: SimTime) -> bool {
+        self.congested(now)
     }
 
     /// A service time for a request starting now, with slowdown and degradation applied.
@@ -128,7 +245,9 @@ impl Service {
         let d = self.service_time.sample(&mut self.rng);
         let mut factor = self.slowdown;
         if let Some(g) = self.degradation {
-            factor *= (1.0 + g.per_queued * self.queue.len() as f64).min(g.max_factor);
+            let util = self.busy as f64 / self.servers.max(1) as f64;
+            factor *= (1.0 + g.per_queued * self.queue.len() as f64 + g.per_utilisation * util)
+                .min(g.max_factor);
         }
         if factor == 1.0 {
             d

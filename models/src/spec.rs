@@ -12,6 +12,8 @@ use sim_core::{SimDuration, SimTime};
 pub enum ReplyTo {
     Nowhere,
     Sink(u32),
+    /// A downstream call made by a service's server: the outcome goes back to that server.
+    Parent,
 }
 
 /// How a client generates calls.
@@ -22,6 +24,8 @@ pub enum Mode {
     /// `users` users, each thinking for a random time between the end of one call and the
     /// start of the next.
     Closed { users: u32, think: Dist },
+    /// Calls are made by a service (a downstream call edge): no arrivals of its own.
+    Downstream,
 }
 
 #[derive(Clone, Debug)]
@@ -43,13 +47,49 @@ pub struct ClientSpec {
 pub enum Discipline {
     Fifo,
     Lifo,
+    /// FIFO while the queue is healthy, LIFO while it is congested (non-empty for longer than
+    /// the interval): fresh requests, whose callers still wait, go first (Facebook, "Fail at
+    /// Scale", 2015).
+    AdaptiveLifo,
+    /// FIFO with controlled delay (Facebook's CoDel variant): while the queue has not been
+    /// empty for the last `interval`, work that waited longer than `target` is shed; otherwise
+    /// work that waited longer than `interval` is.
+    Codel,
+}
+
+/// Parameters of adaptive LIFO and CoDel (defaults: target 5 ms, interval 100 ms).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QueueControl {
+    pub target: SimDuration,
+    pub interval: SimDuration,
+}
+
+impl Default for QueueControl {
+    fn default() -> Self {
+        QueueControl {
+            target: SimDuration::from_millis(5),
+            interval: SimDuration::from_millis(100),
+        }
+    }
+}
+
+/// Admission control at a service (each check optional).
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Admission {
+    /// Token bucket: `(rate per second, burst)`; an arrival without a token is rejected.
+    pub rate_limit: Option<(f64, f64)>,
+    /// Most requests held at once (in service + queued); more are rejected.
+    pub concurrency_limit: Option<u32>,
+    /// Work that waited longer than this is shed when it reaches the head of the queue.
+    pub max_queue_age: Option<SimDuration>,
 }
 
 /// Service time that grows under overload (a stand-in for GC, thrashing, lock contention):
-/// factor `min(max_factor, 1 + per_queued · queue_len)`.
+/// factor `min(max_factor, 1 + per_queued · queue_len + per_utilisation · busy/servers)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Degradation {
     pub per_queued: f64,
+    pub per_utilisation: f64,
     pub max_factor: f64,
 }
 
@@ -68,6 +108,12 @@ pub struct ServiceSpec {
     /// Probability that a served request is answered with an error.
     pub error_rate: f64,
     pub degradation: Option<Degradation>,
+    pub queue_control: QueueControl,
+    pub admission: Admission,
+    /// Downstream calls made after the local work, as indices of `Mode::Downstream` clients.
+    pub calls: Vec<u32>,
+    /// Make the downstream calls all at once (fan-out) instead of one after another.
+    pub fanout: bool,
 }
 
 #[derive(Clone, Debug)]

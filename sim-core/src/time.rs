@@ -61,6 +61,10 @@ impl SimTime {
 impl SimDuration {
     pub const ZERO: SimDuration = SimDuration(0);
 
+    pub const fn from_millis(ms: u64) -> SimDuration {
+        SimDuration(ms.saturating_mul(1_000_000))
+    }
+
     pub fn from_secs_f64(s: f64) -> SimDuration {
         SimDuration(ns_from_f64(s * NS_PER_S))
     }
