@@ -81,5 +81,21 @@ fn mm1(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hold, mm1);
+/// Issue 3's retry-storm benchmark: `scenarios/retry-storm.toml` as written (8 servers ×
+/// exp 10 ms, 600 → 1200 first tries/s for [60, 90) s, 200 ms timeout, no server-side
+/// cancellation, 3 retries with full-jitter backoff base 50 ms cap 2 s, 300 s simulated).
+fn retry_storm(c: &mut Criterion) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/retry-storm.toml");
+    let sc = metastable::load(std::path::Path::new(path)).expect("valid scenario");
+    let events = metastable::run(&sc, 1).stats.events;
+    let mut g = c.benchmark_group("retry_storm");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(events));
+    g.bench_function("baseline_300s", |b| {
+        b.iter(|| metastable::run(&sc, 1).stats.events)
+    });
+    g.finish();
+}
+
+criterion_group!(benches, hold, mm1, retry_storm);
 criterion_main!(benches);

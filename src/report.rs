@@ -59,7 +59,6 @@ pub struct ComponentIds {
     pub queue_len: Option<GaugeId>,
     pub busy: Option<GaugeId>,
     pub latency: Option<HistId>,
-    pub wait: Option<HistId>,
 }
 
 impl ComponentIds {
@@ -208,6 +207,8 @@ const COUNTERS: &[&str] = &[
     "throttled",
     "lost",
     "failures",
+    "started",
+    "wait_ns",
 ];
 
 impl RunReport {
@@ -235,7 +236,6 @@ impl RunReport {
                 queue_len: gauge(rec, name, "queue_len"),
                 busy: gauge(rec, name, "busy"),
                 latency: hist(rec, name, "latency"),
-                wait: hist(rec, name, "wait"),
             })
             .collect()
     }
@@ -299,7 +299,10 @@ impl RunReport {
             busy_mean: busy.map(|g| g.mean),
             utilisation: busy.zip(c.servers).map(|(g, s)| g.mean / s.max(1) as f64),
             latency: hist(c.latency),
-            wait_ms_mean: hist(c.wait).and_then(|h| h.mean).map(|m| m / 1e6),
+            wait_ms_mean: cnt("wait_ns")
+                .zip(cnt("started"))
+                .filter(|&(_, n)| n > 0)
+                .map(|(w, n)| w as f64 / n as f64 / 1e6),
         }
     }
 

@@ -11,6 +11,9 @@ use sim_core::{CounterId, GaugeId, HistId, Recorder, SimDuration, SimRng, SimTim
 
 use crate::retry::RetryState;
 
+/// The call slot named by requests of a trivial client (one that always waits).
+pub(crate) const TRIVIAL_SLOT: u32 = u32::MAX;
+
 /// The server a downstream call reports back to (its generation guards against outages).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Parent {
@@ -78,6 +81,9 @@ pub struct Client {
     pub(crate) parents: Vec<Parent>,
     free: Vec<u32>,
     pub(crate) live_calls: u64,
+    /// No timeout, no deadline, one attempt, no policy state: calls need no slot (the fast
+    /// path; replies name [`TRIVIAL_SLOT`] and carry the closed-loop user as generation).
+    pub(crate) trivial: bool,
     arrivals_rng: SimRng,
     pub(crate) think_rng: SimRng,
     pub(crate) retry_rng: SimRng,
@@ -87,7 +93,7 @@ pub struct Client {
 impl Client {
     pub fn new(spec: &ClientSpec, seed: u64, rec: &mut Recorder) -> Client {
         let n = &spec.name;
-        Client {
+        let mut c = Client {
             name: spec.name.clone(),
             target: spec.target,
             reply_to: spec.reply_to,
@@ -102,6 +108,7 @@ impl Client {
             parents: Vec::new(),
             free: Vec::new(),
             live_calls: 0,
+            trivial: false,
             arrivals_rng: sim_core::stream(seed, &format!("{n}/arrivals")),
             think_rng: sim_core::stream(seed, &format!("{n}/think")),
             retry_rng: sim_core::stream(seed, &format!("{n}/retry")),
@@ -119,7 +126,12 @@ impl Client {
                 in_flight: rec.gauge(n, "in_flight"),
                 latency: rec.histogram(n, "latency"),
             },
-        }
+        };
+        c.trivial = spec.timeout.is_none()
+            && spec.deadline.is_none()
+            && c.retry.is_trivial()
+            && spec.mode != Mode::Downstream;
+        c
     }
 
     /// Time to the next open-loop arrival at the current rate (`None` while the rate is 0).
@@ -185,9 +197,11 @@ impl Client {
     /// True if `slot` is still waiting for the reply of attempt generation `generation`.
     #[inline]
     pub fn is_waiting(&self, slot: u32, generation: u32) -> bool {
-        self.calls
-            .get(slot as usize)
-            .is_some_and(|c| c.generation == generation && c.in_flight)
+        slot == TRIVIAL_SLOT
+            || self
+                .calls
+                .get(slot as usize)
+                .is_some_and(|c| c.generation == generation && c.in_flight)
     }
 
     /// The per-attempt deadline for an attempt sent now: the attempt timeout, capped by the

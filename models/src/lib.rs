@@ -33,7 +33,7 @@ pub use spec::{
     ServiceSpec, SinkSpec, TimedAction, WorldSpec,
 };
 
-use client::Parent;
+use client::{Parent, TRIVIAL_SLOT};
 use retry::{AttemptEnd, Denied, Gate};
 use service::{Skip, Wait};
 use sim_core::{Model, Sim, SimDuration, SimTime};
@@ -162,13 +162,94 @@ impl World {
                 },
             );
         }
+        if cl.trivial {
+            self.trivial_call(c, u32::MAX, sim);
+            return;
+        }
         let slot = cl.open_call(sim.now(), u32::MAX);
         self.first_try(c, slot, sim);
     }
 
     fn on_think_done(&mut self, c: usize, user: u32, sim: &mut Sim<Event>) {
+        if self.clients[c].trivial {
+            self.trivial_call(c, user, sim);
+            return;
+        }
         let slot = self.clients[c].open_call(sim.now(), user);
         self.first_try(c, slot, sim);
+    }
+
+    /// The fast path of a client that needs no call slot: one attempt, always awaited. The
+    /// request names [`TRIVIAL_SLOT`] and carries the closed-loop user as its generation.
+    fn trivial_call(&mut self, c: usize, user: u32, sim: &mut Sim<Event>) {
+        let now = sim.now();
+        let cl = &mut self.clients[c];
+        sim.rec.incr(cl.m.first_tries);
+        cl.live_calls += 1;
+        sim.rec.gauge_set_count(cl.m.in_flight, now, cl.live_calls);
+        let target = cl.target as usize;
+        let req = Request {
+            arrived: now,
+            deadline: SimTime::MAX,
+            caller: Caller {
+                client: c as u32,
+                slot: TRIVIAL_SLOT,
+                generation: user,
+            },
+        };
+        self.live_requests += 1;
+        if self.live_requests > self.max_live_requests {
+            sim.request_stop("live_request_limit");
+        }
+        self.service_arrive(target, req, sim);
+    }
+
+    /// The reply to a trivial call sent at `sent` (its only attempt).
+    fn trivial_reply(
+        &mut self,
+        c: usize,
+        user: u32,
+        outcome: Outcome,
+        sent: SimTime,
+        sim: &mut Sim<Event>,
+    ) {
+        let now = sim.now();
+        let cl = &mut self.clients[c];
+        let sink = match cl.reply_to {
+            ReplyTo::Sink(k) => self.sinks.get(k as usize),
+            _ => None,
+        };
+        if outcome == Outcome::Ok {
+            sim.rec.incr(cl.m.successes);
+            let latency = now.since(sent).as_nanos();
+            sim.rec.record(cl.m.latency, latency);
+            if let Some(sink) = sink {
+                sim.rec.incr(sink.completions);
+                sim.rec.record(sink.latency, latency);
+            }
+        } else {
+            sim.rec.incr(if outcome == Outcome::Rejected {
+                cl.m.rejections
+            } else {
+                cl.m.errors
+            });
+            sim.rec.incr(cl.m.give_ups);
+            if let Some(sink) = sink {
+                sim.rec.incr(sink.failures);
+            }
+        }
+        cl.live_calls -= 1;
+        sim.rec.gauge_set_count(cl.m.in_flight, now, cl.live_calls);
+        if user < cl.users() {
+            let think = cl.think_time();
+            sim.schedule_in(
+                think,
+                Event::ThinkDone {
+                    client: c as u32,
+                    user,
+                },
+            );
+        }
     }
 
     /// Service `parent.service`'s server starts a downstream call on edge `edge`.
@@ -187,7 +268,7 @@ impl World {
         sim.rec.incr(cl.m.first_tries);
         cl.retry.on_first_try(sim.now());
         sim.rec
-            .gauge_set(cl.m.in_flight, sim.now(), cl.live_calls as f64);
+            .gauge_set_count(cl.m.in_flight, sim.now(), cl.live_calls);
         self.send_attempt(c, slot, sim);
     }
 
@@ -274,12 +355,16 @@ impl World {
         self.service_arrive(target, req, sim);
     }
 
-    /// A service answers attempt `caller`.
-    fn on_reply(&mut self, caller: Caller, outcome: Outcome, sim: &mut Sim<Event>) {
+    /// A service answers attempt `caller`, sent at `sent`.
+    fn on_reply(&mut self, caller: Caller, outcome: Outcome, sent: SimTime, sim: &mut Sim<Event>) {
         let c = caller.client as usize;
         let Some(cl) = self.clients.get_mut(c) else {
             return;
         };
+        if caller.slot == TRIVIAL_SLOT {
+            self.trivial_reply(c, caller.generation, outcome, sent, sim);
+            return;
+        }
         if !cl.is_waiting(caller.slot, caller.generation) {
             return; // the attempt timed out or the call ended: nobody is listening
         }
@@ -400,7 +485,7 @@ impl World {
         let user = cl.calls[slot as usize].user;
         cl.close_call(slot);
         sim.rec
-            .gauge_set(cl.m.in_flight, sim.now(), cl.live_calls as f64);
+            .gauge_set_count(cl.m.in_flight, sim.now(), cl.live_calls);
         if user < cl.users() {
             let think = cl.think_time();
             sim.schedule_in(
@@ -431,26 +516,27 @@ impl World {
         } else if !svc.admit(now) {
             sim.rec.incr(svc.m.rejected);
             self.live_requests -= 1;
-            self.on_reply(req.caller, Outcome::Rejected, sim);
+            self.on_reply(req.caller, Outcome::Rejected, now, sim);
         } else if let Some(server) = svc.idle.pop() {
             Self::start_service(svc, s, server, req, sim);
             sim.rec.gauge_set(svc.m.busy, now, svc.busy as f64);
         } else if svc.is_full() {
             sim.rec.incr(svc.m.rejected);
             self.live_requests -= 1;
-            self.on_reply(req.caller, Outcome::Rejected, sim);
+            self.on_reply(req.caller, Outcome::Rejected, now, sim);
         } else {
             svc.enqueue(req, now);
             sim.rec
-                .gauge_set(svc.m.queue_len, now, svc.queue.len() as f64);
+                .gauge_set_count(svc.m.queue_len, now, svc.queue.len() as u64);
         }
     }
 
     #[inline]
     fn start_service(svc: &mut Service, s: usize, server: u32, req: Request, sim: &mut Sim<Event>) {
         let now = sim.now();
+        sim.rec.incr(svc.m.started);
         sim.rec
-            .record(svc.m.wait, now.since(req.arrived).as_nanos());
+            .add_saturating(svc.m.wait_ns, now.since(req.arrived).as_nanos());
         let d = svc.draw_service_time();
         svc.in_service[server as usize] = Some(req);
         svc.busy += 1;
@@ -480,7 +566,7 @@ impl World {
                 None => {
                     Self::start_service(svc, s, server, req, sim);
                     sim.rec
-                        .gauge_set(svc.m.queue_len, now, svc.queue.len() as f64);
+                        .gauge_set_count(svc.m.queue_len, now, svc.queue.len() as u64);
                     return true;
                 }
                 Some(Skip::Expired) => {
@@ -490,7 +576,7 @@ impl World {
                 Some(Skip::Shed) => {
                     sim.rec.incr(svc.m.shed);
                     self.live_requests -= 1;
-                    self.on_reply(req.caller, Outcome::Rejected, sim);
+                    self.on_reply(req.caller, Outcome::Rejected, req.arrived, sim);
                 }
             }
         }
@@ -598,7 +684,7 @@ impl World {
         let svc = &self.services[s];
         sim.rec.gauge_set(svc.m.busy, now, svc.busy as f64);
         if waiting {
-            self.on_reply(req.caller, outcome, sim);
+            self.on_reply(req.caller, outcome, req.arrived, sim);
         }
     }
 

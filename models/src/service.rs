@@ -48,6 +48,10 @@ pub struct Service {
     refilled: SimTime,
     /// When the queue last went from empty to non-empty.
     nonempty_since: SimTime,
+    /// Some admission check is configured (rate or concurrency limit).
+    pub(crate) admits: bool,
+    /// Popped work may be skipped (drop-expired, queue-age limit or CoDel).
+    pub(crate) filters: bool,
     /// Downstream call edges (client indices) and how they are made.
     pub(crate) calls: Vec<u32>,
     pub(crate) fanout: bool,
@@ -89,7 +93,10 @@ pub(crate) struct ServiceMetrics {
     /// Sojourn time at this service: arrival → completion.
     pub latency: HistId,
     /// Waiting time: arrival → start of service.
-    pub wait: HistId,
+    /// Requests that started service, and their total waiting time (arrival → start, ns,
+    /// saturating): the mean wait without a histogram on the hot path.
+    pub started: CounterId,
+    pub wait_ns: CounterId,
 }
 
 impl Service {
@@ -109,6 +116,11 @@ impl Service {
             tokens: spec.admission.rate_limit.map_or(0.0, |(_, burst)| burst),
             refilled: SimTime::ZERO,
             nonempty_since: SimTime::ZERO,
+            admits: spec.admission.rate_limit.is_some()
+                || spec.admission.concurrency_limit.is_some(),
+            filters: spec.drop_expired
+                || spec.admission.max_queue_age.is_some()
+                || spec.discipline == Discipline::Codel,
             calls: spec.calls.clone(),
             fanout: spec.fanout,
             waits: if spec.calls.is_empty() {
@@ -138,7 +150,8 @@ impl Service {
                 queue_len: rec.gauge(n, "queue_len"),
                 busy: rec.gauge(n, "busy"),
                 latency: rec.histogram(n, "latency"),
-                wait: rec.histogram(n, "wait"),
+                started: rec.counter(n, "started"),
+                wait_ns: rec.counter(n, "wait_ns"),
             },
         }
     }
@@ -164,6 +177,9 @@ impl Service {
     /// may enter.
     #[inline]
     pub(crate) fn admit(&mut self, now: SimTime) -> bool {
+        if !self.admits {
+            return true;
+        }
         if let Some(limit) = self.admission.concurrency_limit
             && self.busy as usize + self.queue.len() >= limit as usize
         {
@@ -216,6 +232,9 @@ impl Service {
     /// is the queue's state before the pop.
     #[inline]
     pub(crate) fn skip(&self, req: &Request, now: SimTime, congested: bool) -> Option<Skip> {
+        if !self.filters {
+            return None;
+        }
         if self.drop_expired && req.deadline <= now {
             return Some(Skip::Expired);
         }
@@ -236,7 +255,10 @@ impl Service {
     /// [`Self::congested`], for callers about to pop.
     #[inline]
     pub(crate) fn is_congested(&self, now: SimTime) -> bool {
-        self.congested(now)
+        matches!(
+            self.discipline,
+            Discipline::Codel | Discipline::AdaptiveLifo
+        ) && self.congested(now)
     }
 
     /// A service time for a request starting now, with slowdown and degradation applied.
