@@ -31,6 +31,9 @@ pub const METRIC_COLUMNS: &[&str] = &[
     "budget_exhausted",
     "throttled",
     "lost",
+    "cache_hits",
+    "cache_misses",
+    "hit_rate",
     "amplification",
     "throughput_per_s",
     "goodput_per_s",
@@ -100,6 +103,8 @@ pub struct Values {
     /// Attempts a client's own throttle rejected before sending.
     pub throttled: Option<u64>,
     pub lost: Option<u64>,
+    pub cache_hits: Option<u64>,
+    pub cache_misses: Option<u64>,
     pub throughput_per_s: Option<f64>,
     /// Useful completions per second: a client's successes, a service's goodput.
     pub goodput_per_s: Option<f64>,
@@ -116,6 +121,12 @@ impl Values {
     /// First tries plus retries.
     pub fn attempts(&self) -> Option<u64> {
         self.first_tries.map(|f| f + self.retries.unwrap_or(0))
+    }
+
+    /// Cache hits ÷ lookups (`None` without a cache or lookups).
+    pub fn hit_rate(&self) -> Option<f64> {
+        let (h, m) = (self.cache_hits?, self.cache_misses?);
+        (h + m > 0).then(|| h as f64 / (h + m) as f64)
     }
 
     /// Attempts per first try (`None` without first tries).
@@ -148,6 +159,9 @@ impl Values {
             int(self.budget_exhausted),
             int(self.throttled),
             int(self.lost),
+            int(self.cache_hits),
+            int(self.cache_misses),
+            flt(self.hit_rate()),
             flt(self.amplification()),
             flt(self.throughput_per_s),
             flt(self.goodput_per_s),
@@ -206,6 +220,8 @@ const COUNTERS: &[&str] = &[
     "budget_exhausted",
     "throttled",
     "lost",
+    "cache_hits",
+    "cache_misses",
     "failures",
     "started",
     "wait_ns",
@@ -291,6 +307,8 @@ impl RunReport {
             budget_exhausted: cnt("budget_exhausted"),
             throttled: cnt("throttled"),
             lost: cnt("lost"),
+            cache_hits: cnt("cache_hits"),
+            cache_misses: cnt("cache_misses"),
             throughput_per_s: per_s(completions),
             goodput_per_s: per_s(successes.or(goodput)),
             in_flight_mean: gauge(c.in_flight).map(|g| g.mean),

@@ -128,6 +128,8 @@ pub enum ActionKind {
     /// Switch the target client's retries off / on.
     RetriesOff,
     RetriesOn,
+    /// Empty the target client's cache (not reverted at a trigger's end).
+    CacheFlush,
 }
 
 /// A trigger: applied at `from_s`, reverted at `to_s`.
@@ -196,6 +198,41 @@ pub struct ClientFile {
     pub timeout_ms: Option<f64>,
     pub deadline_ms: Option<f64>,
     pub retry: Option<RetryFile>,
+    pub cache: Option<CacheFile>,
+}
+
+/// `cache = { ... }` on a client.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct CacheFile {
+    /// Distinct keys (Zipf-ranked by popularity).
+    pub keys: i64,
+    /// Entries held (LRU eviction).
+    pub capacity: i64,
+    #[serde(default = "d1f")]
+    pub zipf_s: f64,
+    pub ttl_s: Option<f64>,
+    #[serde(default = "d1f")]
+    pub hit_ms: f64,
+    #[serde(default)]
+    pub fill: FillFile,
+    #[serde(default = "dtrue")]
+    pub warm: bool,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FillFile {
+    #[default]
+    LookAside,
+    ReadThrough,
+}
+
+fn d1f() -> f64 {
+    1.0
+}
+fn dtrue() -> bool {
+    true
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -1223,14 +1260,17 @@ impl Validator<'_> {
                 &services,
                 &service_index,
             ) {
+                self.check_cache_target(&tp, &apply, &clients);
                 actions.push(TimedAction {
                     at: from,
                     action: apply,
                 });
-                actions.push(TimedAction {
-                    at: to,
-                    action: revert,
-                });
+                if let Some(revert) = revert {
+                    actions.push(TimedAction {
+                        at: to,
+                        action: revert,
+                    });
+                }
             }
             let label = if t.label.is_empty() {
                 format!("{:?} {}", t.action, t.target).to_lowercase()
@@ -1252,6 +1292,7 @@ impl Validator<'_> {
                 &client_index,
                 &service_index,
             ) {
+                self.check_cache_target(&ap, &action, &clients);
                 actions.push(TimedAction { at, action });
             }
             let label = if a.label.is_empty() {
@@ -1422,6 +1463,28 @@ impl Validator<'_> {
             None => RetrySpec::default(),
             Some(r) => self.retry(&path.key("retry"), r),
         };
+        let cache = s.cache.as_ref().map(|k| {
+            let kp = path.key("cache");
+            let keys = self.int_in(&kp.key("keys"), k.keys, 1, 100_000_000) as u32;
+            let capacity = self.int_in(&kp.key("capacity"), k.capacity, 1, 100_000_000) as u32;
+            let zipf_s = self.non_negative(&kp.key("zipf_s"), k.zipf_s, 100.0);
+            let ttl = k.ttl_s.map(|t| {
+                SimDuration::from_secs_f64(self.positive(&kp.key("ttl_s"), t, MAX_DURATION_S))
+            });
+            let hit = self.non_negative(&kp.key("hit_ms"), k.hit_ms, MAX_DURATION_MS);
+            models::cache::CacheSpec {
+                keys,
+                capacity,
+                zipf_s,
+                ttl,
+                hit_time: SimDuration::from_millis_f64(hit),
+                fill: match k.fill {
+                    FillFile::LookAside => models::cache::Fill::LookAside,
+                    FillFile::ReadThrough => models::cache::Fill::ReadThrough,
+                },
+                warm: k.warm,
+            }
+        });
         ClientSpec {
             name: s.name.clone(),
             target,
@@ -1430,6 +1493,7 @@ impl Validator<'_> {
             timeout,
             deadline,
             retry,
+            cache,
         }
     }
 
@@ -1742,7 +1806,7 @@ impl Validator<'_> {
         client_index: &BTreeMap<String, u32>,
         services: &[ServiceSpec],
         service_index: &BTreeMap<String, u32>,
-    ) -> Option<(Action, Action)> {
+    ) -> Option<(Action, Option<Action>)> {
         let apply = self.action(tp, kind, target, value, client_index, service_index)?;
         let revert = match apply {
             Action::Outage { service } => Action::Restore { service },
@@ -1780,8 +1844,10 @@ impl Validator<'_> {
                 enabled: true,
             },
             Action::Restore { .. } => return None,
+            // A flush is not undone: the cache refills (or not) by itself.
+            Action::FlushCache { .. } => return Some((apply, None)),
         };
-        Some((apply, revert))
+        Some((apply, Some(revert)))
     }
 
     fn action(
@@ -1797,7 +1863,10 @@ impl Validator<'_> {
         let vpath = ap.key("value");
         let needs_client = matches!(
             kind,
-            ActionKind::Rate | ActionKind::RetriesOff | ActionKind::RetriesOn
+            ActionKind::Rate
+                | ActionKind::RetriesOff
+                | ActionKind::RetriesOn
+                | ActionKind::CacheFlush
         );
         let (client, service) = if needs_client {
             match client_index.get(target) {
@@ -1874,7 +1943,22 @@ impl Validator<'_> {
                 client,
                 enabled: true,
             },
+            ActionKind::CacheFlush => Action::FlushCache { client },
         })
+    }
+
+    /// A cache flush must name a client with a cache.
+    fn check_cache_target(&mut self, path: &FieldPath, action: &Action, clients: &[ClientSpec]) {
+        if let Action::FlushCache { client } = action
+            && clients
+                .get(*client as usize)
+                .is_some_and(|c| c.cache.is_none())
+        {
+            self.err(
+                &path.key("target"),
+                "cache_flush needs a client with a cache",
+            );
+        }
     }
 
     /// Downstream calls become clients named `service->target` (`Mode::Downstream`); the
@@ -1937,6 +2021,7 @@ impl Validator<'_> {
                     timeout,
                     deadline,
                     retry,
+                    cache: None,
                 });
             }
         }

@@ -293,3 +293,79 @@ fn variant_errors_blame_the_variant_line() {
     assert_eq!(sc.variants[0].scenario.world.services[0].servers, 3);
     assert_eq!(sc.world.services[0].servers, 1);
 }
+
+/// HotOS 2021 §2.2 (incidents.md §5.3, V2): after a cache flush at 1 000 QPS against a 300 QPS
+/// database, a look-aside cache stays cold (its fills need callers that still wait) and the
+/// system stays failed; a read-through cache refills and recovers; below the hidden capacity
+/// (250 QPS) even the look-aside cache refills.
+#[test]
+fn hotos_cache_look_aside_stays_cold_read_through_recovers() {
+    let sc = load("hotos-cache.toml");
+    let late_hit_rate = |r: &metastable::RunReport| -> f64 {
+        let ids = r.component_ids();
+        let app = ids.iter().find(|c| c.name == "app").expect("app");
+        let (mut h, mut m) = (0u64, 0u64);
+        for w in 240..300 {
+            let v = r.window_values(app, w);
+            h += v.cache_hits.unwrap_or(0);
+            m += v.cache_misses.unwrap_or(0);
+        }
+        h as f64 / (h + m) as f64
+    };
+    for seed in 1..=3u64 {
+        let reproduce =
+            format!("reproduce: metastable run scenarios/hotos-cache.toml --seed {seed}");
+        let r = metastable::run(&sc, seed);
+        let (a, hit) = (r.analysis(), late_hit_rate(&r));
+        assert_eq!(
+            a.verdict,
+            Verdict::Metastable,
+            "seed {seed}: late hit rate {hit:.3} ({reproduce})"
+        );
+        assert!(
+            hit < 0.6,
+            "seed {seed}: look-aside late hit rate {hit:.3} ({reproduce})"
+        );
+
+        let r = metastable::run(variant(&sc, "read-through"), seed);
+        let (a, hit) = (r.analysis(), late_hit_rate(&r));
+        assert_eq!(
+            a.verdict,
+            Verdict::Recovered,
+            "seed {seed}: hit {hit:.3} ({reproduce} --variant read-through)"
+        );
+        assert!(
+            hit > 0.8,
+            "seed {seed}: read-through late hit rate {hit:.3} ({reproduce} --variant read-through)"
+        );
+
+        let r = metastable::run(variant(&sc, "load-250"), seed);
+        let a = r.analysis();
+        assert_ne!(
+            a.verdict,
+            Verdict::Metastable,
+            "seed {seed} ({reproduce} --variant load-250)"
+        );
+        assert!(
+            late_hit_rate(&r) > 0.7,
+            "seed {seed} ({reproduce} --variant load-250)"
+        );
+    }
+}
+
+#[test]
+fn cache_flush_needs_a_client_with_a_cache() {
+    let text = format!(
+        "{BASE}\n[[triggers]]\nfrom_s = 1\nto_s = 2\naction = \"cache_flush\"\ntarget = \"web\"\n"
+    );
+    let e = errors(&text);
+    assert!(
+        e.contains("triggers[0].target") && e.contains("needs a client with a cache"),
+        "{e}"
+    );
+    let e = errors(&BASE.replace(
+        "retry = { preset = \"grpc\" }",
+        "cache = { keys = 0, capacity = 10 }",
+    ));
+    assert!(e.contains("clients[0].cache.keys"), "{e}");
+}

@@ -46,6 +46,8 @@ pub(crate) struct Call {
     pub prev_sleep_ns: u64,
     /// Closed-loop user who made the call (`u32::MAX` in open loop).
     pub user: u32,
+    /// Cache key the call reads (0 without a cache).
+    pub key: u32,
 }
 
 pub(crate) struct ClientMetrics {
@@ -60,6 +62,9 @@ pub(crate) struct ClientMetrics {
     pub budget_exhausted: CounterId,
     /// Attempts rejected locally by client-side throttling.
     pub throttled: CounterId,
+    /// Registered only for clients with a cache.
+    pub cache_hits: Option<CounterId>,
+    pub cache_misses: Option<CounterId>,
     pub in_flight: GaugeId,
     /// Call latency of successful calls (first try → success), retries and backoff included.
     pub latency: HistId,
@@ -84,6 +89,8 @@ pub struct Client {
     /// No timeout, no deadline, one attempt, no policy state: calls need no slot (the fast
     /// path; replies name [`TRIVIAL_SLOT`] and carry the closed-loop user as generation).
     pub(crate) trivial: bool,
+    pub(crate) cache: Option<crate::cache::Cache>,
+    pub(crate) keys_rng: SimRng,
     arrivals_rng: SimRng,
     pub(crate) think_rng: SimRng,
     pub(crate) retry_rng: SimRng,
@@ -109,6 +116,8 @@ impl Client {
             free: Vec::new(),
             live_calls: 0,
             trivial: false,
+            cache: spec.cache.as_ref().map(crate::cache::Cache::new),
+            keys_rng: sim_core::stream(seed, &format!("{n}/keys")),
             arrivals_rng: sim_core::stream(seed, &format!("{n}/arrivals")),
             think_rng: sim_core::stream(seed, &format!("{n}/think")),
             retry_rng: sim_core::stream(seed, &format!("{n}/retry")),
@@ -123,6 +132,8 @@ impl Client {
                 circuit_open: rec.counter(n, "circuit_open"),
                 budget_exhausted: rec.counter(n, "budget_exhausted"),
                 throttled: rec.counter(n, "throttled"),
+                cache_hits: spec.cache.as_ref().map(|_| rec.counter(n, "cache_hits")),
+                cache_misses: spec.cache.as_ref().map(|_| rec.counter(n, "cache_misses")),
                 in_flight: rec.gauge(n, "in_flight"),
                 latency: rec.histogram(n, "latency"),
             },
@@ -162,8 +173,9 @@ impl Client {
     }
 
     /// Opens a call slot; returns its index.
-    pub(crate) fn open_call(&mut self, now: SimTime, user: u32) -> u32 {
+    pub(crate) fn open_call(&mut self, now: SimTime, user: u32, key: u32) -> u32 {
         let call = Call {
+            key,
             born: now,
             generation: 0,
             attempts: 0,

@@ -13,6 +13,7 @@
 //! purpose (`"<name>/arrivals"`, `"<name>/service"`, …), so adding a component leaves every
 //! other component's draws — and results — unchanged.
 
+pub mod cache;
 pub mod client;
 pub mod dist;
 pub mod policy;
@@ -33,6 +34,7 @@ pub use spec::{
     ServiceSpec, SinkSpec, TimedAction, WorldSpec,
 };
 
+use cache::Fill;
 use client::{Parent, TRIVIAL_SLOT};
 use retry::{AttemptEnd, Denied, Gate};
 use service::{Skip, Wait};
@@ -65,6 +67,9 @@ pub enum Event {
     },
     /// Timed action number `idx` of the scenario.
     Action { idx: u32 },
+    /// A call of closed-loop `user` (`u32::MAX`: open loop) of `client` was a cache hit; its
+    /// hit time is over.
+    CacheHit { client: u32, user: u32 },
     /// A client-side rate limiter's delay before sending attempt `generation` of call `slot`
     /// is over.
     SendDue {
@@ -162,26 +167,91 @@ impl World {
                 },
             );
         }
-        if cl.trivial {
-            self.trivial_call(c, u32::MAX, sim);
-            return;
-        }
-        let slot = cl.open_call(sim.now(), u32::MAX);
-        self.first_try(c, slot, sim);
+        self.start_call_of(c, u32::MAX, sim);
     }
 
     fn on_think_done(&mut self, c: usize, user: u32, sim: &mut Sim<Event>) {
-        if self.clients[c].trivial {
-            self.trivial_call(c, user, sim);
+        self.start_call_of(c, user, sim);
+    }
+
+    /// Client `c` (closed-loop `user`, or `u32::MAX`) starts a call: from its cache if it has
+    /// one and the key is there, else from its target.
+    #[inline]
+    fn start_call_of(&mut self, c: usize, user: u32, sim: &mut Sim<Event>) {
+        let now = sim.now();
+        let cl = &mut self.clients[c];
+        let mut key = 0;
+        if let Some(cache) = &mut cl.cache {
+            key = cache.draw_key(&mut cl.keys_rng);
+            if cache.lookup(key, now) {
+                let hit_time = cache.spec.hit_time;
+                if let Some(h) = cl.m.cache_hits {
+                    sim.rec.incr(h);
+                }
+                sim.rec.incr(cl.m.first_tries);
+                cl.live_calls += 1;
+                sim.rec.gauge_set_count(cl.m.in_flight, now, cl.live_calls);
+                sim.schedule_in(
+                    hit_time,
+                    Event::CacheHit {
+                        client: c as u32,
+                        user,
+                    },
+                );
+                return;
+            }
+            if let Some(m) = cl.m.cache_misses {
+                sim.rec.incr(m);
+            }
+        }
+        if cl.trivial {
+            self.trivial_call(c, user, key, sim);
             return;
         }
-        let slot = self.clients[c].open_call(sim.now(), user);
+        let slot = cl.open_call(now, user, key);
         self.first_try(c, slot, sim);
+    }
+
+    /// A cache hit's call completes.
+    fn on_cache_hit(&mut self, c: usize, user: u32, sim: &mut Sim<Event>) {
+        let now = sim.now();
+        let cl = &mut self.clients[c];
+        let latency = cl.cache.as_ref().map_or(0, |k| k.spec.hit_time.as_nanos());
+        sim.rec.incr(cl.m.successes);
+        sim.rec.record(cl.m.latency, latency);
+        if let ReplyTo::Sink(k) = cl.reply_to
+            && let Some(sink) = self.sinks.get(k as usize)
+        {
+            sim.rec.incr(sink.completions);
+            sim.rec.record(sink.latency, latency);
+        }
+        cl.live_calls -= 1;
+        sim.rec.gauge_set_count(cl.m.in_flight, now, cl.live_calls);
+        if user < cl.users() {
+            let think = cl.think_time();
+            sim.schedule_in(
+                think,
+                Event::ThinkDone {
+                    client: c as u32,
+                    user,
+                },
+            );
+        }
+    }
+
+    /// A look-aside cache is filled by the caller, only when it gets the answer.
+    #[inline]
+    fn fill_look_aside(&mut self, c: usize, key: u32, now: SimTime) {
+        if let Some(cache) = &mut self.clients[c].cache
+            && cache.spec.fill == Fill::LookAside
+        {
+            cache.insert(key, now);
+        }
     }
 
     /// The fast path of a client that needs no call slot: one attempt, always awaited. The
     /// request names [`TRIVIAL_SLOT`] and carries the closed-loop user as its generation.
-    fn trivial_call(&mut self, c: usize, user: u32, sim: &mut Sim<Event>) {
+    fn trivial_call(&mut self, c: usize, user: u32, key: u32, sim: &mut Sim<Event>) {
         let now = sim.now();
         let cl = &mut self.clients[c];
         sim.rec.incr(cl.m.first_tries);
@@ -196,6 +266,7 @@ impl World {
                 slot: TRIVIAL_SLOT,
                 generation: user,
             },
+            key,
         };
         self.live_requests += 1;
         if self.live_requests > self.max_live_requests {
@@ -211,9 +282,13 @@ impl World {
         user: u32,
         outcome: Outcome,
         sent: SimTime,
+        key: u32,
         sim: &mut Sim<Event>,
     ) {
         let now = sim.now();
+        if outcome == Outcome::Ok {
+            self.fill_look_aside(c, key, now);
+        }
         let cl = &mut self.clients[c];
         let sink = match cl.reply_to {
             ReplyTo::Sink(k) => self.sinks.get(k as usize),
@@ -255,7 +330,7 @@ impl World {
     /// Service `parent.service`'s server starts a downstream call on edge `edge`.
     fn start_call(&mut self, edge: u32, parent: Parent, sim: &mut Sim<Event>) {
         let cl = &mut self.clients[edge as usize];
-        let slot = cl.open_call(sim.now(), u32::MAX);
+        let slot = cl.open_call(sim.now(), u32::MAX, 0);
         if cl.parents.len() <= slot as usize {
             cl.parents.resize(slot as usize + 1, Parent::default());
         }
@@ -321,7 +396,7 @@ impl World {
         call.attempts += 1;
         call.generation = call.generation.wrapping_add(1);
         call.in_flight = true;
-        let (born, generation) = (call.born, call.generation);
+        let (born, generation, key) = (call.born, call.generation, call.key);
         let deadline = cl.attempt_deadline(born, now);
         if deadline <= now {
             cl.calls[slot as usize].in_flight = false;
@@ -347,6 +422,7 @@ impl World {
                 slot,
                 generation,
             },
+            key,
         };
         self.live_requests += 1;
         if self.live_requests > self.max_live_requests {
@@ -356,13 +432,20 @@ impl World {
     }
 
     /// A service answers attempt `caller`, sent at `sent`.
-    fn on_reply(&mut self, caller: Caller, outcome: Outcome, sent: SimTime, sim: &mut Sim<Event>) {
+    fn on_reply(
+        &mut self,
+        caller: Caller,
+        outcome: Outcome,
+        sent: SimTime,
+        key: u32,
+        sim: &mut Sim<Event>,
+    ) {
         let c = caller.client as usize;
         let Some(cl) = self.clients.get_mut(c) else {
             return;
         };
         if caller.slot == TRIVIAL_SLOT {
-            self.trivial_reply(c, caller.generation, outcome, sent, sim);
+            self.trivial_reply(c, caller.generation, outcome, sent, key, sim);
             return;
         }
         if !cl.is_waiting(caller.slot, caller.generation) {
@@ -458,6 +541,8 @@ impl World {
 
     fn succeed(&mut self, c: usize, slot: u32, sim: &mut Sim<Event>) {
         let now = sim.now();
+        let key = self.clients[c].calls[slot as usize].key;
+        self.fill_look_aside(c, key, now);
         let cl = &mut self.clients[c];
         let call = cl.calls[slot as usize];
         sim.rec.incr(cl.m.successes);
@@ -516,14 +601,14 @@ impl World {
         } else if !svc.admit(now) {
             sim.rec.incr(svc.m.rejected);
             self.live_requests -= 1;
-            self.on_reply(req.caller, Outcome::Rejected, now, sim);
+            self.on_reply(req.caller, Outcome::Rejected, now, req.key, sim);
         } else if let Some(server) = svc.idle.pop() {
             Self::start_service(svc, s, server, req, sim);
             sim.rec.gauge_set(svc.m.busy, now, svc.busy as f64);
         } else if svc.is_full() {
             sim.rec.incr(svc.m.rejected);
             self.live_requests -= 1;
-            self.on_reply(req.caller, Outcome::Rejected, now, sim);
+            self.on_reply(req.caller, Outcome::Rejected, now, req.key, sim);
         } else {
             svc.enqueue(req, now);
             sim.rec
@@ -576,7 +661,7 @@ impl World {
                 Some(Skip::Shed) => {
                     sim.rec.incr(svc.m.shed);
                     self.live_requests -= 1;
-                    self.on_reply(req.caller, Outcome::Rejected, req.arrived, sim);
+                    self.on_reply(req.caller, Outcome::Rejected, req.arrived, req.key, sim);
                 }
             }
         }
@@ -667,10 +752,17 @@ impl World {
         } else {
             Outcome::Ok
         };
-        let waiting = self
-            .clients
-            .get(req.caller.client as usize)
+        let caller = self.clients.get_mut(req.caller.client as usize);
+        let waiting = caller
+            .as_ref()
             .is_some_and(|c| c.is_waiting(req.caller.slot, req.caller.generation));
+        // A read-through cache fills with every answer, waited for or not.
+        if outcome == Outcome::Ok
+            && let Some(cache) = caller.and_then(|c| c.cache.as_mut())
+            && cache.spec.fill == Fill::ReadThrough
+        {
+            cache.insert(req.key, now);
+        }
         let svc = &mut self.services[s];
         if !waiting {
             sim.rec.incr(svc.m.wasted);
@@ -684,7 +776,7 @@ impl World {
         let svc = &self.services[s];
         sim.rec.gauge_set(svc.m.busy, now, svc.busy as f64);
         if waiting {
-            self.on_reply(req.caller, outcome, req.arrived, sim);
+            self.on_reply(req.caller, outcome, req.arrived, req.key, sim);
         }
     }
 
@@ -744,6 +836,11 @@ impl World {
             Action::SetRetries { client, enabled } => {
                 self.clients[client as usize].retry.enabled = enabled
             }
+            Action::FlushCache { client } => {
+                if let Some(cache) = &mut self.clients[client as usize].cache {
+                    cache.flush();
+                }
+            }
         }
     }
 
@@ -799,6 +896,7 @@ impl Model for World {
             } => self.on_retry_due(client as usize, slot, generation, sim),
             Event::ThinkDone { client, user } => self.on_think_done(client as usize, user, sim),
             Event::Action { idx } => self.on_action(idx as usize, sim),
+            Event::CacheHit { client, user } => self.on_cache_hit(client as usize, user, sim),
             Event::SendDue {
                 client,
                 slot,

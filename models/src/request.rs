@@ -31,6 +31,8 @@ pub struct Request {
     /// `drop_expired` discard work whose deadline has passed instead of serving it.
     pub deadline: SimTime,
     pub caller: Caller,
+    /// The cache key the request reads (0 when the caller has no cache).
+    pub key: u32,
 }
 
 /// How an attempt ended, as seen by the service that handled it.

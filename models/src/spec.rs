@@ -40,6 +40,8 @@ pub struct ClientSpec {
     /// Overall deadline of a call, retries included (`None`: none).
     pub deadline: Option<SimDuration>,
     pub retry: RetrySpec,
+    /// A cache the client looks keys up in before calling its target.
+    pub cache: Option<crate::cache::CacheSpec>,
 }
 
 /// Order in which a service takes waiting work.
@@ -155,6 +157,10 @@ pub enum Action {
     SetRetries {
         client: u32,
         enabled: bool,
+    },
+    /// Empty a client's cache.
+    FlushCache {
+        client: u32,
     },
 }
 
