@@ -475,7 +475,14 @@ pub struct CallFile {
 pub struct PhaseFile {
     pub at_s: f64,
     pub rate_per_s: f64,
+    /// A linear ramp: the rate goes from `rate_per_s` at `at_s` to this value at the next
+    /// phase's `at_s` (or the end of the run), in [`RAMP_STEPS`] equal steps.
+    pub ramp_to_per_s: Option<f64>,
 }
+
+/// Steps a ramp is cut into; each step runs at the ramp's rate at its midpoint, so the expected
+/// number of arrivals over the ramp is exact.
+pub const RAMP_STEPS: usize = 100;
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -1506,14 +1513,25 @@ impl Validator<'_> {
         if phases.is_empty() {
             self.err(sp, "must have at least one phase");
         }
-        if phases.len() > MAX_SCHEDULE_PHASES {
+        let steps: usize = phases
+            .iter()
+            .map(|p| {
+                if p.ramp_to_per_s.is_some() {
+                    RAMP_STEPS
+                } else {
+                    1
+                }
+            })
+            .sum();
+        if steps > MAX_SCHEDULE_PHASES {
             self.err(
                 sp,
                 format!(
-                    "{} phases; the limit is {MAX_SCHEDULE_PHASES}",
+                    "{} phases ({steps} steps, a ramp counting {RAMP_STEPS}); the limit is {MAX_SCHEDULE_PHASES} steps",
                     phases.len()
                 ),
             );
+            return Vec::new();
         }
         let mut out = Vec::with_capacity(phases.len());
         let mut last = -1.0f64;
@@ -1528,7 +1546,34 @@ impl Validator<'_> {
                 );
             }
             last = at;
-            out.push((SimTime::from_secs_f64(at), rate));
+            match ph.ramp_to_per_s {
+                None => out.push((SimTime::from_secs_f64(at), rate)),
+                Some(to) => {
+                    let to = self.non_negative(&pp.key("ramp_to_per_s"), to, MAX_RATE_PER_S);
+                    let end = phases
+                        .get(j + 1)
+                        .map_or(duration.as_secs_f64(), |n| n.at_s)
+                        .max(at);
+                    let span = end - at;
+                    for k in 0..RAMP_STEPS {
+                        let f0 = k as f64 / RAMP_STEPS as f64;
+                        let mid = (k as f64 + 0.5) / RAMP_STEPS as f64;
+                        out.push((
+                            SimTime::from_secs_f64(at + f0 * span),
+                            rate + (to - rate) * mid,
+                        ));
+                    }
+                    // Identical step times (a zero-length ramp) collapse to the last one.
+                    out.dedup_by(|b, a| {
+                        if a.0 == b.0 {
+                            a.1 = b.1;
+                            true
+                        } else {
+                            false
+                        }
+                    });
+                }
+            }
         }
         if !out.is_empty() && out.iter().all(|&(_, r)| r == 0.0) {
             self.err(

@@ -369,3 +369,40 @@ fn cache_flush_needs_a_client_with_a_cache() {
     ));
     assert!(e.contains("clients[0].cache.keys"), "{e}");
 }
+
+/// A linear ramp of the arrival rate: arrivals per window follow the ramp's integral (Poisson
+/// counts; tolerance 5 standard deviations).
+#[test]
+fn rate_ramps_follow_their_integral() {
+    let text = r#"
+[scenario]
+name = "ramp"
+duration_s = 100.0
+window_ms = 10000.0
+[[sources]]
+name = "users"
+target = "server"
+schedule = [{ at_s = 0.0, rate_per_s = 0.0, ramp_to_per_s = 1000.0 }, { at_s = 50.0, rate_per_s = 1000.0 }]
+[[services]]
+name = "server"
+servers = 10
+service_time = { dist = "exponential", mean_ms = 1.0 }
+"#;
+    let sc = metastable::parse(text, "ramp.toml").expect("valid");
+    for seed in 1..=3u64 {
+        let r = metastable::run(&sc, seed);
+        for (w, &(first, _, _)) in r.client_series().iter().enumerate() {
+            // Rate 20·t up to 50 s: window [10w, 10w + 10) expects ∫ 20·t dt = 1000·(2w + 1).
+            let expected = if w < 5 {
+                1000.0 * (2 * w + 1) as f64
+            } else {
+                10_000.0
+            };
+            let tol = 5.0 * expected.sqrt();
+            assert!(
+                (first as f64 - expected).abs() <= tol,
+                "seed {seed} window {w}: {first} arrivals, expected {expected} ± {tol:.0}"
+            );
+        }
+    }
+}
