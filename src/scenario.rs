@@ -130,6 +130,10 @@ pub enum ActionKind {
     RetriesOn,
     /// Empty the target client's cache (not reverted at a trigger's end).
     CacheFlush,
+    /// Empty the target service's DNS record (a trigger restores it at its end).
+    DnsEmpty,
+    /// Restore the target service's DNS record (operator actions only).
+    DnsRestore,
 }
 
 /// A trigger: applied at `from_s`, reverted at `to_s`.
@@ -199,6 +203,18 @@ pub struct ClientFile {
     pub deadline_ms: Option<f64>,
     pub retry: Option<RetryFile>,
     pub cache: Option<CacheFile>,
+    pub dns: Option<DnsFile>,
+}
+
+/// `dns = { ... }` on a client: resolve the target's name before connecting.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct DnsFile {
+    /// Client hosts, each with its own resolver cache and one reused connection.
+    pub hosts: i64,
+    pub ttl_s: f64,
+    pub negative_ttl_s: f64,
+    pub connection_lifetime_s: f64,
 }
 
 /// `cache = { ... }` on a client.
@@ -1249,7 +1265,10 @@ impl Validator<'_> {
                     format!("must be > from_s ({from}), got {to}"),
                 );
             }
-            if t.action == ActionKind::Restore || t.action == ActionKind::RetriesOn {
+            if matches!(
+                t.action,
+                ActionKind::Restore | ActionKind::RetriesOn | ActionKind::DnsRestore
+            ) {
                 self.err(
                     &tp.key("action"),
                     "a trigger must break something; restore and retries_on are operator actions",
@@ -1492,6 +1511,19 @@ impl Validator<'_> {
                 warm: k.warm,
             }
         });
+        let dns = s.dns.as_ref().map(|d| {
+            let dp = path.key("dns");
+            let hosts = self.int_in(&dp.key("hosts"), d.hosts, 1, 10_000_000) as u32;
+            let mut secs = |k: &str, x: f64| {
+                SimDuration::from_secs_f64(self.non_negative(&dp.key(k), x, MAX_DURATION_S))
+            };
+            models::dns::DnsSpec {
+                hosts,
+                ttl: secs("ttl_s", d.ttl_s),
+                negative_ttl: secs("negative_ttl_s", d.negative_ttl_s),
+                connection_lifetime: secs("connection_lifetime_s", d.connection_lifetime_s),
+            }
+        });
         ClientSpec {
             name: s.name.clone(),
             target,
@@ -1501,6 +1533,7 @@ impl Validator<'_> {
             deadline,
             retry,
             cache,
+            dns,
         }
     }
 
@@ -1855,6 +1888,10 @@ impl Validator<'_> {
         let apply = self.action(tp, kind, target, value, client_index, service_index)?;
         let revert = match apply {
             Action::Outage { service } => Action::Restore { service },
+            Action::SetRecordEmpty { service, .. } => Action::SetRecordEmpty {
+                service,
+                empty: false,
+            },
             Action::SetRate { client, .. } => {
                 let rate_per_s = match &clients[client as usize].mode {
                     Mode::Open { schedule } => schedule
@@ -1951,6 +1988,14 @@ impl Validator<'_> {
         };
         Some(match kind {
             ActionKind::Outage => Action::Outage { service },
+            ActionKind::DnsEmpty => Action::SetRecordEmpty {
+                service,
+                empty: true,
+            },
+            ActionKind::DnsRestore => Action::SetRecordEmpty {
+                service,
+                empty: false,
+            },
             ActionKind::Restore => Action::Restore { service },
             ActionKind::Rate => Action::SetRate {
                 client,
@@ -2067,6 +2112,7 @@ impl Validator<'_> {
                     deadline,
                     retry,
                     cache: None,
+                    dns: None,
                 });
             }
         }

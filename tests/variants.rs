@@ -406,3 +406,44 @@ service_time = { dist = "exponential", mean_ms = 1.0 }
         }
     }
 }
+
+/// AWS 2025-10-20 (incidents.md §1), the DNS mechanism: connections outlive an emptied record
+/// by at most their lifetime; after the record is restored, hosts that cached the empty answer
+/// keep failing until it expires, so the tail is positive and at most the negative TTL (900 s;
+/// AWS: errors until 02:40 after the 02:25 fix).
+#[test]
+fn dynamodb_dns_tail_is_bounded_by_the_negative_ttl() {
+    let sc = load("dynamodb-dns-tail.toml");
+    for seed in 1..=3u64 {
+        let reproduce =
+            format!("reproduce: metastable run scenarios/dynamodb-dns-tail.toml --seed {seed}");
+        let r = metastable::run(&sc, seed);
+        let a = r.analysis();
+        assert_eq!(a.verdict, Verdict::Recovered, "seed {seed} ({reproduce})");
+        let tail = a.recovery_s.unwrap_or(f64::NAN);
+        assert!(
+            tail > 0.0 && tail <= 900.0,
+            "seed {seed}: tail {tail} s ({reproduce})"
+        );
+        let series = r.client_series();
+        // 10 s windows: 1200 s = window 120. Healthy before, dead once every connection
+        // (60 s lifetime) has ended, still dead just after the fix (cached empty answers).
+        let ratio = |w: usize| series[w].2 as f64 / series[w].0.max(1) as f64;
+        assert!(
+            ratio(110) > 0.99,
+            "seed {seed}: before the trigger ({reproduce})"
+        );
+        assert!(
+            ratio(127) < 0.01,
+            "seed {seed}: during the trigger ({reproduce})"
+        );
+        assert!(
+            ratio(1063) < 0.5,
+            "seed {seed}: just after the fix ({reproduce})"
+        );
+        assert!(
+            ratio(1310) > 0.99,
+            "seed {seed}: long after the fix ({reproduce})"
+        );
+    }
+}

@@ -65,6 +65,8 @@ pub(crate) struct ClientMetrics {
     /// Registered only for clients with a cache.
     pub cache_hits: Option<CounterId>,
     pub cache_misses: Option<CounterId>,
+    /// Calls failed at once because the name resolved to nothing (clients with `dns`).
+    pub dns_failures: Option<CounterId>,
     pub in_flight: GaugeId,
     /// Call latency of successful calls (first try → success), retries and backoff included.
     pub latency: HistId,
@@ -91,6 +93,8 @@ pub struct Client {
     pub(crate) trivial: bool,
     pub(crate) cache: Option<crate::cache::Cache>,
     pub(crate) keys_rng: SimRng,
+    pub(crate) dns: Option<crate::dns::Dns>,
+    pub(crate) hosts_rng: SimRng,
     arrivals_rng: SimRng,
     pub(crate) think_rng: SimRng,
     pub(crate) retry_rng: SimRng,
@@ -118,6 +122,8 @@ impl Client {
             trivial: false,
             cache: spec.cache.as_ref().map(crate::cache::Cache::new),
             keys_rng: sim_core::stream(seed, &format!("{n}/keys")),
+            dns: spec.dns.as_ref().map(crate::dns::Dns::new),
+            hosts_rng: sim_core::stream(seed, &format!("{n}/hosts")),
             arrivals_rng: sim_core::stream(seed, &format!("{n}/arrivals")),
             think_rng: sim_core::stream(seed, &format!("{n}/think")),
             retry_rng: sim_core::stream(seed, &format!("{n}/retry")),
@@ -134,6 +140,7 @@ impl Client {
                 throttled: rec.counter(n, "throttled"),
                 cache_hits: spec.cache.as_ref().map(|_| rec.counter(n, "cache_hits")),
                 cache_misses: spec.cache.as_ref().map(|_| rec.counter(n, "cache_misses")),
+                dns_failures: spec.dns.as_ref().map(|_| rec.counter(n, "dns_failures")),
                 in_flight: rec.gauge(n, "in_flight"),
                 latency: rec.histogram(n, "latency"),
             },

@@ -16,6 +16,7 @@
 pub mod cache;
 pub mod client;
 pub mod dist;
+pub mod dns;
 pub mod policy;
 pub mod request;
 pub mod retry;
@@ -36,6 +37,7 @@ pub use spec::{
 
 use cache::Fill;
 use client::{Parent, TRIVIAL_SLOT};
+use dns::Resolution;
 use retry::{AttemptEnd, Denied, Gate};
 use service::{Skip, Wait};
 use sim_core::{Model, Sim, SimDuration, SimTime};
@@ -204,12 +206,48 @@ impl World {
                 sim.rec.incr(m);
             }
         }
+        if let Some(dns) = &mut cl.dns {
+            let empty = self
+                .services
+                .get(cl.target as usize)
+                .is_some_and(|s| s.record_empty);
+            if dns.call(now, empty, &mut cl.hosts_rng) == Resolution::Empty {
+                self.fail_at_once(c, user, sim);
+                return;
+            }
+        }
+        let cl = &mut self.clients[c];
         if cl.trivial {
             self.trivial_call(c, user, key, sim);
             return;
         }
         let slot = cl.open_call(now, user, key);
         self.first_try(c, slot, sim);
+    }
+
+    /// A call that fails before sending anything (its target's name resolved to nothing).
+    fn fail_at_once(&mut self, c: usize, user: u32, sim: &mut Sim<Event>) {
+        let cl = &mut self.clients[c];
+        sim.rec.incr(cl.m.first_tries);
+        if let Some(f) = cl.m.dns_failures {
+            sim.rec.incr(f);
+        }
+        sim.rec.incr(cl.m.give_ups);
+        if let ReplyTo::Sink(k) = cl.reply_to
+            && let Some(sink) = self.sinks.get(k as usize)
+        {
+            sim.rec.incr(sink.failures);
+        }
+        if user < cl.users() {
+            let think = cl.think_time();
+            sim.schedule_in(
+                think,
+                Event::ThinkDone {
+                    client: c as u32,
+                    user,
+                },
+            );
+        }
     }
 
     /// A cache hit's call completes.
@@ -835,6 +873,9 @@ impl World {
             Action::Restore { service } => self.services[service as usize].down = false,
             Action::SetRetries { client, enabled } => {
                 self.clients[client as usize].retry.enabled = enabled
+            }
+            Action::SetRecordEmpty { service, empty } => {
+                self.services[service as usize].record_empty = empty;
             }
             Action::FlushCache { client } => {
                 if let Some(cache) = &mut self.clients[client as usize].cache {

@@ -59,6 +59,8 @@ pub struct Service {
     pub(crate) waits: Vec<Wait>,
     pub(crate) slowdown: f64,
     pub(crate) down: bool,
+    /// Its DNS record has no endpoints (clients with `dns` cannot resolve it).
+    pub(crate) record_empty: bool,
     pub(crate) queue: VecDeque<Request>,
     /// The request each server slot is working on.
     pub(crate) in_service: Vec<Option<Request>>,
@@ -130,6 +132,7 @@ impl Service {
             },
             slowdown: 1.0,
             down: false,
+            record_empty: false,
             queue: VecDeque::new(),
             in_service: vec![None; spec.servers as usize],
             server_gen: vec![0; spec.servers as usize],

@@ -42,6 +42,8 @@ pub struct ClientSpec {
     pub retry: RetrySpec,
     /// A cache the client looks keys up in before calling its target.
     pub cache: Option<crate::cache::CacheSpec>,
+    /// Name resolution and connection reuse in front of the target.
+    pub dns: Option<crate::dns::DnsSpec>,
 }
 
 /// Order in which a service takes waiting work.
@@ -161,6 +163,11 @@ pub enum Action {
     /// Empty a client's cache.
     FlushCache {
         client: u32,
+    },
+    /// Empty (or restore) a service's DNS record.
+    SetRecordEmpty {
+        service: u32,
+        empty: bool,
     },
 }
 

@@ -1,0 +1,109 @@
+//! Name resolution in front of a service: an authoritative record (the service's endpoints,
+//! which a trigger can empty), and client hosts, each with a resolver cache (positive TTL, and
+//! negative caching of an empty answer) and one connection that is reused for its lifetime.
+//!
+//! A call is made from a host drawn uniformly at random. While the host's connection is alive
+//! the call goes through, whatever the record says now (existing connections keep working). A
+//! host without a live connection resolves: from its cache while the cached answer is fresh,
+//! else from the authoritative record (the answer is then cached for `ttl`, or `negative_ttl`
+//! if empty). An empty answer fails the call at once; a non-empty one opens a connection.
+//!
+//! This is the mechanism of the AWS 2025-10-20 DynamoDB tail: when the empty record was fixed,
+//! hosts that had cached the empty answer kept failing until their negative cache expired.
+
+use rand::RngExt;
+use sim_core::{SimDuration, SimRng, SimTime};
+
+/// A validated DNS configuration of a client.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DnsSpec {
+    /// Client hosts, each with its own resolver cache and connection.
+    pub hosts: u32,
+    pub ttl: SimDuration,
+    pub negative_ttl: SimDuration,
+    pub connection_lifetime: SimDuration,
+}
+
+/// Resolver and connection state of a client's hosts.
+pub struct Dns {
+    pub spec: DnsSpec,
+    conn_until: Vec<SimTime>,
+    cache_until: Vec<SimTime>,
+    cached_empty: Vec<bool>,
+}
+
+/// What a call from a host finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// A live connection, or a fresh resolution to a non-empty record.
+    Connected,
+    /// The answer (cached or fresh) was empty: the call fails at once.
+    Empty,
+}
+
+impl Dns {
+    pub fn new(spec: &DnsSpec) -> Dns {
+        let n = spec.hosts.max(1) as usize;
+        Dns {
+            spec: spec.clone(),
+            conn_until: vec![SimTime::ZERO; n],
+            cache_until: vec![SimTime::ZERO; n],
+            cached_empty: vec![false; n],
+        }
+    }
+
+    /// A call starts at `now` on a random host; `record_empty` is the authoritative record's
+    /// state now.
+    #[inline]
+    pub fn call(&mut self, now: SimTime, record_empty: bool, rng: &mut SimRng) -> Resolution {
+        let h = rng.random_range(0..self.conn_until.len());
+        if now < self.conn_until[h] {
+            return Resolution::Connected;
+        }
+        if now >= self.cache_until[h] {
+            self.cached_empty[h] = record_empty;
+            let ttl = if record_empty {
+                self.spec.negative_ttl
+            } else {
+                self.spec.ttl
+            };
+            self.cache_until[h] = now.saturating_add(ttl);
+        }
+        if self.cached_empty[h] {
+            return Resolution::Empty;
+        }
+        self.conn_until[h] = now.saturating_add(self.spec.connection_lifetime);
+        Resolution::Connected
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: f64) -> SimTime {
+        SimTime::from_secs_f64(s)
+    }
+
+    #[test]
+    fn connections_survive_an_empty_record_and_negative_answers_are_cached() {
+        let spec = DnsSpec {
+            hosts: 1,
+            ttl: SimDuration::from_millis(5_000),
+            negative_ttl: SimDuration::from_millis(900_000),
+            connection_lifetime: SimDuration::from_millis(60_000),
+        };
+        let mut d = Dns::new(&spec);
+        let mut rng = sim_core::stream(1, "dns");
+        assert_eq!(d.call(t(0.0), false, &mut rng), Resolution::Connected);
+        // The record empties at 10 s: the connection (until 60 s) keeps working.
+        assert_eq!(d.call(t(30.0), true, &mut rng), Resolution::Connected);
+        // At 60 s the connection ends; the cached positive answer expired at 5 s: resolve,
+        // get the empty answer, cache it for 900 s.
+        assert_eq!(d.call(t(61.0), true, &mut rng), Resolution::Empty);
+        // The record is fixed at 100 s, but the negative answer is cached until 961 s.
+        assert_eq!(d.call(t(200.0), false, &mut rng), Resolution::Empty);
+        assert_eq!(d.call(t(960.0), false, &mut rng), Resolution::Empty);
+        assert_eq!(d.call(t(961.0), false, &mut rng), Resolution::Connected);
+    }
+}
