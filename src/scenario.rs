@@ -134,6 +134,11 @@ pub enum ActionKind {
     DnsEmpty,
     /// Restore the target service's DNS record (operator actions only).
     DnsRestore,
+    /// Make the target service's configuration bad: its tasks crash-loop (a trigger's end is
+    /// the kill switch).
+    BadConfig,
+    /// Turn the bad configuration's code path off (operator actions only).
+    KillSwitch,
 }
 
 /// A trigger: applied at `from_s`, reverted at `to_s`.
@@ -523,6 +528,33 @@ pub struct ServiceFile {
     pub calls: Vec<CallFile>,
     #[serde(default)]
     pub call_mode: CallModeFile,
+    pub crash_loop: Option<CrashLoopFile>,
+}
+
+/// `crash_loop = { ... }`: servers are tasks that crash-loop on a bad configuration and
+/// restart by loading state from `store`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct CrashLoopFile {
+    /// The backing store service a restarting task loads its state from.
+    pub store: String,
+    /// Timeout of that load.
+    pub timeout_ms: f64,
+    /// Delay before each restart attempt (like a retry backoff).
+    pub backoff: BackoffFile,
+    pub base_ms: f64,
+    #[serde(default = "d2f")]
+    pub multiplier: f64,
+    pub cap_ms: Option<f64>,
+    #[serde(default = "default_jitter")]
+    pub jitter: JitterFile,
+    /// Restart throttle across the service (token bucket).
+    pub restart_rate_per_s: Option<f64>,
+    pub restart_burst: Option<f64>,
+}
+
+fn default_jitter() -> JitterFile {
+    JitterFile::None
 }
 
 #[derive(Deserialize, Debug)]
@@ -1267,7 +1299,10 @@ impl Validator<'_> {
             }
             if matches!(
                 t.action,
-                ActionKind::Restore | ActionKind::RetriesOn | ActionKind::DnsRestore
+                ActionKind::Restore
+                    | ActionKind::RetriesOn
+                    | ActionKind::DnsRestore
+                    | ActionKind::KillSwitch
             ) {
                 self.err(
                     &tp.key("action"),
@@ -1287,6 +1322,7 @@ impl Validator<'_> {
                 &service_index,
             ) {
                 self.check_cache_target(&tp, &apply, &clients);
+                self.check_crash_target(&tp, &apply, &services);
                 actions.push(TimedAction {
                     at: from,
                     action: apply,
@@ -1319,6 +1355,7 @@ impl Validator<'_> {
                 &service_index,
             ) {
                 self.check_cache_target(&ap, &action, &clients);
+                self.check_crash_target(&ap, &action, &services);
                 actions.push(TimedAction { at, action });
             }
             let label = if a.label.is_empty() {
@@ -1888,6 +1925,10 @@ impl Validator<'_> {
         let apply = self.action(tp, kind, target, value, client_index, service_index)?;
         let revert = match apply {
             Action::Outage { service } => Action::Restore { service },
+            Action::SetBadConfig { service, .. } => Action::SetBadConfig {
+                service,
+                bad: false,
+            },
             Action::SetRecordEmpty { service, .. } => Action::SetRecordEmpty {
                 service,
                 empty: false,
@@ -1988,6 +2029,11 @@ impl Validator<'_> {
         };
         Some(match kind {
             ActionKind::Outage => Action::Outage { service },
+            ActionKind::BadConfig => Action::SetBadConfig { service, bad: true },
+            ActionKind::KillSwitch => Action::SetBadConfig {
+                service,
+                bad: false,
+            },
             ActionKind::DnsEmpty => Action::SetRecordEmpty {
                 service,
                 empty: true,
@@ -2035,6 +2081,20 @@ impl Validator<'_> {
             },
             ActionKind::CacheFlush => Action::FlushCache { client },
         })
+    }
+
+    /// A bad-config trigger or kill switch must name a crash-looping service.
+    fn check_crash_target(&mut self, path: &FieldPath, action: &Action, services: &[ServiceSpec]) {
+        if let Action::SetBadConfig { service, .. } = action
+            && services
+                .get(*service as usize)
+                .is_some_and(|s| s.crash_loop.is_none())
+        {
+            self.err(
+                &path.key("target"),
+                "bad_config and kill_switch need a service with crash_loop",
+            );
+        }
     }
 
     /// A cache flush must name a client with a cache.
@@ -2115,6 +2175,61 @@ impl Validator<'_> {
                     dns: None,
                 });
             }
+        }
+        for (i, sf) in raw.services.iter().enumerate() {
+            let Some(cf) = &sf.crash_loop else {
+                continue;
+            };
+            let cp = p().key("services").index(i).key("crash_loop");
+            let store = self.lookup(&cp.key("store"), &cf.store, Kind::Service, names);
+            if cf.store == sf.name {
+                self.err(
+                    &cp.key("store"),
+                    "a service cannot be its own backing store",
+                );
+            }
+            let timeout = SimDuration::from_millis_f64(self.positive(
+                &cp.key("timeout_ms"),
+                cf.timeout_ms,
+                MAX_DURATION_MS,
+            ));
+            let rf = RetryFile {
+                max_attempts: Some(1),
+                backoff: Some(cf.backoff),
+                base_ms: Some(cf.base_ms),
+                multiplier: Some(cf.multiplier),
+                cap_ms: cf.cap_ms,
+                jitter: Some(cf.jitter),
+                ..RetryFile::default()
+            };
+            let backoff = self.retry(&cp, &rf).backoff;
+            let restart_rate = cf.restart_rate_per_s.map(|r| {
+                let r = self.positive(&cp.key("restart_rate_per_s"), r, MAX_RATE_PER_S);
+                let burst = cf.restart_burst.map_or(r.max(1.0), |b| {
+                    self.positive(&cp.key("restart_burst"), b, 1e12)
+                });
+                (r, burst.max(1.0))
+            });
+            let name = format!("{}->{}.restart", sf.name, cf.store);
+            if let Some(svc) = services.get_mut(i) {
+                svc.crash_loop = Some(models::CrashLoop {
+                    store: clients.len() as u32,
+                    backoff,
+                    restart_rate,
+                });
+            }
+            components.push((name.clone(), Kind::Call));
+            clients.push(ClientSpec {
+                name,
+                target: store,
+                reply_to: ReplyTo::Parent,
+                mode: Mode::Downstream,
+                timeout: Some(timeout),
+                deadline: None,
+                retry: RetrySpec::default(),
+                cache: None,
+                dns: None,
+            });
         }
         // Cycle check: depth-first search with colours.
         let n = edges.len();
@@ -2247,6 +2362,7 @@ impl Validator<'_> {
             },
             calls: Vec::new(),
             fanout: s.call_mode == CallModeFile::Fanout,
+            crash_loop: None,
             discipline,
             drop_expired: s.drop_expired,
             error_rate,

@@ -447,3 +447,49 @@ fn dynamodb_dns_tail_is_bounded_by_the_negative_ttl() {
         );
     }
 }
+
+/// The GCP 2025-06-12 shape (incidents.md §4): after a 40-minute crash loop ends with the kill
+/// switch, a large region's tasks restart in step against a store whose queue holds more stale
+/// loads than a timeout's worth: every round times out and the region stays down (metastable);
+/// a region a tenth the size, randomized exponential backoff, or a restart throttle recover.
+#[test]
+fn crash_loop_herd_keeps_the_large_region_down() {
+    let sc = load("crash-loop-herd.toml");
+    let cases: [(&str, Verdict, &[u64]); 4] = [
+        ("baseline", Verdict::Metastable, &[1, 2]),
+        ("small-region", Verdict::Recovered, &[1, 2]),
+        ("jittered-backoff", Verdict::Recovered, &[1]),
+        ("restart-throttle", Verdict::Recovered, &[1]),
+    ];
+    for (name, want, seeds) in cases {
+        for &seed in seeds {
+            let r = metastable::run(variant(&sc, name), seed);
+            let a = r.analysis();
+            let ctx = format!(
+                "variant {name} seed {seed}: verdict {} recovery {:?} (reproduce: metastable run scenarios/crash-loop-herd.toml --seed {seed} --variant {name})",
+                a.verdict.as_str(),
+                a.recovery_s
+            );
+            assert!(r.stats.stop.is_complete(), "{ctx}");
+            assert_eq!(a.verdict, want, "{ctx}");
+            let ids = r.component_ids();
+            let svc = ids
+                .iter()
+                .find(|c| c.name == "service-control")
+                .expect("service-control");
+            // 10 s windows: the last 20 minutes.
+            let down: f64 = (600..720)
+                .map(|w| r.window_values(svc, w).tasks_down_mean.unwrap_or(0.0))
+                .sum::<f64>()
+                / 120.0;
+            if want == Verdict::Metastable {
+                assert!(
+                    down > 3000.0,
+                    "{ctx}: {down:.0} of 4000 tasks down at the end"
+                );
+            } else {
+                assert!(down < 1.0, "{ctx}: {down:.1} tasks down at the end");
+            }
+        }
+    }
+}

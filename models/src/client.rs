@@ -20,6 +20,8 @@ pub(crate) struct Parent {
     pub service: u32,
     pub server: u32,
     pub generation: u32,
+    /// The call is a crashed task's startup load, not a downstream call of a request.
+    pub restart: bool,
 }
 use crate::spec::{ClientSpec, Mode, ReplyTo};
 

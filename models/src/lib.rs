@@ -31,7 +31,7 @@ pub use retry::RetrySpec;
 pub use service::Service;
 pub use sink::Sink;
 pub use spec::{
-    Action, Admission, ClientSpec, Degradation, Discipline, Mode, QueueControl, ReplyTo,
+    Action, Admission, ClientSpec, CrashLoop, Degradation, Discipline, Mode, QueueControl, ReplyTo,
     ServiceSpec, SinkSpec, TimedAction, WorldSpec,
 };
 
@@ -69,6 +69,12 @@ pub enum Event {
     },
     /// Timed action number `idx` of the scenario.
     Action { idx: u32 },
+    /// Crashed server `server` of `service` (generation `generation`) may try to restart.
+    RestartDue {
+        service: u32,
+        server: u32,
+        generation: u32,
+    },
     /// A call of closed-loop `user` (`u32::MAX`: open loop) of `client` was a cache hit; its
     /// hit time is over.
     CacheHit { client: u32, user: u32 },
@@ -641,6 +647,10 @@ impl World {
             self.live_requests -= 1;
             self.on_reply(req.caller, Outcome::Rejected, now, req.key, sim);
         } else if let Some(server) = svc.idle.pop() {
+            if svc.bad_config {
+                self.crash(s, server, req, sim);
+                return;
+            }
             Self::start_service(svc, s, server, req, sim);
             sim.rec.gauge_set(svc.m.busy, now, svc.busy as f64);
         } else if svc.is_full() {
@@ -686,6 +696,12 @@ impl World {
                 return false;
             };
             match svc.skip(&req, now, congested) {
+                None if svc.bad_config => {
+                    sim.rec
+                        .gauge_set_count(svc.m.queue_len, now, svc.queue.len() as u64);
+                    self.crash(s, server, req, sim);
+                    return true; // the server is not idle: it is restarting
+                }
                 None => {
                     Self::start_service(svc, s, server, req, sim);
                     sim.rec
@@ -720,6 +736,7 @@ impl World {
             service: s as u32,
             server,
             generation,
+            restart: false,
         };
         let n = svc.calls.len() as u32;
         if svc.fanout {
@@ -750,6 +767,10 @@ impl World {
         if svc.server_gen.get(parent.server as usize) != Some(&parent.generation) {
             return; // the server's work was lost to an outage meanwhile
         }
+        if parent.restart {
+            self.restart_done(s, parent.server, ok, sim);
+            return;
+        }
         let Some(w) = svc.waits.get_mut(parent.server as usize) else {
             return;
         };
@@ -767,6 +788,114 @@ impl World {
         } else {
             let failed = w.failed;
             self.finish_request(s, parent.server, failed, sim);
+        }
+    }
+
+    /// Server `server` of crash-looping service `s` crashes on `req` (answered with an error)
+    /// and schedules its restart.
+    fn crash(&mut self, s: usize, server: u32, req: Request, sim: &mut Sim<Event>) {
+        let now = sim.now();
+        let svc = &mut self.services[s];
+        let k = server as usize;
+        svc.crashed[k] = true;
+        svc.n_crashed += 1;
+        svc.restarts[k] = 0;
+        svc.prev_delay[k] = 0;
+        if let Some(c) = svc.m.crashes {
+            sim.rec.incr(c);
+        }
+        if let Some(g) = svc.m.tasks_down {
+            sim.rec.gauge_set_count(g, now, svc.n_crashed as u64);
+        }
+        sim.rec.incr(svc.m.errors);
+        self.live_requests -= 1;
+        self.schedule_restart(s, server, sim);
+        self.on_reply(req.caller, Outcome::Error, req.arrived, req.key, sim);
+    }
+
+    /// Schedules crashed server `server`'s next restart attempt after its backoff delay.
+    fn schedule_restart(&mut self, s: usize, server: u32, sim: &mut Sim<Event>) {
+        let svc = &mut self.services[s];
+        let k = server as usize;
+        let Some(cl) = &svc.crash_loop else {
+            return;
+        };
+        svc.restarts[k] += 1;
+        let delay = cl
+            .backoff
+            .delay_ns(svc.restarts[k], svc.prev_delay[k], &mut svc.restart_rng);
+        svc.prev_delay[k] = delay;
+        let generation = svc.server_gen[k];
+        sim.schedule_in(
+            SimDuration(delay),
+            Event::RestartDue {
+                service: s as u32,
+                server,
+                generation,
+            },
+        );
+    }
+
+    /// A crashed server's restart delay is over: take a restart token (or wait for one), then
+    /// load state from the backing store.
+    fn on_restart_due(&mut self, s: usize, server: u32, generation: u32, sim: &mut Sim<Event>) {
+        let now = sim.now();
+        let svc = &mut self.services[s];
+        if svc.server_gen.get(server as usize) != Some(&generation)
+            || !svc.crashed.get(server as usize).copied().unwrap_or(false)
+        {
+            return;
+        }
+        if !svc.token_reserved[server as usize] {
+            let wait = svc.restart_token_wait(now);
+            if wait > 0 {
+                svc.token_reserved[server as usize] = true;
+                sim.schedule_in(
+                    SimDuration(wait),
+                    Event::RestartDue {
+                        service: s as u32,
+                        server,
+                        generation,
+                    },
+                );
+                return;
+            }
+        }
+        svc.token_reserved[server as usize] = false;
+        if let Some(r) = svc.m.restarts {
+            sim.rec.incr(r);
+        }
+        let Some(store) = svc.crash_loop.as_ref().map(|c| c.store) else {
+            return;
+        };
+        let parent = Parent {
+            service: s as u32,
+            server,
+            generation,
+            restart: true,
+        };
+        self.start_call(store, parent, sim);
+    }
+
+    /// A restart's store load ended: the task is up (and takes work), or waits to retry.
+    fn restart_done(&mut self, s: usize, server: u32, ok: bool, sim: &mut Sim<Event>) {
+        let now = sim.now();
+        if !ok {
+            self.schedule_restart(s, server, sim);
+            return;
+        }
+        let svc = &mut self.services[s];
+        let k = server as usize;
+        if !svc.crashed[k] {
+            return;
+        }
+        svc.crashed[k] = false;
+        svc.n_crashed -= 1;
+        if let Some(g) = svc.m.tasks_down {
+            sim.rec.gauge_set_count(g, now, svc.n_crashed as u64);
+        }
+        if server < svc.servers && !self.serve_next(s, server, sim) {
+            self.services[s].idle.push(server);
         }
     }
 
@@ -867,12 +996,27 @@ impl World {
                     *g = g.wrapping_add(1);
                 }
                 svc.busy = 0;
-                svc.idle = (0..svc.servers).rev().collect();
+                // Crashed tasks stay crashed (their restarts are voided with the generation
+                // and rescheduled below).
+                let crashed = &svc.crashed;
+                svc.idle = (0..svc.servers)
+                    .rev()
+                    .filter(|&k| !crashed.get(k as usize).copied().unwrap_or(false))
+                    .collect();
+                let down: Vec<u32> = (0..svc.servers)
+                    .filter(|&k| crashed.get(k as usize).copied().unwrap_or(false))
+                    .collect();
                 svc.set_gauges(&mut sim.rec, now);
+                for k in down {
+                    self.schedule_restart(service as usize, k, sim);
+                }
             }
             Action::Restore { service } => self.services[service as usize].down = false,
             Action::SetRetries { client, enabled } => {
                 self.clients[client as usize].retry.enabled = enabled
+            }
+            Action::SetBadConfig { service, bad } => {
+                self.services[service as usize].bad_config = bad;
             }
             Action::SetRecordEmpty { service, empty } => {
                 self.services[service as usize].record_empty = empty;
@@ -896,6 +1040,10 @@ impl World {
             if !svc.calls.is_empty() {
                 svc.waits.resize(servers as usize, Wait::default());
             }
+            svc.crashed.resize(servers as usize, false);
+            svc.restarts.resize(servers as usize, 0);
+            svc.prev_delay.resize(servers as usize, 0);
+            svc.token_reserved.resize(servers as usize, false);
         }
         // Idle servers beyond the new count retire at once; busy ones when they finish.
         svc.idle.retain(|&k| k < servers);
@@ -938,6 +1086,11 @@ impl Model for World {
             Event::ThinkDone { client, user } => self.on_think_done(client as usize, user, sim),
             Event::Action { idx } => self.on_action(idx as usize, sim),
             Event::CacheHit { client, user } => self.on_cache_hit(client as usize, user, sim),
+            Event::RestartDue {
+                service,
+                server,
+                generation,
+            } => self.on_restart_due(service as usize, server, generation, sim),
             Event::SendDue {
                 client,
                 slot,

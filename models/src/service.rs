@@ -61,6 +61,20 @@ pub struct Service {
     pub(crate) down: bool,
     /// Its DNS record has no endpoints (clients with `dns` cannot resolve it).
     pub(crate) record_empty: bool,
+    pub(crate) crash_loop: Option<crate::spec::CrashLoop>,
+    /// The configuration is bad: tasks crash on their next request.
+    pub(crate) bad_config: bool,
+    /// Per server: crashed (not serving, restarting), restarts since it last came up, and the
+    /// previous restart delay (decorrelated jitter).
+    pub(crate) crashed: Vec<bool>,
+    pub(crate) restarts: Vec<u32>,
+    pub(crate) prev_delay: Vec<u64>,
+    /// The server holds a reserved restart token and is waiting for its turn.
+    pub(crate) token_reserved: Vec<bool>,
+    pub(crate) n_crashed: u32,
+    restart_tokens: f64,
+    restart_refilled: SimTime,
+    pub(crate) restart_rng: SimRng,
     pub(crate) queue: VecDeque<Request>,
     /// The request each server slot is working on.
     pub(crate) in_service: Vec<Option<Request>>,
@@ -88,6 +102,11 @@ pub(crate) struct ServiceMetrics {
     pub errors: CounterId,
     /// Work dropped from the queue by CoDel or the queue-age limit (answered "rejected").
     pub shed: CounterId,
+    /// Task crashes and restart attempts (crash-looping services).
+    pub crashes: Option<CounterId>,
+    pub restarts: Option<CounterId>,
+    /// Tasks down (crashed, not yet restarted).
+    pub tasks_down: Option<GaugeId>,
     /// Work lost to an outage (held when it began, or arriving during it).
     pub lost: CounterId,
     pub queue_len: GaugeId,
@@ -133,6 +152,20 @@ impl Service {
             slowdown: 1.0,
             down: false,
             record_empty: false,
+            crash_loop: spec.crash_loop.clone(),
+            bad_config: false,
+            crashed: vec![false; spec.servers as usize],
+            restarts: vec![0; spec.servers as usize],
+            prev_delay: vec![0; spec.servers as usize],
+            token_reserved: vec![false; spec.servers as usize],
+            n_crashed: 0,
+            restart_tokens: spec
+                .crash_loop
+                .as_ref()
+                .and_then(|c| c.restart_rate)
+                .map_or(0.0, |(_, burst)| burst),
+            restart_refilled: SimTime::ZERO,
+            restart_rng: sim_core::stream(seed, &format!("{n}/restarts")),
             queue: VecDeque::new(),
             in_service: vec![None; spec.servers as usize],
             server_gen: vec![0; spec.servers as usize],
@@ -149,6 +182,9 @@ impl Service {
                 expired: rec.counter(n, "expired"),
                 errors: rec.counter(n, "errors"),
                 shed: rec.counter(n, "shed"),
+                crashes: spec.crash_loop.as_ref().map(|_| rec.counter(n, "crashes")),
+                restarts: spec.crash_loop.as_ref().map(|_| rec.counter(n, "restarts")),
+                tasks_down: spec.crash_loop.as_ref().map(|_| rec.gauge(n, "tasks_down")),
                 lost: rec.counter(n, "lost"),
                 queue_len: rec.gauge(n, "queue_len"),
                 busy: rec.gauge(n, "busy"),
@@ -207,6 +243,23 @@ impl Service {
             self.nonempty_since = now;
         }
         self.queue.push_back(req);
+    }
+
+    /// Reserves a restart token at `now` and returns how long (ns) to wait for it. The bucket
+    /// may go negative: waiting restarts are served in order at `rate`, each woken once (no
+    /// polling herd).
+    pub(crate) fn restart_token_wait(&mut self, now: SimTime) -> u64 {
+        let Some((rate, burst)) = self.crash_loop.as_ref().and_then(|c| c.restart_rate) else {
+            return 0;
+        };
+        let dt = now.since(self.restart_refilled).as_secs_f64();
+        self.restart_refilled = now;
+        self.restart_tokens = (self.restart_tokens + dt * rate).min(burst) - 1.0;
+        if self.restart_tokens >= 0.0 {
+            0
+        } else {
+            SimDuration::from_secs_f64(-self.restart_tokens / rate).as_nanos()
+        }
     }
 
     /// True while the queue has been non-empty for at least the control interval.

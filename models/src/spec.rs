@@ -118,6 +118,24 @@ pub struct ServiceSpec {
     pub calls: Vec<u32>,
     /// Make the downstream calls all at once (fan-out) instead of one after another.
     pub fanout: bool,
+    /// Servers are tasks that crash on a bad configuration and restart by loading state
+    /// from a backing store.
+    pub crash_loop: Option<CrashLoop>,
+}
+
+/// Crash-looping tasks: while the service's configuration is bad, a task crashes on the next
+/// request it takes (answering it with an error); a crashed task waits its restart delay, then
+/// loads its state from the backing store through the `store` call edge; if that call fails
+/// (timeout, rejection) it waits again. A task that started while the configuration is still
+/// bad crashes again on its next request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CrashLoop {
+    /// Index of the `Mode::Downstream` client that makes the startup call.
+    pub store: u32,
+    /// Delay before restart `n` (1 = the first after a crash).
+    pub backoff: crate::policy::Backoff,
+    /// Restarts allowed per second across the service (token bucket: rate, burst).
+    pub restart_rate: Option<(f64, f64)>,
 }
 
 #[derive(Clone, Debug)]
@@ -163,6 +181,11 @@ pub enum Action {
     /// Empty a client's cache.
     FlushCache {
         client: u32,
+    },
+    /// Make a service's configuration bad (its tasks crash-loop) or good (a kill switch).
+    SetBadConfig {
+        service: u32,
+        bad: bool,
     },
     /// Empty (or restore) a service's DNS record.
     SetRecordEmpty {
