@@ -82,6 +82,8 @@ pub struct SweepArgs {
     pub out: Option<PathBuf>,
     pub shard_index: Option<u64>,
     pub shard_count: Option<u64>,
+    /// Validate and report the size only.
+    pub dry_run: bool,
     pub quiet: bool,
 }
 
@@ -131,6 +133,22 @@ pub fn sweep(args: &SweepArgs) -> Result<Outcome, CommandError> {
     let sweep = load(&args.file, &pool)?;
     let choice =
         shard::choose(args.shard_index, args.shard_count, &env_var).map_err(CommandError::Input)?;
+    if args.dry_run {
+        let mut report = format!("ok: {sweep}\n");
+        if let Some(c) = &choice {
+            report.push_str(&format!(
+                "shard {} ({}): {} of {} runs\n",
+                c.shard,
+                c.source,
+                c.shard.len(sweep.n_runs()),
+                sweep.n_runs()
+            ));
+        }
+        return Ok(Outcome {
+            report: if args.quiet { String::new() } else { report },
+            files: Vec::new(),
+        });
+    }
     let out = args
         .out
         .clone()

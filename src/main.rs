@@ -72,6 +72,9 @@ enum Command {
         /// Number of shards (default: SLURM_ARRAY_TASK_COUNT, METASTABLE_SHARD_COUNT, …).
         #[arg(long = "shard-count")]
         shard_count: Option<u64>,
+        /// Validate the sweep and every point, print its size, run nothing, write nothing.
+        #[arg(long = "dry-run")]
+        dry_run: bool,
         /// Print nothing but errors (and no progress bar).
         #[arg(long, short)]
         quiet: bool,
@@ -142,6 +145,7 @@ fn main() -> ExitCode {
             out,
             shard_index,
             shard_count,
+            dry_run,
             quiet,
         } => studied(commands::sweep(&commands::SweepArgs {
             file,
@@ -149,6 +153,7 @@ fn main() -> ExitCode {
             out,
             shard_index,
             shard_count,
+            dry_run,
             quiet,
         })),
         Command::Map {

@@ -5,8 +5,24 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The binary, with no shard or job settings inherited from the environment (the tests may
+/// themselves run inside a Slurm or Kubernetes job).
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_metastable"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_metastable"));
+    for var in [
+        "METASTABLE_SHARD_INDEX",
+        "METASTABLE_SHARD_COUNT",
+        "SLURM_ARRAY_TASK_ID",
+        "SLURM_ARRAY_TASK_MIN",
+        "SLURM_ARRAY_TASK_COUNT",
+        "SLURM_CPUS_PER_TASK",
+        "JOB_COMPLETION_INDEX",
+        "PBS_ARRAY_INDEX",
+        "SGE_TASK_ID",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
 }
 
 fn scenario(name: &str) -> String {
@@ -24,8 +40,7 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("metastable runs");
-    out
+    cmd.output().expect("metastable runs")
 }
 
 fn ok(cmd: &mut Command) -> Output {
@@ -138,16 +153,29 @@ fn sharded_and_merged_equals_unsharded() {
         .args(["--jobs", "2", "-q", "--out"])
         .arg(dir.join("whole")));
     let shards = dir.join("shards");
-    // Shards 0 and 1 from flags, shard 2 from a Slurm array's environment (ids 1..=3).
-    for i in 0..2 {
-        ok(bin()
-            .arg("sweep")
-            .arg(&sweep)
-            .args(["--jobs", "1", "-q", "--shard-count", "3", "--shard-index"])
-            .arg(i.to_string())
-            .arg("--out")
-            .arg(&shards));
-    }
+    // Shard 0 from flags, shard 1 from a Kubernetes Indexed Job's environment, shard 2 from a
+    // Slurm array's (task ids 1..=3).
+    ok(bin()
+        .arg("sweep")
+        .arg(&sweep)
+        .args([
+            "--jobs",
+            "1",
+            "-q",
+            "--shard-count",
+            "3",
+            "--shard-index",
+            "0",
+        ])
+        .arg("--out")
+        .arg(&shards));
+    ok(bin()
+        .arg("sweep")
+        .arg(&sweep)
+        .args(["--jobs", "2", "-q", "--out"])
+        .arg(&shards)
+        .env("JOB_COMPLETION_INDEX", "1")
+        .env("METASTABLE_SHARD_COUNT", "3"));
     ok(bin()
         .arg("sweep")
         .arg(&sweep)
