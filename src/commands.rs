@@ -167,6 +167,25 @@ pub fn sweep(args: &SweepArgs) -> Result<Outcome, CommandError> {
     {
         eprintln!("shard {} (from {})", c.shard, c.source);
     }
+    // A shard already finished (e.g. a re-submitted array task) is not run again.
+    if let Some(c) = &choice
+        && let Some(done) = finished_shard(&out.join(c.shard.file_name()), &sweep, c.shard)
+    {
+        let report = if args.quiet {
+            String::new()
+        } else {
+            format!(
+                "{sweep}\nshard {} ({}): already complete in {}\n",
+                c.shard,
+                c.source,
+                done.display()
+            )
+        };
+        return Ok(Outcome {
+            report,
+            files: vec![done],
+        });
+    }
     let opts = RunOptions {
         jobs,
         progress: !args.quiet,
@@ -236,6 +255,21 @@ pub fn sweep(args: &SweepArgs) -> Result<Outcome, CommandError> {
         }
     }
     Ok(Outcome { report, files })
+}
+
+/// `path`, if it is this shard of this sweep, already written (shard files are written
+/// atomically, so one that exists with the right header is complete).
+fn finished_shard(path: &Path, sweep: &Sweep, shard: Shard) -> Option<PathBuf> {
+    use std::io::Read;
+    let mut head = vec![0u8; 512];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let text = String::from_utf8_lossy(&head[..n]).into_owned();
+    let (h, _) = Header::parse(&text).ok()?;
+    let same = h.kind == HeaderKind::Shard
+        && h.fingerprint == sweep.fingerprint
+        && h.shard == shard
+        && h.runs == sweep.n_runs();
+    same.then(|| path.to_path_buf())
 }
 
 /// `verdicts: 12 stable · 3 recovered · 9 metastable`.

@@ -68,6 +68,7 @@ pub fn plan(sweep: &Sweep, text: &str) -> Result<MapPlan, SweepError> {
                 message,
             }],
             more: 0,
+            note: String::new(),
         }
     };
     let Some(settings) = &sweep.map else {

@@ -253,24 +253,29 @@ pub enum SweepError {
     },
     #[error("{file}: {message}")]
     File { file: String, message: String },
-    #[error("{}", render_issues(file, issues, *more))]
+    #[error("{}", render_issues(file, issues, *more, note))]
     Invalid {
         file: String,
         issues: Vec<Issue>,
         /// Problems found but not listed.
         more: usize,
+        /// A closing remark (empty for none).
+        note: String,
     },
     #[error("{file}: sweep.scenario: the scenario is invalid:\n{error}")]
     Scenario { file: String, error: LoadError },
 }
 
-fn render_issues(file: &str, issues: &[Issue], more: usize) -> String {
+fn render_issues(file: &str, issues: &[Issue], more: usize, note: &str) -> String {
     let mut lines: Vec<String> = issues
         .iter()
         .map(|i| format!("{file}:{}:{}: {}: {}", i.line, i.column, i.field, i.message))
         .collect();
     if more > 0 {
         lines.push(format!("{file}: … and {more} more problem(s)"));
+    }
+    if !note.is_empty() {
+        lines.push(format!("{file}: {note}"));
     }
     lines.join("\n")
 }
@@ -331,6 +336,7 @@ pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Sweep, SweepError> {
                     message: e.message().trim().replace('\n', " "),
                 }],
                 more: 0,
+                note: String::new(),
             });
         }
     };
@@ -699,15 +705,32 @@ pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Sweep, SweepError> {
     Ok(sweep)
 }
 
+/// Most problems listed for one place of the sweep file (a generated axis fails once per value).
+const MAX_ISSUES_PER_PLACE: usize = 3;
+
 fn invalid(file: &str, mut issues: Vec<Issue>) -> SweepError {
-    issues.sort_by_key(|i| (i.line, i.column));
+    issues.sort_by(|a, b| (a.line, a.column, &a.field).cmp(&(b.line, b.column, &b.field)));
     issues.dedup();
-    let more = issues.len().saturating_sub(MAX_ISSUES_SHOWN);
+    let total = issues.len();
+    let mut per_place = 0;
+    let mut prev: Option<(usize, usize, String)> = None;
+    issues.retain(|i| {
+        let place = (i.line, i.column, i.field.clone());
+        if prev.as_ref() == Some(&place) {
+            per_place += 1;
+        } else {
+            per_place = 1;
+            prev = Some(place);
+        }
+        per_place <= MAX_ISSUES_PER_PLACE
+    });
     issues.truncate(MAX_ISSUES_SHOWN);
+    let more = total - issues.len();
     SweepError::Invalid {
         file: file.into(),
         issues,
         more,
+        note: String::new(),
     }
 }
 
@@ -1036,13 +1059,27 @@ impl Sweep {
     /// Validates every point (in parallel on the current rayon pool); problems are reported in
     /// sweep-file terms: the value that caused them, where it was written.
     fn validate_points(&self, text: &str) -> Result<(), SweepError> {
-        let failures: Vec<(u64, LoadError)> = (0..self.n_points)
-            .into_par_iter()
-            .filter_map(|p| self.point_scenario(p).err().map(|e| (p, e)))
-            .collect();
+        // In chunks, in point order, stopping once enough failures are known: the report is
+        // deterministic and a sweep whose every point is bad does not hold a million errors.
+        const CHUNK: u64 = 4096;
+        const ENOUGH: usize = 4 * MAX_ISSUES_SHOWN;
+        let mut failures: Vec<(u64, LoadError)> = Vec::new();
+        let mut start = 0;
+        while start < self.n_points && failures.len() < ENOUGH {
+            let end = (start + CHUNK).min(self.n_points);
+            failures.extend(
+                (start..end)
+                    .into_par_iter()
+                    .filter_map(|p| self.point_scenario(p).err().map(|e| (p, e)))
+                    .collect::<Vec<_>>(),
+            );
+            start = end;
+        }
+        let unchecked = self.n_points - start;
         if failures.is_empty() {
             return Ok(());
         }
+        let failures_len = failures.len();
         let mut issues = Vec::new();
         for (p, e) in failures {
             let coords = self.coords(p);
@@ -1127,7 +1164,15 @@ impl Sweep {
                 }
             }
         }
-        Err(invalid(&self.file, issues))
+        let mut e = invalid(&self.file, issues);
+        if let SweepError::Invalid { note, .. } = &mut e
+            && unchecked > 0
+        {
+            *note = format!(
+                "stopped checking after {failures_len} bad point(s); {unchecked} point(s) not checked"
+            );
+        }
+        Err(e)
     }
 }
 

@@ -190,6 +190,17 @@ fn sharded_and_merged_equals_unsharded() {
             "shard {i} written"
         );
     }
+    // A finished shard is not run again (a re-submitted array task).
+    let again = ok(bin()
+        .arg("sweep")
+        .arg(&sweep)
+        .args(["--shard-count", "3", "--shard-index", "0", "--out"])
+        .arg(&shards));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("already complete"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
     ok(bin()
         .args(["merge", "-q", "--out"])
         .arg(dir.join("merged"))
