@@ -269,7 +269,12 @@ fn read_journal(
     }
     let mut lines = body.lines();
     match lines.next() {
-        None => return Ok(BTreeMap::new()),
+        None => {
+            // Killed while writing the header: start the journal again.
+            let f = OpenOptions::new().write(true).open(path).map_err(io)?;
+            f.set_len(0).map_err(io)?;
+            return Ok(BTreeMap::new());
+        }
         Some(h) if parse_record(h).as_deref() == Some(csv_header) => {}
         Some(h) => return Err(bad(format!("unexpected CSV header {h:?}"))),
     }

@@ -564,6 +564,26 @@ fn hotos_outage_map_critical_duration_is_finite_only_at_high_load() {
     }
     let map = String::from_utf8(read(&out_dir.join("map.csv"))).expect("utf8");
     assert_eq!(map.lines().count(), 1 + 3 * 6);
+    // The map, its bisection and its figures do not depend on the number of jobs.
+    let one_job = dir.join("out-1");
+    ok(bin()
+        .arg("map")
+        .arg(&file)
+        .args(["-q", "--jobs", "1", "--out"])
+        .arg(&one_job));
+    for f in [
+        "map.csv",
+        "boundary.csv",
+        "probes.csv",
+        "runs.csv",
+        "map.png",
+        "map.svg",
+    ] {
+        assert!(
+            read(&out_dir.join(f)) == read(&one_job.join(f)),
+            "{f} differs between --jobs 1 and the default"
+        );
+    }
 }
 
 /// The same rows with a 2× slowdown (capacity 150 QPS while it lasts) as the trigger: the
