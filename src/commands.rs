@@ -63,8 +63,13 @@ pub fn jobs(
         },
     };
     if n == 0 || n > MAX_JOBS {
+        let from = if flag.is_some() {
+            "--jobs"
+        } else {
+            "SLURM_CPUS_PER_TASK"
+        };
         return Err(CommandError::Input(format!(
-            "--jobs must be in 1..={MAX_JOBS}, got {n}"
+            "{from}: worker threads must be in 1..={MAX_JOBS}, got {n}"
         )));
     }
     Ok(n)

@@ -37,6 +37,9 @@ use crate::results::{LEAD_COLUMNS, Table, VERDICTS, parse_record, record};
 use crate::scenario::Issue;
 use crate::sweep::{Sweep, SweepError, value_text};
 
+/// Most rows, and most columns, of a map (each cell is drawn).
+pub const MAX_MAP_SIDE: usize = 200;
+
 /// A map's plan: the sweep, which axis is which, the column values as numbers.
 #[derive(Clone, Debug)]
 pub struct MapPlan {
@@ -92,6 +95,18 @@ pub fn plan(sweep: &Sweep, text: &str) -> Result<MapPlan, SweepError> {
             return Err(issue(
                 axes.index(i).key("range"),
                 "map axes must be listed (values, linear or log), not sampled".into(),
+            ));
+        }
+    }
+    for (i, a) in sweep.axes.iter().enumerate() {
+        if a.values.len() > MAX_MAP_SIDE {
+            return Err(issue(
+                axes.index(i),
+                format!(
+                    "a map has at most {MAX_MAP_SIDE} rows and {MAX_MAP_SIDE} columns, got {} values \
+                     (use `metastable sweep` for bigger grids)",
+                    a.values.len()
+                ),
             ));
         }
     }

@@ -281,8 +281,18 @@ impl Header {
             replications: int("replications")?,
             axes: int("axes")? as usize,
         };
-        if n == 0 || i >= n || header.replications == 0 {
+        if n == 0 || i >= n || n > MAX_SHARDS {
             return Err(format!("inconsistent header: shard {i} of {n}"));
+        }
+        if header.replications == 0
+            || header.replications > crate::sweep::MAX_REPLICATIONS
+            || header.runs > crate::sweep::MAX_RUNS
+            || header.axes > crate::sweep::MAX_AXES
+        {
+            return Err(format!(
+                "inconsistent header: {} runs, {} replications, {} axes",
+                header.runs, header.replications, header.axes
+            ));
         }
         Ok((header, rest))
     }
@@ -448,10 +458,25 @@ pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
                 )));
             }
             if let Some(other) = seen.insert(id, path.clone()) {
+                return Err(bad(if other == *path {
+                    format!("run {id} appears twice")
+                } else {
+                    format!(
+                        "run {id} is also in {} (the same shard given twice?)",
+                        other.display()
+                    )
+                }));
+            }
+            let (point, rep) = (id / header.replications, id % header.replications);
+            if cells[1] != point.to_string() || cells[2] != rep.to_string() {
                 return Err(bad(format!(
-                    "run {id} is also in {} (the same shard given twice?)",
-                    other.display()
+                    "row {}: run {id} should be point {point}, replication {rep}",
+                    k + 1
                 )));
+            }
+            let verdict = &cells[LEAD_COLUMNS.len() + header.axes];
+            if !crate::results::VERDICTS.contains(&verdict.as_str()) {
+                return Err(bad(format!("row {}: unknown verdict {verdict:?}", k + 1)));
             }
             let line = record(&cells).map_err(|e| bad(e.to_string()))?;
             table.rows.insert(id, line);
