@@ -8,6 +8,9 @@
 //! seed = 1                                     # default: the scenario's seed
 //! seeds = "common"                             # or "independent"
 //!
+//! [set]                                        # fixed overrides of every point
+//! "triggers[0].action" = "slowdown"
+//!
 //! [[axes]]
 //! path = "clients[web].rate_per_s"
 //! values = [100, 200, 280]                     # or linear = { from, to, steps }
