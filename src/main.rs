@@ -1,6 +1,7 @@
 //! The `metastable` command line.
 //!
-//! Exit codes: 0 success; 2 bad input (scenario file, arguments); 1 failure writing results.
+//! Exit codes: 0 success; 2 bad input (scenario, sweep, map or shard file, arguments); 1 failure
+//! writing results.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,6 +12,7 @@ use clap::{Parser, Subcommand};
 use rayon::prelude::*;
 use sim_core::SimDuration;
 
+use metastable::commands;
 use metastable::output::write_atomic;
 use metastable::scenario::{self, Scenario};
 
@@ -52,6 +54,58 @@ enum Command {
         /// Scenario file (TOML).
         file: PathBuf,
     },
+    /// Run a sweep: points × replications in parallel; writes runs.csv and points.csv (or, with
+    /// a shard, one shard file). Resumes an interrupted sweep. See docs/sweeps.md.
+    Sweep {
+        /// Sweep file (TOML).
+        file: PathBuf,
+        /// Worker threads (default: SLURM_CPUS_PER_TASK, else the available CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Output directory (default: results/sweep-<sweep file name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run only shard I of N (default: from SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX,
+        /// PBS_ARRAY_INDEX, SGE_TASK_ID or METASTABLE_SHARD_INDEX).
+        #[arg(long = "shard-index")]
+        shard_index: Option<u64>,
+        /// Number of shards (default: SLURM_ARRAY_TASK_COUNT, METASTABLE_SHARD_COUNT, …).
+        #[arg(long = "shard-count")]
+        shard_count: Option<u64>,
+        /// Validate the sweep and every point, print its size, run nothing, write nothing.
+        #[arg(long = "dry-run")]
+        dry_run: bool,
+        /// Print nothing but errors (and no progress bar).
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Draw a metastability map: a two-axis sweep classified per cell, with the boundary refined
+    /// by bisection; writes map.csv, boundary.csv, probes.csv, map.png, map.svg.
+    Map {
+        /// Map file: a sweep file with two axes and a [map] table.
+        file: PathBuf,
+        /// Worker threads (default: SLURM_CPUS_PER_TASK, else the available CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Output directory (default: results/map-<map file name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Merge shard files into runs.csv and points.csv, checking that every run is there once.
+    Merge {
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Shard files, or directories holding shard-*-of-*.csv files.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
 }
 
 /// An error with its exit code.
@@ -85,6 +139,42 @@ fn main() -> ExitCode {
             },
         ),
         Command::Check { file } => cmd_check(&file),
+        Command::Sweep {
+            file,
+            jobs,
+            out,
+            shard_index,
+            shard_count,
+            dry_run,
+            quiet,
+        } => studied(commands::sweep(&commands::SweepArgs {
+            file,
+            jobs,
+            out,
+            shard_index,
+            shard_count,
+            dry_run,
+            quiet,
+        })),
+        Command::Map {
+            file,
+            jobs,
+            out,
+            quiet,
+        } => studied(
+            commands::map(&commands::MapArgs {
+                file,
+                jobs,
+                out,
+                quiet,
+            })
+            .map(|(outcome, _, _)| outcome),
+        ),
+        Command::Merge { out, shards, quiet } => studied(commands::merge(&commands::MergeArgs {
+            out,
+            inputs: shards,
+            quiet,
+        })),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,6 +182,20 @@ fn main() -> ExitCode {
             eprintln!("error: {:#}", f.error);
             ExitCode::from(f.code)
         }
+    }
+}
+
+/// Prints a sweep, map or merge outcome; maps its error to an exit code.
+fn studied(result: Result<commands::Outcome, commands::CommandError>) -> Result<(), Failure> {
+    match result {
+        Ok(outcome) => {
+            print!("{}", outcome.report);
+            Ok(())
+        }
+        Err(e) => Err(Failure {
+            code: e.exit_code(),
+            error: anyhow!(e),
+        }),
     }
 }
 

@@ -171,11 +171,11 @@ pub fn write_overlay(data: &Overlay, png: &Path, svg: &Path) -> Result<(), PlotE
 // ---------------------------------------------------------------------------------------------
 // Rendering to files
 
-type DrawResult = Result<(), String>;
+pub(crate) type DrawResult = Result<(), String>;
 
 /// Renders a PNG with `draw_png` and an SVG with `draw_svg` (the same drawing, once per
 /// backend), each written atomically.
-fn render_both<P, S>(
+pub(crate) fn render_both<P, S>(
     png: &Path,
     svg: &Path,
     size: (u32, u32),
@@ -259,15 +259,15 @@ fn ensure_fonts() -> Result<(), String> {
         .clone()
 }
 
-fn e2s<E: std::fmt::Display>(e: E) -> String {
+pub(crate) fn e2s<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
 // ---------------------------------------------------------------------------------------------
 // Style
 
-const INK: RGBColor = RGBColor(33, 37, 41);
-const MUTED: RGBColor = RGBColor(100, 104, 110);
+pub(crate) const INK: RGBColor = RGBColor(33, 37, 41);
+pub(crate) const MUTED: RGBColor = RGBColor(100, 104, 110);
 const AXIS: RGBColor = RGBColor(150, 150, 150);
 const GRID: RGBColor = RGBColor(228, 228, 228);
 const SHADE_FILL: RGBColor = RGBColor(252, 218, 218);
@@ -296,7 +296,7 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(120, 120, 0),
 ];
 
-fn font(size: f64, bold: bool, color: RGBColor) -> TextStyle<'static> {
+pub(crate) fn font(size: f64, bold: bool, color: RGBColor) -> TextStyle<'static> {
     let style = if bold {
         FontStyle::Bold
     } else {
@@ -501,7 +501,7 @@ fn trim(v: f64) -> String {
     if s == "-0" { "0".to_string() } else { s }
 }
 
-fn tick(v: &f64) -> String {
+pub(crate) fn tick(v: &f64) -> String {
     fmt_num(*v)
 }
 
@@ -621,7 +621,7 @@ fn draw_swatch<DB: DrawingBackend>(
 }
 
 /// `text`, shortened with "…" until it fits in `max_w` pixels.
-fn fit<DB: DrawingBackend>(
+pub(crate) fn fit<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     text: &str,
     style: &TextStyle,
@@ -670,7 +670,7 @@ fn fit_parts<DB: DrawingBackend>(
     with(lo)
 }
 
-fn draw_header<DB: DrawingBackend>(
+pub(crate) fn draw_header<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
     subtitle: &str,

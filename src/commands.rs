@@ -1,0 +1,443 @@
+//! `metastable sweep`, `map` and `merge`: loading, running, writing — the binary only parses
+//! arguments and prints the error.
+//!
+//! Exit codes (through [`CommandError::exit_code`]): 2 for bad input (sweep or map file,
+//! scenario, arguments, shard files, a journal of another sweep), 1 for failures to write
+//! results.
+
+use std::path::{Path, PathBuf};
+
+use crate::map;
+use crate::output::write_atomic;
+use crate::plot::PlotError;
+use crate::runner::{self, RunError, RunOptions};
+use crate::shard::{self, Header, HeaderKind, MergeError, Shard};
+use crate::sweep::{self, Sweep, SweepError};
+
+/// Most worker threads.
+pub const MAX_JOBS: usize = 1024;
+
+/// A command's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Sweep(#[from] SweepError),
+    #[error("{0}")]
+    Input(String),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("formatting {what}: {message}")]
+    Format { what: String, message: String },
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+}
+
+impl CommandError {
+    /// 2 for bad input, 1 for output failures.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Sweep(_) | CommandError::Input(_) | CommandError::Merge(_) => 2,
+            CommandError::Run(RunError::Journal { .. }) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Worker threads: `--jobs`, else `SLURM_CPUS_PER_TASK`, else the CPUs this process may use.
+pub fn jobs(
+    flag: Option<usize>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<usize, CommandError> {
+    let n = match flag {
+        Some(n) => n,
+        None => match env("SLURM_CPUS_PER_TASK").and_then(|v| v.trim().parse::<usize>().ok()) {
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        },
+    };
+    if n == 0 || n > MAX_JOBS {
+        let from = if flag.is_some() {
+            "--jobs"
+        } else {
+            "SLURM_CPUS_PER_TASK"
+        };
+        return Err(CommandError::Input(format!(
+            "{from}: worker threads must be in 1..={MAX_JOBS}, got {n}"
+        )));
+    }
+    Ok(n)
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Options of `metastable sweep`.
+#[derive(Clone, Debug, Default)]
+pub struct SweepArgs {
+    pub file: PathBuf,
+    pub jobs: Option<usize>,
+    pub out: Option<PathBuf>,
+    pub shard_index: Option<u64>,
+    pub shard_count: Option<u64>,
+    /// Validate and report the size only.
+    pub dry_run: bool,
+    pub quiet: bool,
+}
+
+/// What a sweep or map did, for the caller to print.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// Human lines to print on stdout (empty with `quiet`).
+    pub report: String,
+    pub files: Vec<PathBuf>,
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), CommandError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| CommandError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    write_atomic(path, bytes).map_err(|source| CommandError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn format_err(what: &str) -> impl Fn(String) -> CommandError + '_ {
+    move |message| CommandError::Format {
+        what: what.to_string(),
+        message,
+    }
+}
+
+fn load(file: &Path, pool: &rayon::ThreadPool) -> Result<Sweep, CommandError> {
+    Ok(pool.install(|| sweep::load(file))?)
+}
+
+/// Wall-clock seconds since `t0` (reported, never simulated).
+#[allow(clippy::disallowed_methods)] // wall time is reported, never simulated
+fn now() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+/// `metastable sweep`.
+pub fn sweep(args: &SweepArgs) -> Result<Outcome, CommandError> {
+    let started = now();
+    let jobs = jobs(args.jobs, &env_var)?;
+    let pool = runner::pool(jobs)?;
+    let sweep = load(&args.file, &pool)?;
+    let choice =
+        shard::choose(args.shard_index, args.shard_count, &env_var).map_err(CommandError::Input)?;
+    if args.dry_run {
+        let mut report = format!("ok: {sweep}\n");
+        if let Some(c) = &choice {
+            report.push_str(&format!(
+                "shard {} ({}): {} of {} runs\n",
+                c.shard,
+                c.source,
+                c.shard.len(sweep.n_runs()),
+                sweep.n_runs()
+            ));
+        }
+        return Ok(Outcome {
+            report: if args.quiet { String::new() } else { report },
+            files: Vec::new(),
+        });
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(format!("sweep-{}", sweep.name)));
+    std::fs::create_dir_all(&out).map_err(|source| CommandError::Write {
+        path: out.clone(),
+        source,
+    })?;
+    let shard = choice.as_ref().map_or(Shard::ALL, |c| c.shard);
+    let journal = out.join(match &choice {
+        Some(c) => c.shard.journal_name(),
+        None => "runs.journal".to_string(),
+    });
+    if !args.quiet
+        && let Some(c) = &choice
+    {
+        eprintln!("shard {} (from {})", c.shard, c.source);
+    }
+    // A shard already finished (e.g. a re-submitted array task) is not run again.
+    if let Some(c) = &choice
+        && let Some(done) = finished_shard(&out.join(c.shard.file_name()), &sweep, c.shard)
+    {
+        let report = if args.quiet {
+            String::new()
+        } else {
+            format!(
+                "{sweep}\nshard {} ({}): already complete in {}\n",
+                c.shard,
+                c.source,
+                done.display()
+            )
+        };
+        return Ok(Outcome {
+            report,
+            files: vec![done],
+        });
+    }
+    let opts = RunOptions {
+        jobs,
+        progress: !args.quiet,
+        journal: Some(journal.clone()),
+    };
+    let (table, summary) = runner::run_sweep(&sweep, shard, &opts)?;
+
+    let mut files = Vec::new();
+    match &choice {
+        None => {
+            let runs = table
+                .runs_csv()
+                .map_err(|e| format_err("runs.csv")(e.to_string()))?;
+            let points = table.points_csv().map_err(format_err("points.csv"))?;
+            for (name, bytes) in [("runs.csv", runs), ("points.csv", points)] {
+                let path = out.join(name);
+                write(&path, &bytes)?;
+                files.push(path);
+            }
+        }
+        Some(c) => {
+            let header = Header {
+                kind: HeaderKind::Shard,
+                fingerprint: sweep.fingerprint.clone(),
+                shard: c.shard,
+                runs: sweep.n_runs(),
+                replications: sweep.replications,
+                axes: sweep.axes.len(),
+            };
+            let bytes = shard::shard_file(&header, &table)
+                .map_err(|e| format_err("the shard file")(e.to_string()))?;
+            let path = out.join(c.shard.file_name());
+            write(&path, &bytes)?;
+            files.push(path);
+        }
+    }
+    let _ = std::fs::remove_file(&journal);
+    let wall = started.elapsed().as_secs_f64();
+
+    let mut report = String::new();
+    if !args.quiet {
+        report.push_str(&format!("{sweep}\n"));
+        if let Some(c) = &choice {
+            report.push_str(&format!(
+                "shard {} ({}): {} of {} runs\n",
+                c.shard,
+                c.source,
+                summary.runs,
+                sweep.n_runs()
+            ));
+        }
+        if summary.resumed > 0 {
+            report.push_str(&format!(
+                "resumed: {} run(s) already in the journal, {} run now\n",
+                summary.resumed, summary.computed
+            ));
+        }
+        let rate = summary.computed as f64 / wall.max(1e-9);
+        report.push_str(&format!(
+            "wall {wall:.2} s · {} run(s) computed with {jobs} job(s) · {rate:.1} runs/s · {:.1} M events/s\n",
+            summary.computed,
+            summary.events as f64 / wall.max(1e-9) / 1e6
+        ));
+        report.push_str(&verdict_line(&table));
+        for f in &files {
+            report.push_str(&format!("wrote {}\n", f.display()));
+        }
+    }
+    Ok(Outcome { report, files })
+}
+
+/// `path`, if it is this shard of this sweep, already written (shard files are written
+/// atomically, so one that exists with the right header is complete).
+fn finished_shard(path: &Path, sweep: &Sweep, shard: Shard) -> Option<PathBuf> {
+    use std::io::Read;
+    let mut head = vec![0u8; 512];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let text = String::from_utf8_lossy(&head[..n]).into_owned();
+    let (h, _) = Header::parse(&text).ok()?;
+    let same = h.kind == HeaderKind::Shard
+        && h.fingerprint == sweep.fingerprint
+        && h.shard == shard
+        && h.runs == sweep.n_runs();
+    same.then(|| path.to_path_buf())
+}
+
+/// `verdicts: 12 stable · 3 recovered · 9 metastable`.
+fn verdict_line(table: &crate::results::Table) -> String {
+    let col = crate::results::LEAD_COLUMNS.len() + table.n_axes;
+    let mut counts = [0u64; 4];
+    for line in table.rows.values() {
+        if let Some(cells) = crate::results::parse_record(line.trim_end())
+            && let Some(k) = cells
+                .get(col)
+                .and_then(|v| crate::results::VERDICTS.iter().position(|x| x == v))
+        {
+            counts[k] += 1;
+        }
+    }
+    let parts: Vec<String> = crate::results::VERDICTS
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .map(|(v, n)| format!("{n} {v}"))
+        .collect();
+    format!("verdicts: {}\n", parts.join(" · "))
+}
+
+/// Options of `metastable map`.
+#[derive(Clone, Debug, Default)]
+pub struct MapArgs {
+    pub file: PathBuf,
+    pub jobs: Option<usize>,
+    pub out: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+/// `metastable map`: the grid (resumable, like a sweep), the cells, the bisection, the files.
+pub fn map(args: &MapArgs) -> Result<(Outcome, map::MapResult, map::MapPlan), CommandError> {
+    let started = now();
+    let jobs = jobs(args.jobs, &env_var)?;
+    let pool = runner::pool(jobs)?;
+    let sweep = load(&args.file, &pool)?;
+    let plan = map::plan(&sweep, sweep.text())?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(format!("map-{}", sweep.name)));
+    std::fs::create_dir_all(&out).map_err(|source| CommandError::Write {
+        path: out.clone(),
+        source,
+    })?;
+    let journal = out.join("runs.journal");
+    let opts = RunOptions {
+        jobs,
+        progress: !args.quiet,
+        journal: Some(journal.clone()),
+    };
+    let (table, summary) = runner::run_sweep(&sweep, Shard::ALL, &opts)?;
+    let cells = map::cells(&sweep, &plan, &table).map_err(format_err("the map"))?;
+    let quiet = args.quiet;
+    let (boundaries, probes, probe_runs) =
+        map::bisect(&sweep, &plan, &cells, &pool, |round, rows| {
+            if !quiet {
+                eprintln!("bisection round {}: {rows} row(s)", round + 1);
+            }
+        })
+        .map_err(RunError::Run)?;
+    let result = map::MapResult {
+        cells,
+        boundaries,
+        probes,
+        probe_runs,
+    };
+
+    let csv =
+        |what: &str, r: Result<Vec<u8>, csv::Error>| r.map_err(|e| format_err(what)(e.to_string()));
+    let outputs = [
+        ("runs.csv", csv("runs.csv", table.runs_csv())?),
+        (
+            "points.csv",
+            table.points_csv().map_err(format_err("points.csv"))?,
+        ),
+        (
+            "map.csv",
+            csv("map.csv", map::map_csv(&plan, &result.cells))?,
+        ),
+        (
+            "boundary.csv",
+            csv("boundary.csv", map::boundary_csv(&plan, &result.boundaries))?,
+        ),
+        (
+            "probes.csv",
+            csv("probes.csv", map::probes_csv(&plan, &result.probes))?,
+        ),
+    ];
+    let mut files = Vec::new();
+    for (name, bytes) in &outputs {
+        let path = out.join(name);
+        write(&path, bytes)?;
+        files.push(path);
+    }
+    let png = out.join("map.png");
+    let svg = out.join("map.svg");
+    crate::plot_map::write_map(&map::figure(&plan, &sweep, &result), &png, &svg)?;
+    files.push(png);
+    files.push(svg);
+    let _ = std::fs::remove_file(&journal);
+    let wall = started.elapsed().as_secs_f64();
+
+    let mut report = String::new();
+    if !args.quiet {
+        report.push_str(&format!("{sweep}\n"));
+        report.push_str(&format!(
+            "grid: {} run(s) ({} resumed) · bisection: {} probe(s), {} run(s) · wall {wall:.2} s with {jobs} job(s)\n",
+            summary.runs,
+            summary.resumed,
+            result.probes.len(),
+            result.probe_runs
+        ));
+        report.push_str(&map::boundary_table(&plan, &result.boundaries));
+        for f in &files {
+            report.push_str(&format!("wrote {}\n", f.display()));
+        }
+    }
+    Ok((Outcome { report, files }, result, plan))
+}
+
+/// Options of `metastable merge`.
+#[derive(Clone, Debug, Default)]
+pub struct MergeArgs {
+    pub out: PathBuf,
+    pub inputs: Vec<PathBuf>,
+    pub quiet: bool,
+}
+
+/// `metastable merge`.
+pub fn merge(args: &MergeArgs) -> Result<Outcome, CommandError> {
+    let files = shard::shard_files(&args.inputs)?;
+    let merged = shard::merge(&files)?;
+    let runs = merged
+        .table
+        .runs_csv()
+        .map_err(|e| format_err("runs.csv")(e.to_string()))?;
+    let points = merged
+        .table
+        .points_csv()
+        .map_err(format_err("points.csv"))?;
+    let mut written = Vec::new();
+    for (name, bytes) in [("runs.csv", runs), ("points.csv", points)] {
+        let path = args.out.join(name);
+        write(&path, &bytes)?;
+        written.push(path);
+    }
+    let mut report = String::new();
+    if !args.quiet {
+        report.push_str(&format!(
+            "merged {} shard file(s) of sweep {}: {} runs, all present once\n",
+            merged.files, merged.header.fingerprint, merged.header.runs
+        ));
+        report.push_str(&verdict_line(&merged.table));
+        for f in &written {
+            report.push_str(&format!("wrote {}\n", f.display()));
+        }
+    }
+    Ok(Outcome {
+        report,
+        files: written,
+    })
+}

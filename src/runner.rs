@@ -1,0 +1,336 @@
+//! Runs a list of sweep runs in parallel on an explicit rayon pool, journals each finished row
+//! and resumes from the journal.
+//!
+//! Workers compute rows (each [`crate::RunReport`] is dropped as soon as its row is made) and
+//! send them over a bounded channel to the calling thread, which appends each row to the
+//! journal (one `write` per row, so a killed sweep loses at most the runs in progress), counts
+//! progress, and keeps the row text. Rows are keyed by run id, so the order in which workers
+//! finish never shows in the output.
+//!
+//! Journal: the [`crate::shard::Header`] block (fingerprint, shard, runs, axes), the
+//! `runs.csv` header, then rows in completion order. On resume, a journal whose fingerprint,
+//! shard or header differ is refused; a last line without its line end (the process died in
+//! the middle of writing it) is cut off; every row is checked (run id in this shard, point,
+//! replication, seed and axis values as the sweep gives them) before it is trusted.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::results::{LEAD_COLUMNS, RUN_COLUMNS, Table, compute_row, parse_record, record};
+use crate::shard::{Header, HeaderKind, Shard};
+use crate::sweep::Sweep;
+
+/// Why runs could not be completed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The journal in the output directory belongs to another sweep or is damaged (bad input:
+    /// exit code 2).
+    #[error("{}: {message}", path.display())]
+    Journal { path: PathBuf, message: String },
+    /// Reading or writing the journal failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A run could not be made (an internal error: points are validated before running).
+    #[error("{0}")]
+    Run(String),
+    #[error("cannot start {jobs} worker thread(s): {message}")]
+    Pool { jobs: usize, message: String },
+}
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Worker threads.
+    pub jobs: usize,
+    /// Draw a progress bar on stderr (only if stderr is a terminal).
+    pub progress: bool,
+    /// Append finished rows here and resume from it.
+    pub journal: Option<PathBuf>,
+}
+
+/// What [`run_sweep`] did.
+#[derive(Clone, Debug, Default)]
+pub struct RunSummary {
+    /// Runs of this shard.
+    pub runs: u64,
+    /// Runs found finished in the journal.
+    pub resumed: u64,
+    /// Runs computed now.
+    pub computed: u64,
+    /// Events simulated by the runs computed now.
+    pub events: u64,
+}
+
+/// An explicit pool of `jobs` threads.
+pub fn pool(jobs: usize) -> Result<rayon::ThreadPool, RunError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .thread_name(|i| format!("sweep-{i}"))
+        .build()
+        .map_err(|e| RunError::Pool {
+            jobs,
+            message: e.to_string(),
+        })
+}
+
+/// Runs every run of `shard` not already in the journal; returns all of the shard's rows.
+pub fn run_sweep(
+    sweep: &Sweep,
+    shard: Shard,
+    opts: &RunOptions,
+) -> Result<(Table, RunSummary), RunError> {
+    let axes: Vec<&str> = sweep.axes.iter().map(|a| a.name.as_str()).collect();
+    let mut table = Table::new(&axes);
+    let header = Header {
+        kind: HeaderKind::Journal,
+        fingerprint: sweep.fingerprint.clone(),
+        shard,
+        runs: sweep.n_runs(),
+        replications: sweep.replications,
+        axes: sweep.axes.len(),
+    };
+    let mut journal: Option<(File, PathBuf)> = None;
+    if let Some(path) = &opts.journal {
+        let resumed = read_journal(path, &header, sweep, &table.header)?;
+        table.rows = resumed;
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| RunError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        if f.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
+            let mut head = header.text();
+            head.push_str(&record(&table.header).map_err(|e| RunError::Run(e.to_string()))?);
+            f.write_all(head.as_bytes())
+                .map_err(|source| RunError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+        }
+        journal = Some((f, path.clone()));
+    }
+    let ids: Vec<u64> = shard.runs(sweep.n_runs()).collect();
+    let pending: Vec<u64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !table.rows.contains_key(id))
+        .collect();
+    let mut summary = RunSummary {
+        runs: ids.len() as u64,
+        resumed: (ids.len() - pending.len()) as u64,
+        ..Default::default()
+    };
+
+    let bar = progress_bar(opts.progress, summary.runs, summary.resumed);
+    let pool = pool(opts.jobs)?;
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::sync_channel::<Result<(u64, String, u64), String>>(256);
+    let mut failure: Option<RunError> = None;
+    std::thread::scope(|scope| {
+        let pending = &pending;
+        let stop = &stop;
+        let pool = &pool;
+        scope.spawn(move || {
+            pool.install(|| {
+                pending.par_iter().for_each_with(tx, |tx, &id| {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let row = compute_row(sweep, id).map(|line| {
+                        let events = events_of(&line, sweep.axes.len());
+                        (id, line, events)
+                    });
+                    if tx.send(row).is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                });
+            });
+        });
+        for msg in rx {
+            match msg {
+                Ok((id, line, events)) => {
+                    if let Some((f, path)) = journal.as_mut()
+                        && let Err(source) = f.write_all(line.as_bytes())
+                    {
+                        failure.get_or_insert(RunError::Io {
+                            path: path.clone(),
+                            source,
+                        });
+                        stop.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    table.rows.insert(id, line);
+                    summary.computed += 1;
+                    summary.events += events;
+                    bar.inc(1);
+                }
+                Err(message) => {
+                    failure.get_or_insert(RunError::Run(message));
+                    stop.store(true, Ordering::Relaxed);
+                    break;
+                }
+            }
+        }
+        // Dropping the receiver (end of the loop) makes every later send fail, so the workers
+        // stop quickly after a failure.
+    });
+    bar.finish_and_clear();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok((table, summary))
+}
+
+/// The `events` cell of a row.
+fn events_of(line: &str, n_axes: usize) -> u64 {
+    let col = LEAD_COLUMNS.len() + n_axes + RUN_COLUMNS.len() - 2;
+    parse_record(line.trim_end_matches('\n'))
+        .and_then(|c| c.get(col).and_then(|e| e.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn progress_bar(enabled: bool, len: u64, done: u64) -> ProgressBar {
+    if !enabled || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{bar:40.cyan/blue} {pos}/{len} runs · {per_sec} · elapsed {elapsed} · ETA {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_position(done);
+    bar.reset_eta();
+    bar
+}
+
+/// Reads a journal: its rows by run id (empty if there is no journal). Cuts off a partial last
+/// line.
+fn read_journal(
+    path: &Path,
+    expected: &Header,
+    sweep: &Sweep,
+    csv_header: &[String],
+) -> Result<BTreeMap<u64, String>, RunError> {
+    let io = |source| RunError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bad = |message: String| RunError::Journal {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(io(e)),
+    };
+    // Keep complete lines only.
+    let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    if complete < text.len() {
+        let f = OpenOptions::new().write(true).open(path).map_err(io)?;
+        f.set_len(complete as u64).map_err(io)?;
+    }
+    let text = String::from_utf8_lossy(&text[..complete]).into_owned();
+    if text.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let (header, body) = Header::parse(&text).map_err(|m| {
+        bad(format!(
+            "{m}; not a sweep journal (delete it to start the sweep afresh)"
+        ))
+    })?;
+    if header.fingerprint != expected.fingerprint {
+        return Err(bad(format!(
+            "journal of a different sweep (fingerprint {}, this sweep {}): the sweep file, its \
+             scenario or the program changed since; delete it to start afresh, or use another --out",
+            header.fingerprint, expected.fingerprint
+        )));
+    }
+    if header.shard != expected.shard || header.runs != expected.runs {
+        return Err(bad(format!(
+            "journal of shard {} with {} runs; this run is shard {} with {} runs \
+             (delete it or use another --out)",
+            header.shard, header.runs, expected.shard, expected.runs
+        )));
+    }
+    let mut lines = body.lines();
+    match lines.next() {
+        None => {
+            // Killed while writing the header: start the journal again.
+            let f = OpenOptions::new().write(true).open(path).map_err(io)?;
+            f.set_len(0).map_err(io)?;
+            return Ok(BTreeMap::new());
+        }
+        Some(h) if parse_record(h).as_deref() == Some(csv_header) => {}
+        Some(h) => return Err(bad(format!("unexpected CSV header {h:?}"))),
+    }
+    let mut rows = BTreeMap::new();
+    for (k, line) in lines.enumerate() {
+        let cells = parse_record(line).ok_or_else(|| bad(format!("row {}: unreadable", k + 1)))?;
+        let id = check_row(&cells, sweep, expected.shard)
+            .map_err(|m| bad(format!("row {}: {m}", k + 1)))?;
+        let canonical = record(&cells).map_err(|e| bad(e.to_string()))?;
+        match rows.get(&id) {
+            Some(prev) if *prev != canonical => {
+                return Err(bad(format!(
+                    "run {id} appears twice with different results"
+                )));
+            }
+            _ => {
+                rows.insert(id, canonical);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Checks a journal row against the sweep; returns its run id.
+fn check_row(cells: &[String], sweep: &Sweep, shard: Shard) -> Result<u64, String> {
+    let n = LEAD_COLUMNS.len() + sweep.axes.len() + RUN_COLUMNS.len();
+    if cells.len() != n {
+        return Err(format!("{} cells, expected {n}", cells.len()));
+    }
+    let num = |i: usize| -> Result<u64, String> {
+        cells[i]
+            .parse()
+            .map_err(|_| format!("{}: not a number: {:?}", LEAD_COLUMNS[i], cells[i]))
+    };
+    let (id, point, rep, seed) = (num(0)?, num(1)?, num(2)?, num(3)?);
+    if id >= sweep.n_runs() || !shard.contains(id, sweep.n_runs()) {
+        return Err(format!("run {id} is not a run of shard {shard}"));
+    }
+    let (p, r) = (id / sweep.replications, id % sweep.replications);
+    if point != p || rep != r || seed != sweep.seed_of(p, r) {
+        return Err(format!(
+            "run {id}: point/replication/seed {point}/{rep}/{seed}, expected {p}/{r}/{}",
+            sweep.seed_of(p, r)
+        ));
+    }
+    let texts = sweep.point_texts(p);
+    if cells[LEAD_COLUMNS.len()..LEAD_COLUMNS.len() + texts.len()]
+        .iter()
+        .zip(&texts)
+        .any(|(a, b)| a != b)
+    {
+        return Err(format!("run {id}: axis values differ from the sweep's"));
+    }
+    let verdict = &cells[LEAD_COLUMNS.len() + texts.len()];
+    if !crate::results::VERDICTS.contains(&verdict.as_str()) {
+        return Err(format!("run {id}: unknown verdict {verdict:?}"));
+    }
+    Ok(id)
+}
