@@ -335,7 +335,7 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             eps / 1e6,
         );
         println!(
-            "wrote {} CSV files and {} figures under {}",
+            "wrote {} CSV files and {} figures (PNG + SVG each) under {}",
             files.len(),
             figures.len(),
             out.display()
