@@ -238,12 +238,39 @@ impl World {
         if let Some(f) = cl.m.dns_failures {
             sim.rec.incr(f);
         }
+        self.record_give_up(c, sim);
+        self.user_done(c, user, sim);
+    }
+
+    /// A call of client `c` succeeded after `latency_ns`: the client's and its sink's counts.
+    fn record_success(&self, c: usize, latency_ns: u64, sim: &mut Sim<Event>) {
+        let cl = &self.clients[c];
+        sim.rec.incr(cl.m.successes);
+        sim.rec.record(cl.m.latency, latency_ns);
+        if let ReplyTo::Sink(k) = cl.reply_to
+            && let Some(sink) = self.sinks.get(k as usize)
+        {
+            sim.rec.incr(sink.completions);
+            sim.rec.record(sink.latency, latency_ns);
+        }
+    }
+
+    /// A call of client `c` ended without success.
+    fn record_give_up(&self, c: usize, sim: &mut Sim<Event>) {
+        let cl = &self.clients[c];
         sim.rec.incr(cl.m.give_ups);
         if let ReplyTo::Sink(k) = cl.reply_to
             && let Some(sink) = self.sinks.get(k as usize)
         {
             sim.rec.incr(sink.failures);
         }
+    }
+
+    /// Closed-loop `user` of client `c` finished a call and thinks before the next one
+    /// (nothing for open-loop calls, whose `user` is `u32::MAX`).
+    #[inline]
+    fn user_done(&mut self, c: usize, user: u32, sim: &mut Sim<Event>) {
+        let cl = &mut self.clients[c];
         if user < cl.users() {
             let think = cl.think_time();
             sim.schedule_in(
@@ -261,26 +288,10 @@ impl World {
         let now = sim.now();
         let cl = &mut self.clients[c];
         let latency = cl.cache.as_ref().map_or(0, |k| k.spec.hit_time.as_nanos());
-        sim.rec.incr(cl.m.successes);
-        sim.rec.record(cl.m.latency, latency);
-        if let ReplyTo::Sink(k) = cl.reply_to
-            && let Some(sink) = self.sinks.get(k as usize)
-        {
-            sim.rec.incr(sink.completions);
-            sim.rec.record(sink.latency, latency);
-        }
         cl.live_calls -= 1;
         sim.rec.gauge_set_count(cl.m.in_flight, now, cl.live_calls);
-        if user < cl.users() {
-            let think = cl.think_time();
-            sim.schedule_in(
-                think,
-                Event::ThinkDone {
-                    client: c as u32,
-                    user,
-                },
-            );
-        }
+        self.record_success(c, latency, sim);
+        self.user_done(c, user, sim);
     }
 
     /// A look-aside cache is filled by the caller, only when it gets the answer.
@@ -334,41 +345,19 @@ impl World {
             self.fill_look_aside(c, key, now);
         }
         let cl = &mut self.clients[c];
-        let sink = match cl.reply_to {
-            ReplyTo::Sink(k) => self.sinks.get(k as usize),
-            _ => None,
-        };
+        cl.live_calls -= 1;
+        sim.rec.gauge_set_count(cl.m.in_flight, now, cl.live_calls);
         if outcome == Outcome::Ok {
-            sim.rec.incr(cl.m.successes);
-            let latency = now.since(sent).as_nanos();
-            sim.rec.record(cl.m.latency, latency);
-            if let Some(sink) = sink {
-                sim.rec.incr(sink.completions);
-                sim.rec.record(sink.latency, latency);
-            }
+            self.record_success(c, now.since(sent).as_nanos(), sim);
         } else {
             sim.rec.incr(if outcome == Outcome::Rejected {
                 cl.m.rejections
             } else {
                 cl.m.errors
             });
-            sim.rec.incr(cl.m.give_ups);
-            if let Some(sink) = sink {
-                sim.rec.incr(sink.failures);
-            }
+            self.record_give_up(c, sim);
         }
-        cl.live_calls -= 1;
-        sim.rec.gauge_set_count(cl.m.in_flight, now, cl.live_calls);
-        if user < cl.users() {
-            let think = cl.think_time();
-            sim.schedule_in(
-                think,
-                Event::ThinkDone {
-                    client: c as u32,
-                    user,
-                },
-            );
-        }
+        self.user_done(c, user, sim);
     }
 
     /// Service `parent.service`'s server starts a downstream call on edge `edge`.
@@ -587,25 +576,13 @@ impl World {
         let now = sim.now();
         let key = self.clients[c].calls[slot as usize].key;
         self.fill_look_aside(c, key, now);
-        let cl = &mut self.clients[c];
-        let call = cl.calls[slot as usize];
-        sim.rec.incr(cl.m.successes);
-        let latency = now.since(call.born).as_nanos();
-        sim.rec.record(cl.m.latency, latency);
-        if let ReplyTo::Sink(k) = cl.reply_to {
-            let sink = &self.sinks[k as usize];
-            sim.rec.incr(sink.completions);
-            sim.rec.record(sink.latency, latency);
-        }
+        let born = self.clients[c].calls[slot as usize].born;
+        self.record_success(c, now.since(born).as_nanos(), sim);
         self.end_call(c, slot, true, sim);
     }
 
     fn give_up(&mut self, c: usize, slot: u32, sim: &mut Sim<Event>) {
-        let cl = &self.clients[c];
-        sim.rec.incr(cl.m.give_ups);
-        if let ReplyTo::Sink(k) = cl.reply_to {
-            sim.rec.incr(self.sinks[k as usize].failures);
-        }
+        self.record_give_up(c, sim);
         self.end_call(c, slot, false, sim);
     }
 
@@ -615,18 +592,9 @@ impl World {
         cl.close_call(slot);
         sim.rec
             .gauge_set_count(cl.m.in_flight, sim.now(), cl.live_calls);
-        if user < cl.users() {
-            let think = cl.think_time();
-            sim.schedule_in(
-                think,
-                Event::ThinkDone {
-                    client: c as u32,
-                    user,
-                },
-            );
-        }
-        if cl.reply_to == ReplyTo::Parent {
-            let parent = cl.parents[slot as usize];
+        let parent = (cl.reply_to == ReplyTo::Parent).then(|| cl.parents[slot as usize]);
+        self.user_done(c, user, sim);
+        if let Some(parent) = parent {
             self.call_done(parent, ok, sim);
         }
     }
@@ -1040,10 +1008,12 @@ impl World {
             if !svc.calls.is_empty() {
                 svc.waits.resize(servers as usize, Wait::default());
             }
-            svc.crashed.resize(servers as usize, false);
-            svc.restarts.resize(servers as usize, 0);
-            svc.prev_delay.resize(servers as usize, 0);
-            svc.token_reserved.resize(servers as usize, false);
+            if svc.crash_loop.is_some() {
+                svc.crashed.resize(servers as usize, false);
+                svc.restarts.resize(servers as usize, 0);
+                svc.prev_delay.resize(servers as usize, 0);
+                svc.token_reserved.resize(servers as usize, false);
+            }
         }
         // Idle servers beyond the new count retire at once; busy ones when they finish.
         svc.idle.retain(|&k| k < servers);

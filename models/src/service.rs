@@ -123,6 +123,11 @@ pub(crate) struct ServiceMetrics {
 impl Service {
     pub fn new(spec: &ServiceSpec, seed: u64, rec: &mut Recorder) -> Service {
         let n = &spec.name;
+        let crash_servers = if spec.crash_loop.is_some() {
+            spec.servers as usize
+        } else {
+            0
+        };
         Service {
             name: spec.name.clone(),
             servers: spec.servers,
@@ -154,10 +159,11 @@ impl Service {
             record_empty: false,
             crash_loop: spec.crash_loop.clone(),
             bad_config: false,
-            crashed: vec![false; spec.servers as usize],
-            restarts: vec![0; spec.servers as usize],
-            prev_delay: vec![0; spec.servers as usize],
-            token_reserved: vec![false; spec.servers as usize],
+            // Per-server restart state exists only for crash-looping services.
+            crashed: vec![false; crash_servers],
+            restarts: vec![0; crash_servers],
+            prev_delay: vec![0; crash_servers],
+            token_reserved: vec![false; crash_servers],
             n_crashed: 0,
             restart_tokens: spec
                 .crash_loop
