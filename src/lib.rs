@@ -10,6 +10,7 @@
 //! - [`mod@run`]: builds a [`models::World`] and runs it on the [`sim_core`] engine.
 //! - [`report`]: windowed and summary CSVs, the human summary.
 //! - [`output`]: atomic file writes.
+//! - [`incident`]: a replay's trigger, tail and self-healing next to the published figures.
 //! - [`sweep`] → [`runner`] → [`results`]: sweep files, parallel resumable runs, `runs.csv` and
 //!   `points.csv`; [`shard`]: cluster shards and their merge; [`map`] + [`plot_map`]:
 //!   metastability maps; [`commands`]: the `sweep`, `map` and `merge` commands.
@@ -17,6 +18,7 @@
 pub mod analysis;
 pub mod commands;
 pub mod compare;
+pub mod incident;
 pub mod locate;
 pub mod map;
 pub mod output;

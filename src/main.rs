@@ -235,7 +235,7 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
         .out
         .unwrap_or_else(|| PathBuf::from("results").join(&sc.name));
     let all = sc.with_variants();
-    let chosen: Vec<&Scenario> = match &opts.variant {
+    let mut chosen: Vec<&Scenario> = match &opts.variant {
         None => all,
         Some(name) => {
             let Some(one) = all.iter().find(|s| s.variant_name() == name) else {
@@ -249,6 +249,14 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             vec![*one]
         }
     };
+    // An incident replay also runs without its operator actions (does it heal by itself?).
+    let counterfactual = match &sc.incident {
+        Some(_) if chosen.iter().any(|s| s.variant.is_none()) => sc.without_operator_actions(),
+        _ => None,
+    };
+    if let Some(cf) = &counterfactual {
+        chosen.push(cf);
+    }
     // With variants, each run goes to its own subdirectory, plus a comparison.
     let compare = chosen.len() > 1;
 
@@ -285,6 +293,19 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             .context("formatting comparison.csv")
             .map_err(io)?;
         files.push((out.join("comparison.csv"), csv));
+    }
+    let incident = reports
+        .iter()
+        .find(|r| r.scenario.variant.is_none())
+        .and_then(|h| {
+            let cf = reports.iter().find(|r| {
+                r.scenario.variant.as_deref() == Some(metastable::scenario::WITHOUT_OPERATORS)
+            });
+            metastable::incident::IncidentReport::new(h, cf)
+        });
+    if let Some(inc) = &incident {
+        let csv = inc.csv().context("formatting incident.csv").map_err(io)?;
+        files.push((out.join("incident.csv"), csv));
     }
     for (path, bytes) in &files {
         if let Some(dir) = path.parent() {
@@ -326,6 +347,9 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
         if compare {
             println!("variants (same seed {seed}):");
             print!("{}", metastable::compare::comparison_table(&reports));
+        }
+        if let Some(inc) = &incident {
+            print!("{}", inc.table());
         }
         let events: u64 = reports.iter().map(|r| r.stats.events).sum();
         let eps = events as f64 / wall.max(1e-9);

@@ -70,6 +70,33 @@ pub struct ScenarioFile {
     /// Design variants: the same scenario with some fields changed, run with the same seeds.
     #[serde(default)]
     pub variants: Vec<VariantFile>,
+    /// A replay of a published incident: its published figures, reported next to the run's.
+    pub incident: Option<IncidentFile>,
+}
+
+/// `[incident]`: what was published about the incident this scenario replays.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentFile {
+    pub title: String,
+    #[serde(default)]
+    pub source: String,
+    /// When the trigger started to act, if no `[[triggers]]` entry starts it (e.g. the first
+    /// bad file reaching the proxies).
+    pub trigger_from_s: Option<f64>,
+    pub published: PublishedFile,
+}
+
+/// Published figures, in minutes (durations computed from the vendor's timeline).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedFile {
+    pub trigger_min: f64,
+    pub tail_min: f64,
+    pub heals_by_itself: bool,
+    /// What the published tail is measured to (e.g. "EC2 fully recovered 13:50 PDT").
+    #[serde(default)]
+    pub tail_to: String,
 }
 
 /// `[[variants]]`: a name and the fields it changes (`set."clients[web].retry.jitter" = "full"`).
@@ -139,6 +166,9 @@ pub enum ActionKind {
     BadConfig,
     /// Turn the bad configuration's code path off (operator actions only).
     KillSwitch,
+    /// Throttle the target crash-looping service's restarts (task creation) to `value` per
+    /// second (operator actions only).
+    RestartThrottle,
 }
 
 /// A trigger: applied at `from_s`, reverted at `to_s`.
@@ -164,6 +194,11 @@ pub struct ActionFile {
     pub value: Option<f64>,
     #[serde(default)]
     pub label: String,
+    /// This action removes the trigger (e.g. the DNS record repaired, a good file pushed): the
+    /// trigger ends here, and the action is kept when the scenario is run without its
+    /// operator actions.
+    #[serde(default)]
+    pub removes_trigger: bool,
 }
 
 #[derive(Deserialize, Debug)]
@@ -630,6 +665,13 @@ pub struct Scenario {
     pub triggers: Vec<(SimTime, SimTime, String)>,
     /// Operator actions with labels.
     pub operator_actions: Vec<(SimTime, String)>,
+    /// Times of the operator actions that remove the trigger (`removes_trigger = true`).
+    pub trigger_removals: Vec<SimTime>,
+    /// The operator actions that do not remove the trigger, as scheduled in `world.actions`:
+    /// what [`Scenario::without_operator_actions`] takes out.
+    pub mitigations: Vec<TimedAction>,
+    /// The incident this scenario replays, if any.
+    pub incident: Option<Incident>,
     /// Recovery: goodput must return to this fraction of its pre-trigger baseline ...
     pub recovery_fraction: f64,
     /// ... sustained over a sliding window of this length.
@@ -639,6 +681,22 @@ pub struct Scenario {
     /// The file's design variants, each validated (empty inside a variant).
     pub variants: Vec<Variant>,
 }
+
+/// A replayed incident's published figures (validated `[incident]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Incident {
+    pub title: String,
+    pub source: String,
+    /// Start of the trigger when no `[[triggers]]` entry gives it.
+    pub trigger_from: Option<SimTime>,
+    pub trigger_min: f64,
+    pub tail_min: f64,
+    pub heals_by_itself: bool,
+    pub tail_to: String,
+}
+
+/// Name of the counterfactual run of an incident without its operator actions.
+pub const WITHOUT_OPERATORS: &str = "without-operator-actions";
 
 /// A named design variant of a scenario.
 #[derive(Clone, Debug)]
@@ -668,11 +726,37 @@ impl Scenario {
 }
 
 impl Scenario {
-    /// `[first trigger start, last trigger end]`, if the scenario has triggers.
+    /// `[first trigger start, trigger end]`, if the scenario has triggers. The trigger starts at
+    /// the earliest `[[triggers]]` start (or `[incident] trigger_from_s`) and ends at the last
+    /// operator action that removes the trigger (`removes_trigger = true`) if there is one,
+    /// else at the last trigger end.
     pub fn trigger_window(&self) -> Option<(SimTime, SimTime)> {
-        let from = self.triggers.iter().map(|t| t.0).min()?;
-        let to = self.triggers.iter().map(|t| t.1).max()?;
-        Some((from, to))
+        let declared = self.incident.as_ref().and_then(|i| i.trigger_from);
+        let from = self.triggers.iter().map(|t| t.0).chain(declared).min()?;
+        let to = match self.trigger_removals.iter().max() {
+            Some(&t) => t,
+            None => self.triggers.iter().map(|t| t.1).max()?,
+        };
+        (to > from).then_some((from, to))
+    }
+
+    /// The counterfactual: the same scenario without the operator actions that do not remove
+    /// the trigger (does the system heal by itself once the trigger is gone?). `None` if it has
+    /// none.
+    pub fn without_operator_actions(&self) -> Option<Scenario> {
+        if self.mitigations.is_empty() {
+            return None;
+        }
+        let mut sc = self.clone();
+        for m in &self.mitigations {
+            if let Some(i) = sc.world.actions.iter().position(|a| a == m) {
+                sc.world.actions.remove(i);
+            }
+        }
+        sc.mitigations.clear();
+        sc.variants.clear();
+        sc.variant = Some(WITHOUT_OPERATORS.to_string());
+        Some(sc)
     }
 }
 
@@ -815,7 +899,7 @@ pub fn parse_with(text: &str, file: &str, overrides: &[Override]) -> Result<Scen
             message: format!("{} variants; the limit is {MAX_VARIANTS}", list.len()),
         });
     }
-    let mut seen: Vec<&str> = vec![BASELINE];
+    let mut seen: Vec<&str> = vec![BASELINE, WITHOUT_OPERATORS];
     for (i, v) in list.iter().enumerate().take(MAX_VARIANTS) {
         let here = vpath.index(i);
         let name = v.get("name").and_then(|n| n.as_str()).unwrap_or_default();
@@ -833,7 +917,9 @@ pub fn parse_with(text: &str, file: &str, overrides: &[Override]) -> Result<Scen
                 message: if bad_name {
                     format!("must be 1–64 characters of A–Z a–z 0–9 _ - . , got {name:?}")
                 } else {
-                    format!("duplicate variant name {name:?} (\"baseline\" is the file as written)")
+                    format!(
+                        "duplicate or reserved variant name {name:?} (\"baseline\" is the file as written, \"{WITHOUT_OPERATORS}\" an incident run without its operator actions)"
+                    )
                 },
             });
             continue;
@@ -1303,6 +1389,7 @@ impl Validator<'_> {
                     | ActionKind::RetriesOn
                     | ActionKind::DnsRestore
                     | ActionKind::KillSwitch
+                    | ActionKind::RestartThrottle
             ) {
                 self.err(
                     &tp.key("action"),
@@ -1342,6 +1429,8 @@ impl Validator<'_> {
             triggers.push((from, to, label));
         }
         let mut operator_actions = Vec::new();
+        let mut trigger_removals = Vec::new();
+        let mut mitigations = Vec::new();
         for (i, a) in raw.actions.iter().enumerate() {
             let ap = p().key("actions").index(i);
             let at =
@@ -1356,7 +1445,13 @@ impl Validator<'_> {
             ) {
                 self.check_cache_target(&ap, &action, &clients);
                 self.check_crash_target(&ap, &action, &services);
-                actions.push(TimedAction { at, action });
+                let timed = TimedAction { at, action };
+                if a.removes_trigger {
+                    trigger_removals.push(at);
+                } else {
+                    mitigations.push(timed.clone());
+                }
+                actions.push(timed);
             }
             let label = if a.label.is_empty() {
                 format!("{:?} {}", a.action, a.target).to_lowercase()
@@ -1376,6 +1471,7 @@ impl Validator<'_> {
         let sustain = SimDuration::from_secs_f64(sustain_s);
         components.extend(services.iter().map(|s| (s.name.clone(), Kind::Service)));
         components.extend(sinks.iter().map(|s| (s.name.clone(), Kind::Sink)));
+        let incident = raw.incident.as_ref().map(|inc| self.incident(inc));
 
         Scenario {
             file: file.to_string(),
@@ -1400,10 +1496,43 @@ impl Validator<'_> {
             components,
             triggers,
             operator_actions,
+            trigger_removals,
+            mitigations,
+            incident,
             recovery_fraction,
             sustain,
             variant: None,
             variants: Vec::new(),
+        }
+    }
+
+    fn incident(&mut self, inc: &IncidentFile) -> Incident {
+        let ip = p().key("incident");
+        let trigger_from = inc.trigger_from_s.map(|t| {
+            SimTime::from_secs_f64(self.non_negative(&ip.key("trigger_from_s"), t, MAX_DURATION_S))
+        });
+        let pp = ip.key("published");
+        let trigger_min = self.positive(
+            &pp.key("trigger_min"),
+            inc.published.trigger_min,
+            MAX_DURATION_S / 60.0,
+        );
+        let tail_min = self.non_negative(
+            &pp.key("tail_min"),
+            inc.published.tail_min,
+            MAX_DURATION_S / 60.0,
+        );
+        if inc.title.trim().is_empty() {
+            self.err(&ip.key("title"), "must not be empty");
+        }
+        Incident {
+            title: inc.title.clone(),
+            source: inc.source.clone(),
+            trigger_from,
+            trigger_min,
+            tail_min,
+            heals_by_itself: inc.published.heals_by_itself,
+            tail_to: inc.published.tail_to.clone(),
         }
     }
 
@@ -1967,6 +2096,7 @@ impl Validator<'_> {
                 enabled: true,
             },
             Action::Restore { .. } => return None,
+            Action::SetRestartRate { .. } => return None,
             // A flush is not undone: the cache refills (or not) by itself.
             Action::FlushCache { .. } => return Some((apply, None)),
         };
@@ -2010,7 +2140,11 @@ impl Validator<'_> {
         };
         let needs_value = matches!(
             kind,
-            ActionKind::Rate | ActionKind::Servers | ActionKind::Slowdown | ActionKind::ErrorRate
+            ActionKind::Rate
+                | ActionKind::Servers
+                | ActionKind::Slowdown
+                | ActionKind::ErrorRate
+                | ActionKind::RestartThrottle
         );
         let v = match (needs_value, value) {
             (true, Some(v)) => v,
@@ -2080,19 +2214,24 @@ impl Validator<'_> {
                 enabled: true,
             },
             ActionKind::CacheFlush => Action::FlushCache { client },
+            ActionKind::RestartThrottle => Action::SetRestartRate {
+                service,
+                rate_per_s: self.positive(&vpath, v, MAX_RATE_PER_S),
+            },
         })
     }
 
     /// A bad-config trigger or kill switch must name a crash-looping service.
     fn check_crash_target(&mut self, path: &FieldPath, action: &Action, services: &[ServiceSpec]) {
-        if let Action::SetBadConfig { service, .. } = action
+        if let Action::SetBadConfig { service, .. } | Action::SetRestartRate { service, .. } =
+            action
             && services
                 .get(*service as usize)
                 .is_some_and(|s| s.crash_loop.is_none())
         {
             self.err(
                 &path.key("target"),
-                "bad_config and kill_switch need a service with crash_loop",
+                "bad_config, kill_switch and restart_throttle need a service with crash_loop",
             );
         }
     }

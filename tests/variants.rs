@@ -287,7 +287,7 @@ fn variant_errors_blame_the_variant_line() {
         e.contains("t.toml:24:") && e.contains("no entry [nope]"),
         "{e}"
     );
-    assert!(e.contains("duplicate variant name"), "{e}");
+    assert!(e.contains("duplicate or reserved variant name"), "{e}");
     let ok = format!("{BASE}\n[[variants]]\nname = \"v\"\nset.\"services[a].servers\" = 3\n");
     let sc = metastable::parse(&ok, "t.toml").expect("valid");
     assert_eq!(sc.variants[0].scenario.world.services[0].servers, 3);
@@ -300,7 +300,7 @@ fn variant_errors_blame_the_variant_line() {
 /// (250 QPS) even the look-aside cache refills.
 #[test]
 fn hotos_cache_look_aside_stays_cold_read_through_recovers() {
-    let sc = load("hotos-cache.toml");
+    let sc = load("hotos-2021-cache.toml");
     let late_hit_rate = |r: &metastable::RunReport| -> f64 {
         let ids = r.component_ids();
         let app = ids.iter().find(|c| c.name == "app").expect("app");
@@ -314,7 +314,7 @@ fn hotos_cache_look_aside_stays_cold_read_through_recovers() {
     };
     for seed in 1..=3u64 {
         let reproduce =
-            format!("reproduce: metastable run scenarios/hotos-cache.toml --seed {seed}");
+            format!("reproduce: metastable run scenarios/hotos-2021-cache.toml --seed {seed}");
         let r = metastable::run(&sc, seed);
         let (a, hit) = (r.analysis(), late_hit_rate(&r));
         assert_eq!(

@@ -989,6 +989,10 @@ impl World {
             Action::SetRecordEmpty { service, empty } => {
                 self.services[service as usize].record_empty = empty;
             }
+            Action::SetRestartRate {
+                service,
+                rate_per_s,
+            } => self.services[service as usize].set_restart_rate(rate_per_s, now),
             Action::FlushCache { client } => {
                 if let Some(cache) = &mut self.clients[client as usize].cache {
                     cache.flush();

@@ -251,6 +251,17 @@ impl Service {
         self.queue.push_back(req);
     }
 
+    /// Throttles restarts from `now` on to `rate` per second (burst: one second's worth, at
+    /// least one), starting with a full bucket.
+    pub(crate) fn set_restart_rate(&mut self, rate: f64, now: SimTime) {
+        if let Some(c) = &mut self.crash_loop {
+            let burst = rate.max(1.0);
+            c.restart_rate = Some((rate, burst));
+            self.restart_tokens = burst;
+            self.restart_refilled = now;
+        }
+    }
+
     /// Reserves a restart token at `now` and returns how long (ns) to wait for it. The bucket
     /// may go negative: waiting restarts are served in order at `rate`, each woken once (no
     /// polling herd).

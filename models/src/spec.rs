@@ -192,6 +192,12 @@ pub enum Action {
         service: u32,
         empty: bool,
     },
+    /// Throttle a crash-looping service's restarts (task creation) to `rate_per_s`, with a
+    /// burst of one second's worth.
+    SetRestartRate {
+        service: u32,
+        rate_per_s: f64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

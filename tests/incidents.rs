@@ -1,0 +1,235 @@
+//! Incident replays: the `[incident]` report (trigger, tail, tail ÷ trigger, healing without the
+//! operator actions) and the shapes of the replays asserted against the published timelines
+//! (../shared/reference/incidents.md).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use metastable::analysis::Verdict;
+use metastable::incident::IncidentReport;
+
+fn load(name: &str) -> metastable::Scenario {
+    let path = PathBuf::from(format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR")));
+    metastable::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn variant<'a>(sc: &'a metastable::Scenario, name: &str) -> &'a metastable::Scenario {
+    sc.with_variants()
+        .into_iter()
+        .find(|s| s.variant_name() == name)
+        .unwrap_or_else(|| panic!("no variant {name}"))
+}
+
+/// Success ratio (successes ÷ first tries) of client `name` over windows `[from_s, to_s)`.
+fn success_ratio(r: &metastable::RunReport, name: &str, from_s: f64, to_s: f64) -> f64 {
+    let ids = r.component_ids();
+    let c = ids
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no component {name}"));
+    let (mut f, mut s) = (0u64, 0u64);
+    for w in 0..r.rec.n_windows() {
+        let (a, b) = r.rec.window_bounds(w);
+        if a.as_secs_f64() >= from_s && b.as_secs_f64() <= to_s {
+            let v = r.window_values(c, w);
+            f += v.first_tries.unwrap_or(0);
+            s += v.successes.unwrap_or(0);
+        }
+    }
+    if f == 0 { 1.0 } else { s as f64 / f as f64 }
+}
+
+/// First window start ≥ `from_s` from which client `name`'s success ratio stays ≥ `level` for
+/// every later window (10 s windows), or `None`.
+fn healthy_from(r: &metastable::RunReport, name: &str, from_s: f64, level: f64) -> Option<f64> {
+    let n = r.rec.n_windows();
+    let starts: Vec<f64> = (0..n)
+        .map(|w| r.rec.window_bounds(w).0.as_secs_f64())
+        .collect();
+    let ok: Vec<bool> = (0..n)
+        .map(|w| {
+            let (a, b) = r.rec.window_bounds(w);
+            success_ratio(r, name, a.as_secs_f64(), b.as_secs_f64()) >= level
+        })
+        .collect();
+    let last_bad = (0..n).rev().find(|&w| starts[w] >= from_s && !ok[w]);
+    match last_bad {
+        None => Some(from_s),
+        Some(w) if w + 1 < n => Some(starts[w + 1]),
+        Some(_) => None,
+    }
+}
+
+const CENTRAL: &str = "api-us-central1";
+const SMALL: [&str; 3] = ["api-europe-west1", "api-asia-east1", "api-us-east4"];
+/// Red button rolled out (trigger removed), simulated seconds (11:29 PDT).
+const RED_BUTTON_S: f64 = 3000.0;
+/// Operators throttle task creation in us-central1 (not published; see the scenario).
+const THROTTLE_S: f64 = 7800.0;
+
+/// GCP 2025-06-12. Published: trigger ≈ 40 min; smaller regions recover first (all but
+/// us-central1 mitigated by 12:48, tail ≤ 79 min); us-central1 needs the operators' throttle
+/// (does not heal by itself); randomized exponential backoff is the published fix.
+#[test]
+fn gcp_small_regions_heal_us_central1_needs_the_operators() {
+    let sc = load("gcp-2025-06-12.toml");
+    for seed in [1u64, 2] {
+        let hist = metastable::run(&sc, seed);
+        let without = sc
+            .without_operator_actions()
+            .expect("the replay has operator actions");
+        let cf = metastable::run(&without, seed);
+        let rep = IncidentReport::new(&hist, Some(&cf)).expect("[incident]");
+        let ctx = format!(
+            "seed {seed} (reproduce: metastable run scenarios/gcp-2025-06-12.toml --seed {seed})\n{}",
+            rep.table()
+        );
+        assert!(hist.stats.stop.is_complete(), "{ctx}");
+        // Trigger: 10:49 → 11:29, exactly as scripted.
+        assert_eq!(rep.trigger_min, Some(40.0), "{ctx}");
+        // Small regions: back within 10 minutes of the red button (published: ≤ 79 min; with
+        // a 1 s restart delay their 400 tasks reload in one round of their store).
+        for name in SMALL {
+            let at = healthy_from(&hist, name, RED_BUTTON_S, 0.95)
+                .unwrap_or_else(|| panic!("{name} never recovers; {ctx}"));
+            assert!(
+                at - RED_BUTTON_S <= 600.0,
+                "{name} recovers {:.0} s after the red button; {ctx}",
+                at - RED_BUTTON_S
+            );
+        }
+        // us-central1 without the operators: down to the end (the herd never ends).
+        let late = success_ratio(&cf, CENTRAL, 9000.0, 12000.0);
+        assert!(
+            late < 0.10,
+            "us-central1 success {late:.3} late in the run without operators; {ctx}"
+        );
+        assert_eq!(rep.without_operators, Some(Verdict::Metastable), "{ctx}");
+        assert!(!rep.heals_by_itself, "{ctx}");
+        // ... and between the red button and the throttle in the historical run.
+        let stuck = success_ratio(&hist, CENTRAL, RED_BUTTON_S + 600.0, THROTTLE_S);
+        assert!(
+            stuck < 0.10,
+            "us-central1 success {stuck:.3} before the throttle; {ctx}"
+        );
+        // With the throttle (+ database capacity) it is back within 10 minutes.
+        let at = healthy_from(&hist, CENTRAL, RED_BUTTON_S, 0.95)
+            .unwrap_or_else(|| panic!("us-central1 never recovers; {ctx}"));
+        assert!(
+            at >= THROTTLE_S && at - THROTTLE_S <= 600.0,
+            "us-central1 healthy from {at:.0} s; {ctx}"
+        );
+        assert_eq!(rep.verdict, Verdict::Recovered, "{ctx}");
+        let tail = rep.tail_min.expect("tail");
+        assert!(
+            (75.0..=95.0).contains(&tail),
+            "tail {tail:.0} min (throttle at 80 min after the red button); {ctx}"
+        );
+    }
+}
+
+/// The published fix: with randomized exponential backoff (or throttled task creation from
+/// the start) us-central1 recovers within minutes of the red button, no operator needed.
+#[test]
+fn gcp_backoff_or_throttle_removes_the_herd() {
+    let sc = load("gcp-2025-06-12.toml");
+    let seed = 1;
+    for name in ["jittered-backoff", "restart-throttle-always"] {
+        let v = variant(&sc, name)
+            .without_operator_actions()
+            .expect("actions");
+        let r = metastable::run(&v, seed);
+        let at = healthy_from(&r, CENTRAL, RED_BUTTON_S, 0.95).unwrap_or_else(|| {
+            panic!("variant {name} seed {seed}: us-central1 never recovers without operators")
+        });
+        assert!(
+            at - RED_BUTTON_S <= 300.0,
+            "variant {name} seed {seed}: us-central1 healthy {:.0} s after the red button",
+            at - RED_BUTTON_S
+        );
+    }
+}
+
+fn metastable_bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_metastable"))
+}
+
+/// `metastable run` on a replay writes `incident.csv` and the counterfactual's results, and
+/// prints the table next to the published figures.
+#[test]
+fn run_reports_the_incident_next_to_the_published_figures() {
+    let dir = std::env::temp_dir().join(format!("metastable-incident-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny-incident.toml");
+    let out = metastable_bin()
+        .args(["run", &file.to_string_lossy(), "--seed", "3", "--out"])
+        .arg(&dir)
+        .output()
+        .expect("run metastable");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "seed 3: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("incident: tiny outage"), "seed 3: {stdout}");
+    let csv = std::fs::read_to_string(dir.join("incident.csv")).expect("incident.csv");
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(
+        rows[0],
+        ["seed", "quantity", "measured", "published"],
+        "{csv}"
+    );
+    // The trigger: errors from 20 s, removed by the operator at 50 s.
+    assert_eq!(rows[1], ["3", "trigger_min", "0.5", "0.5"], "{csv}");
+    // No retries, ample capacity: the tail is at most a window or two.
+    let tail: f64 = rows[2][2].parse().expect("tail");
+    assert!(tail <= 2.0 / 60.0 + 1e-9, "seed 3: tail {tail} min\n{csv}");
+    assert_eq!(rows[4], ["3", "heals_by_itself", "true", "true"], "{csv}");
+    // The counterfactual ran and was written next to the file as written.
+    assert!(dir.join("without-operator-actions/windows.csv").exists());
+    assert!(dir.join("baseline/windows.csv").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_incident_tables_are_input_errors() {
+    let base = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny-incident.toml"),
+    )
+    .expect("tiny-incident.toml");
+    let cases = [
+        (
+            "trigger_min = 0.5",
+            "trigger_min = -1.0",
+            "incident.published.trigger_min",
+        ),
+        (
+            "tail_min = 0.0",
+            "tail_min = \"long\"",
+            "incident.published.tail_min",
+        ),
+        (
+            "heals_by_itself = true",
+            "heals = true",
+            "incident.published",
+        ),
+    ];
+    for (from, to, field) in cases {
+        assert!(base.contains(from), "{from}");
+        let text = base.replace(from, to);
+        let e = metastable::parse(&text, "tiny.toml")
+            .expect_err(to)
+            .to_string();
+        assert!(e.contains(field), "{to}: {e}");
+        assert!(e.contains("tiny.toml:"), "{to}: {e}");
+    }
+    // A variant may not take the counterfactual's name.
+    let text = format!(
+        "{base}\n[[variants]]\nname = \"without-operator-actions\"\nset.\"clients[c].rate_per_s\" = 1.0\n"
+    );
+    let e = metastable::parse(&text, "tiny.toml")
+        .expect_err("reserved")
+        .to_string();
+    assert!(e.contains("reserved variant name"), "{e}");
+}
