@@ -192,6 +192,10 @@ pub enum Action {
         service: u32,
         empty: bool,
     },
+    /// Multiply the apply delays of DNS automation `automation`'s first enactor by `factor`.
+    SetEnactorDelay { automation: u32, factor: f64 },
+    /// The operator repairs every empty endpoint of DNS automation `automation`.
+    DnsAutomationRestore { automation: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -210,4 +214,6 @@ pub struct WorldSpec {
     /// Limit on requests alive at once across the world; reaching it stops the run with the
     /// reason `live_request_limit`.
     pub max_live_requests: u64,
+    /// DNS automations (planner + enactors) driving services' DNS records.
+    pub dns_automations: Vec<crate::dns_plan::DnsAutomationSpec>,
 }
