@@ -1296,7 +1296,8 @@ impl Validator<'_> {
             .enumerate()
             .map(|(i, c)| (c.name.clone(), i as u32))
             .collect();
-        self.dns_automations = self.dns_automations(&raw.dns_automation, &mut names, &service_index);
+        self.dns_automations =
+            self.dns_automations(&raw.dns_automation, &mut names, &service_index);
         let mut actions = Vec::new();
         let mut triggers = Vec::new();
         for (i, t) in raw.triggers.iter().enumerate() {

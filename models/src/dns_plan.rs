@@ -187,9 +187,8 @@ impl Automation {
         sim.schedule_at(SimTime::ZERO, wrap(idx, Ev::Plan));
         for (i, en) in a.enactors.iter_mut().enumerate() {
             let u: f64 = en.rng.random();
-            let at = SimTime::ZERO.saturating_add(SimDuration::from_nanos_f64(
-                u * spec.idle.as_nanos() as f64,
-            ));
+            let at = SimTime::ZERO
+                .saturating_add(SimDuration::from_nanos_f64(u * spec.idle.as_nanos() as f64));
             sim.schedule_at(at, wrap(idx, Ev::Start(i as u16)));
         }
         a
@@ -319,8 +318,7 @@ impl Automation {
                 } else {
                     1.0
                 };
-                let next =
-                    SimDuration::from_nanos_f64(self.spec.plan_period.as_nanos() as f64 * f);
+                let next = SimDuration::from_nanos_f64(self.spec.plan_period.as_nanos() as f64 * f);
                 sim.schedule_in(next.max(SimDuration(1)), wrap(idx, Ev::Plan));
             }
             Ev::Start(i) => {
@@ -332,7 +330,10 @@ impl Automation {
             Ev::ApplyDone(i) => {
                 let k = i as usize;
                 let en = &mut self.enactors[k];
-                debug_assert!(en.applying, "an apply ended on an enactor that was not applying");
+                debug_assert!(
+                    en.applying,
+                    "an apply ended on an enactor that was not applying"
+                );
                 en.applying = false;
                 let e = en.current as usize;
                 self.locked_by[e] = None;

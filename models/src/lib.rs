@@ -1091,9 +1091,13 @@ impl Model for World {
                 slot,
                 generation,
             } => self.on_send_due(client as usize, slot, generation, sim),
-            Event::DnsPlan { idx, ev } => {
-                self.dns_automations[idx as usize].handle(idx, ev, &mut self.services, sim, dns_plan_event)
-            }
+            Event::DnsPlan { idx, ev } => self.dns_automations[idx as usize].handle(
+                idx,
+                ev,
+                &mut self.services,
+                sim,
+                dns_plan_event,
+            ),
         }
     }
 }

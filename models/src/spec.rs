@@ -193,9 +193,14 @@ pub enum Action {
         empty: bool,
     },
     /// Multiply the apply delays of DNS automation `automation`'s first enactor by `factor`.
-    SetEnactorDelay { automation: u32, factor: f64 },
+    SetEnactorDelay {
+        automation: u32,
+        factor: f64,
+    },
     /// The operator repairs every empty endpoint of DNS automation `automation`.
-    DnsAutomationRestore { automation: u32 },
+    DnsAutomationRestore {
+        automation: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
