@@ -53,6 +53,11 @@ pub const METRIC_COLUMNS: &[&str] = &[
     "latency_ms_p999",
     "latency_ms_max",
     "wait_ms_mean",
+    "plans",
+    "applies",
+    "stale_applies",
+    "races",
+    "records_empty_mean",
 ];
 
 /// The metric ids of one component (those it has).
@@ -67,6 +72,7 @@ pub struct ComponentIds {
     pub busy: Option<GaugeId>,
     pub tasks_down: Option<GaugeId>,
     pub latency: Option<HistId>,
+    pub records_empty: Option<GaugeId>,
 }
 
 impl ComponentIds {
@@ -124,6 +130,13 @@ pub struct Values {
     pub utilisation: Option<f64>,
     pub latency: Option<HistStat>,
     pub wait_ms_mean: Option<f64>,
+    /// DNS automation: plans produced, applies, applies of a plan older than the endpoint's,
+    /// races (endpoints emptied), mean number of empty endpoints.
+    pub plans: Option<u64>,
+    pub applies: Option<u64>,
+    pub stale_applies: Option<u64>,
+    pub races: Option<u64>,
+    pub records_empty_mean: Option<f64>,
 }
 
 impl Values {
@@ -190,6 +203,11 @@ impl Values {
             ms(lat.p999),
             ms(lat.max),
             flt(self.wait_ms_mean),
+            int(self.plans),
+            int(self.applies),
+            int(self.stale_applies),
+            int(self.races),
+            flt(self.records_empty_mean),
         ]
     }
 }
@@ -241,6 +259,10 @@ const COUNTERS: &[&str] = &[
     "failures",
     "started",
     "wait_ns",
+    "plans",
+    "applies",
+    "stale_applies",
+    "races",
 ];
 
 impl RunReport {
@@ -269,6 +291,7 @@ impl RunReport {
                 busy: gauge(rec, name, "busy"),
                 tasks_down: gauge(rec, name, "tasks_down"),
                 latency: hist(rec, name, "latency"),
+                records_empty: gauge(rec, name, "records_empty"),
             })
             .collect()
     }
@@ -342,6 +365,11 @@ impl RunReport {
                 .zip(cnt("started"))
                 .filter(|&(_, n)| n > 0)
                 .map(|(w, n)| w as f64 / n as f64 / 1e6),
+            plans: cnt("plans"),
+            applies: cnt("applies"),
+            stale_applies: cnt("stale_applies"),
+            races: cnt("races"),
+            records_empty_mean: gauge(c.records_empty).map(|g| g.mean),
         }
     }
 

@@ -15,7 +15,7 @@ use crate::sweep::Sweep;
 /// Columns before the axes.
 pub const LEAD_COLUMNS: [&str; 4] = ["run", "point", "replication", "seed"];
 /// Columns after the axes.
-pub const RUN_COLUMNS: [&str; 10] = [
+pub const RUN_COLUMNS: [&str; 11] = [
     "verdict",
     "recovery_s",
     "baseline_goodput_per_s",
@@ -26,9 +26,10 @@ pub const RUN_COLUMNS: [&str; 10] = [
     "latency_ms_p99",
     "events",
     "stop_reason",
+    "dns_race",
 ];
 /// Numeric run columns summarised per point in `points.csv`.
-pub const SUMMARY_METRICS: [&str; 8] = [
+pub const SUMMARY_METRICS: [&str; 9] = [
     "recovery_s",
     "baseline_goodput_per_s",
     "success_ratio",
@@ -37,6 +38,7 @@ pub const SUMMARY_METRICS: [&str; 8] = [
     "wasted_fraction",
     "latency_ms_p99",
     "events",
+    "dns_race",
 ];
 /// Verdicts counted per point, in column order.
 pub const VERDICTS: [&str; 4] = ["stable", "recovered", "metastable", "no_trigger"];
@@ -139,7 +141,21 @@ pub fn run_cells(report: &RunReport) -> Vec<String> {
         opt(row.latency_ms_p99),
         report.stats.events.to_string(),
         report.stats.stop.as_str().to_string(),
+        dns_race(report),
     ]
+}
+
+/// `1` if a DNS automation of the run emptied an endpoint (a race) after warm-up, else `0`;
+/// empty without DNS automations. Its mean over a point's runs estimates P(race).
+fn dns_race(report: &RunReport) -> String {
+    let mut races = None;
+    for c in report.component_ids() {
+        if c.kind == crate::scenario::Kind::DnsAutomation {
+            let n = report.summary_values(&c).races.unwrap_or(0);
+            races = Some(races.unwrap_or(0) + n);
+        }
+    }
+    races.map_or(String::new(), |n| u64::from(n > 0).to_string())
 }
 
 /// Finished rows by run id, and the header they share.

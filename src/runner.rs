@@ -196,7 +196,8 @@ pub fn run_sweep(
 
 /// The `events` cell of a row.
 fn events_of(line: &str, n_axes: usize) -> u64 {
-    let col = LEAD_COLUMNS.len() + n_axes + RUN_COLUMNS.len() - 2;
+    let events = RUN_COLUMNS.iter().position(|c| *c == "events");
+    let col = LEAD_COLUMNS.len() + n_axes + events.unwrap_or(RUN_COLUMNS.len());
     parse_record(line.trim_end_matches('\n'))
         .and_then(|c| c.get(col).and_then(|e| e.parse().ok()))
         .unwrap_or(0)

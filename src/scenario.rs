@@ -72,6 +72,9 @@ pub struct ScenarioFile {
     pub variants: Vec<VariantFile>,
     /// A replay of a published incident: its published figures, reported next to the run's.
     pub incident: Option<IncidentFile>,
+    /// DNS automations: planner + enactors driving services' DNS records.
+    #[serde(default)]
+    pub dns_automation: Vec<crate::dns_automation_file::DnsAutomationFile>,
 }
 
 /// `[incident]`: what was published about the incident this scenario replays.
@@ -169,6 +172,8 @@ pub enum ActionKind {
     /// Throttle the target crash-looping service's restarts (task creation) to `value` per
     /// second (operator actions only).
     RestartThrottle,
+    /// Multiply the apply delays of the target DNS automation's first enactor by `value`.
+    EnactorDelay,
 }
 
 /// A trigger: applied at `from_s`, reverted at `to_s`.
@@ -623,6 +628,8 @@ pub enum Kind {
     Sink,
     /// A downstream call edge of a service (`api->db`): a client inside the service.
     Call,
+    /// A DNS automation (`[[dns_automation]]`).
+    DnsAutomation,
 }
 
 impl Kind {
@@ -633,6 +640,7 @@ impl Kind {
             Kind::Service => "service",
             Kind::Sink => "sink",
             Kind::Call => "call",
+            Kind::DnsAutomation => "dns_automation",
         }
     }
 }
@@ -1125,6 +1133,7 @@ fn finish(
         located,
         issues: Vec::new(),
         applied,
+        dns_automations: Vec::new(),
     };
     let mut scenario = v.scenario(raw, file);
     scenario.variant = variant.map(str::to_string);
@@ -1146,12 +1155,14 @@ fn finish(
     }
 }
 
-struct Validator<'t> {
+pub(crate) struct Validator<'t> {
     text: &'t str,
     located: Option<Located<'t>>,
     issues: Vec<Issue>,
     /// Overrides applied to the file: issues in the fields they set are blamed on them.
     applied: Vec<Applied>,
+    /// The validated DNS automations (triggers and actions may name them).
+    dns_automations: Vec<models::dns_plan::DnsAutomationSpec>,
 }
 
 fn p() -> FieldPath {
@@ -1168,7 +1179,7 @@ fn num(x: f64) -> String {
 }
 
 impl Validator<'_> {
-    fn err(&mut self, path: &FieldPath, message: impl Into<String>) {
+    pub(crate) fn err(&mut self, path: &FieldPath, message: impl Into<String>) {
         if let Some(a) = self.applied.iter().find(|a| overlaps(&a.path, path)) {
             let issue = blame(self.text, &self.located, a, path, message.into());
             self.issues.push(issue);
@@ -1185,7 +1196,7 @@ impl Validator<'_> {
     }
 
     /// `x` finite and in `(0, max]`.
-    fn positive(&mut self, path: &FieldPath, x: f64, max: f64) -> f64 {
+    pub(crate) fn positive(&mut self, path: &FieldPath, x: f64, max: f64) -> f64 {
         if !x.is_finite() {
             self.err(path, format!("must be a finite number, got {}", num(x)));
         } else if x <= 0.0 {
@@ -1197,7 +1208,7 @@ impl Validator<'_> {
     }
 
     /// `x` finite and in `[0, max]`.
-    fn non_negative(&mut self, path: &FieldPath, x: f64, max: f64) -> f64 {
+    pub(crate) fn non_negative(&mut self, path: &FieldPath, x: f64, max: f64) -> f64 {
         if !x.is_finite() {
             self.err(path, format!("must be a finite number, got {}", num(x)));
         } else if x < 0.0 {
@@ -1208,14 +1219,14 @@ impl Validator<'_> {
         x
     }
 
-    fn int_in(&mut self, path: &FieldPath, n: i64, lo: i64, hi: i64) -> i64 {
+    pub(crate) fn int_in(&mut self, path: &FieldPath, n: i64, lo: i64, hi: i64) -> i64 {
         if n < lo || n > hi {
             self.err(path, format!("must be an integer in {lo}..={hi}, got {n}"));
         }
         n.clamp(lo, hi)
     }
 
-    fn name(&mut self, path: &FieldPath, name: &str) {
+    pub(crate) fn name(&mut self, path: &FieldPath, name: &str) {
         let ok = !name.is_empty()
             && name.len() <= 64
             && name
@@ -1371,6 +1382,8 @@ impl Validator<'_> {
             .enumerate()
             .map(|(i, c)| (c.name.clone(), i as u32))
             .collect();
+        self.dns_automations =
+            self.dns_automations(&raw.dns_automation, &mut names, &service_index);
         let mut actions = Vec::new();
         let mut triggers = Vec::new();
         for (i, t) in raw.triggers.iter().enumerate() {
@@ -1472,6 +1485,12 @@ impl Validator<'_> {
         components.extend(services.iter().map(|s| (s.name.clone(), Kind::Service)));
         components.extend(sinks.iter().map(|s| (s.name.clone(), Kind::Sink)));
         let incident = raw.incident.as_ref().map(|inc| self.incident(inc));
+        let dns_automations = std::mem::take(&mut self.dns_automations);
+        components.extend(
+            dns_automations
+                .iter()
+                .map(|a| (a.name.clone(), Kind::DnsAutomation)),
+        );
 
         Scenario {
             file: file.to_string(),
@@ -1492,6 +1511,7 @@ impl Validator<'_> {
                 sinks,
                 actions,
                 max_live_requests,
+                dns_automations,
             },
             components,
             triggers,
@@ -2095,8 +2115,12 @@ impl Validator<'_> {
                 client,
                 enabled: true,
             },
-            Action::Restore { .. } => return None,
             Action::SetRestartRate { .. } => return None,
+            Action::SetEnactorDelay { automation, .. } => Action::SetEnactorDelay {
+                automation,
+                factor: 1.0,
+            },
+            Action::Restore { .. } | Action::DnsAutomationRestore { .. } => return None,
             // A flush is not undone: the cache refills (or not) by itself.
             Action::FlushCache { .. } => return Some((apply, None)),
         };
@@ -2112,6 +2136,12 @@ impl Validator<'_> {
         client_index: &BTreeMap<String, u32>,
         service_index: &BTreeMap<String, u32>,
     ) -> Option<Action> {
+        let automations = std::mem::take(&mut self.dns_automations);
+        let aimed = self.dns_automation_action(ap, kind, target, value, &automations);
+        self.dns_automations = automations;
+        if let Some(action) = aimed {
+            return action;
+        }
         let tpath = ap.key("target");
         let vpath = ap.key("value");
         let needs_client = matches!(
@@ -2218,6 +2248,8 @@ impl Validator<'_> {
                 service,
                 rate_per_s: self.positive(&vpath, v, MAX_RATE_PER_S),
             },
+            // Handled by `dns_automation_action` above.
+            ActionKind::EnactorDelay => return None,
         })
     }
 
@@ -2513,7 +2545,7 @@ impl Validator<'_> {
         }
     }
 
-    fn dist(&mut self, path: &FieldPath, d: &DistFile) -> Dist {
+    pub(crate) fn dist(&mut self, path: &FieldPath, d: &DistFile) -> Dist {
         const NS: f64 = 1e6; // per ms
         let max = MAX_DURATION_MS;
         match d {

@@ -17,6 +17,7 @@ pub mod cache;
 pub mod client;
 pub mod dist;
 pub mod dns;
+pub mod dns_plan;
 pub mod policy;
 pub mod request;
 pub mod retry;
@@ -85,6 +86,8 @@ pub enum Event {
         slot: u32,
         generation: u32,
     },
+    /// An event of DNS automation `idx` (planner tick, enactor run start, apply end, retry).
+    DnsPlan { idx: u32, ev: dns_plan::Ev },
 }
 
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);
@@ -97,6 +100,7 @@ pub struct World {
     actions: Vec<TimedAction>,
     live_requests: u64,
     max_live_requests: u64,
+    pub dns_automations: Vec<dns_plan::Automation>,
 }
 
 impl World {
@@ -125,7 +129,12 @@ impl World {
             actions: spec.actions.clone(),
             live_requests: 0,
             max_live_requests: spec.max_live_requests,
+            dns_automations: Vec::new(),
         };
+        for (i, a) in spec.dns_automations.iter().enumerate() {
+            let built = dns_plan::Automation::build(a, seed, i as u32, sim, dns_plan_event);
+            world.dns_automations.push(built);
+        }
         for (i, c) in world.clients.iter_mut().enumerate() {
             let client = i as u32;
             match &c.mode {
@@ -988,6 +997,12 @@ impl World {
             }
             Action::SetRecordEmpty { service, empty } => {
                 self.services[service as usize].record_empty = empty;
+                if !empty {
+                    // The operator's repair also makes the automation's endpoints consistent.
+                    for a in &mut self.dns_automations {
+                        a.operator_restore(Some(service), &mut self.services, sim);
+                    }
+                }
             }
             Action::SetRestartRate {
                 service,
@@ -997,6 +1012,16 @@ impl World {
                 if let Some(cache) = &mut self.clients[client as usize].cache {
                     cache.flush();
                 }
+            }
+            Action::SetEnactorDelay { automation, factor } => {
+                self.dns_automations[automation as usize].set_delay_factor(0, factor);
+            }
+            Action::DnsAutomationRestore { automation } => {
+                self.dns_automations[automation as usize].operator_restore(
+                    None,
+                    &mut self.services,
+                    sim,
+                );
             }
         }
     }
@@ -1070,6 +1095,17 @@ impl Model for World {
                 slot,
                 generation,
             } => self.on_send_due(client as usize, slot, generation, sim),
+            Event::DnsPlan { idx, ev } => self.dns_automations[idx as usize].handle(
+                idx,
+                ev,
+                &mut self.services,
+                sim,
+                dns_plan_event,
+            ),
         }
     }
+}
+
+fn dns_plan_event(idx: u32, ev: dns_plan::Ev) -> Event {
+    Event::DnsPlan { idx, ev }
 }

@@ -198,6 +198,15 @@ pub enum Action {
         service: u32,
         rate_per_s: f64,
     },
+    /// Multiply the apply delays of DNS automation `automation`'s first enactor by `factor`.
+    SetEnactorDelay {
+        automation: u32,
+        factor: f64,
+    },
+    /// The operator repairs every empty endpoint of DNS automation `automation`.
+    DnsAutomationRestore {
+        automation: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -216,4 +225,6 @@ pub struct WorldSpec {
     /// Limit on requests alive at once across the world; reaching it stops the run with the
     /// reason `live_request_limit`.
     pub max_live_requests: u64,
+    /// DNS automations (planner + enactors) driving services' DNS records.
+    pub dns_automations: Vec<crate::dns_plan::DnsAutomationSpec>,
 }
