@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Executes every notebooks/*.ipynb headless with papermill and fails on any cell error (each
+# lesson asserts what it teaches). Needs python3 (3.11+) and the release binary; builds nothing.
+#
+#   notebooks/run.sh                  # from anywhere in the checkout
+#   SEED=2 notebooks/run.sh           # another seed (papermill -p seed 2)
+#   METASTABLE_BIN=/path/to/metastable notebooks/run.sh
+#
+# The venv is target/notebooks-venv (reused when its requirements stamp matches); executed
+# notebooks, figures and the simulator's CSVs go to target/notebooks-out/.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+bin="${METASTABLE_BIN:-target/release/metastable}"
+case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
+if [[ ! -x "$bin" ]]; then
+  echo "notebooks/run.sh: no metastable binary at $bin" >&2
+  echo "  build it first: cargo build --release   (or set METASTABLE_BIN)" >&2
+  exit 1
+fi
+export METASTABLE_BIN="$bin" METASTABLE_ROOT="$root"
+
+venv="$root/target/notebooks-venv"
+stamp="$venv/.requirements.txt"
+if [[ ! -x "$venv/bin/python" ]] || ! cmp -s notebooks/requirements.txt "$stamp"; then
+  echo "== venv: $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r notebooks/requirements.txt
+  "$venv/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
+  cp notebooks/requirements.txt "$stamp"
+fi
+
+out="$root/target/notebooks-out"
+mkdir -p "$out"
+export NOTEBOOK_DATA="$out/data"
+seed="${SEED:-1}"
+failed=0 passed=0
+for nb in notebooks/*.ipynb; do
+  name="$(basename "$nb")"
+  echo "== $name (seed $seed)"
+  start=$SECONDS
+  if "$venv/bin/papermill" --no-progress-bar --kernel python3 --cwd "$root/notebooks" \
+      -p seed "$seed" "$nb" "$out/$name" >"$out/${name%.ipynb}.log" 2>&1; then
+    printf '   %s assertions ok' "$(grep -c '"ok   \[seed' "$out/$name" || true)"
+    printf ' in %d s -> %s\n' $((SECONDS - start)) "$out/$name"
+    passed=$((passed + 1))
+  else
+    echo "FAILED: $name (log: $out/${name%.ipynb}.log, executed notebook: $out/$name)" >&2
+    tail -n 30 "$out/${name%.ipynb}.log" >&2
+    failed=$((failed + 1))
+  fi
+done
+echo "notebooks: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
