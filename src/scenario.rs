@@ -24,6 +24,10 @@ use sim_core::{SimDuration, SimTime};
 use crate::locate::{FieldPath, Located, line_col};
 use crate::overrides::Override;
 
+#[path = "edge_file.rs"]
+mod edge_file;
+pub use edge_file::EdgeFile;
+
 /// Largest scenario file read, in bytes.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// Largest simulated duration, in seconds (about 3.2 years).
@@ -139,6 +143,11 @@ pub enum ActionKind {
     BadConfig,
     /// Turn the bad configuration's code path off (operator actions only).
     KillSwitch,
+    /// Manual node recovery of an edge service: down nodes start reloading (operator only).
+    EdgeRecover,
+    /// Admit the target service's arrivals at a rate ramping from `value` to `to_per_s` over
+    /// `over_s`, then remove the limit (operator actions only).
+    AdmitRamp,
 }
 
 /// A trigger: applied at `from_s`, reverted at `to_s`.
@@ -162,6 +171,9 @@ pub struct ActionFile {
     pub action: ActionKind,
     pub target: String,
     pub value: Option<f64>,
+    /// `admit_ramp` only: the rate at the ramp's end, and its length.
+    pub to_per_s: Option<f64>,
+    pub over_s: Option<f64>,
     #[serde(default)]
     pub label: String,
 }
@@ -529,6 +541,8 @@ pub struct ServiceFile {
     #[serde(default)]
     pub call_mode: CallModeFile,
     pub crash_loop: Option<CrashLoopFile>,
+    /// Servers are edge nodes (asynchronous crash on bad config, overload crash, cold reload).
+    pub edge: Option<EdgeFile>,
 }
 
 /// `crash_loop = { ... }`: servers are tasks that crash-loop on a bad configuration and
@@ -1303,6 +1317,8 @@ impl Validator<'_> {
                     | ActionKind::RetriesOn
                     | ActionKind::DnsRestore
                     | ActionKind::KillSwitch
+                    | ActionKind::EdgeRecover
+                    | ActionKind::AdmitRamp
             ) {
                 self.err(
                     &tp.key("action"),
@@ -1323,6 +1339,7 @@ impl Validator<'_> {
             ) {
                 self.check_cache_target(&tp, &apply, &clients);
                 self.check_crash_target(&tp, &apply, &services);
+                self.check_edge_target(&tp, &apply, &services);
                 actions.push(TimedAction {
                     at: from,
                     action: apply,
@@ -1346,14 +1363,17 @@ impl Validator<'_> {
             let ap = p().key("actions").index(i);
             let at =
                 SimTime::from_secs_f64(self.non_negative(&ap.key("at_s"), a.at_s, MAX_DURATION_S));
-            if let Some(action) = self.action(
-                &ap,
-                a.action,
-                &a.target,
-                a.value,
-                &client_index,
-                &service_index,
-            ) {
+            if let Some(action) = self
+                .action(
+                    &ap,
+                    a.action,
+                    &a.target,
+                    a.value,
+                    &client_index,
+                    &service_index,
+                )
+                .map(|action| self.edge_action(&ap, a, action, &services))
+            {
                 self.check_cache_target(&ap, &action, &clients);
                 self.check_crash_target(&ap, &action, &services);
                 actions.push(TimedAction { at, action });
@@ -1966,7 +1986,9 @@ impl Validator<'_> {
                 client,
                 enabled: true,
             },
-            Action::Restore { .. } => return None,
+            Action::Restore { .. } | Action::EdgeRecover { .. } | Action::AdmitRamp { .. } => {
+                return None;
+            }
             // A flush is not undone: the cache refills (or not) by itself.
             Action::FlushCache { .. } => return Some((apply, None)),
         };
@@ -2010,7 +2032,11 @@ impl Validator<'_> {
         };
         let needs_value = matches!(
             kind,
-            ActionKind::Rate | ActionKind::Servers | ActionKind::Slowdown | ActionKind::ErrorRate
+            ActionKind::Rate
+                | ActionKind::Servers
+                | ActionKind::Slowdown
+                | ActionKind::ErrorRate
+                | ActionKind::AdmitRamp
         );
         let v = match (needs_value, value) {
             (true, Some(v)) => v,
@@ -2080,6 +2106,14 @@ impl Validator<'_> {
                 enabled: true,
             },
             ActionKind::CacheFlush => Action::FlushCache { client },
+            ActionKind::EdgeRecover => Action::EdgeRecover { service },
+            // `to_per_s` and `over_s` are filled in by `edge_action`.
+            ActionKind::AdmitRamp => Action::AdmitRamp {
+                service,
+                from_per_s: self.non_negative(&vpath, v, MAX_RATE_PER_S),
+                to_per_s: 0.0,
+                over: SimDuration::ZERO,
+            },
         })
     }
 
@@ -2088,11 +2122,11 @@ impl Validator<'_> {
         if let Action::SetBadConfig { service, .. } = action
             && services
                 .get(*service as usize)
-                .is_some_and(|s| s.crash_loop.is_none())
+                .is_some_and(|s| s.crash_loop.is_none() && s.edge.is_none())
         {
             self.err(
                 &path.key("target"),
-                "bad_config and kill_switch need a service with crash_loop",
+                "bad_config and kill_switch need a service with crash_loop or edge",
             );
         }
     }
@@ -2363,6 +2397,10 @@ impl Validator<'_> {
             calls: Vec::new(),
             fanout: s.call_mode == CallModeFile::Fanout,
             crash_loop: None,
+            edge: s
+                .edge
+                .as_ref()
+                .map(|e| self.edge_spec(&path.key("edge"), e, s.crash_loop.is_some())),
             discipline,
             drop_expired: s.drop_expired,
             error_rate,
