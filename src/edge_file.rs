@@ -32,12 +32,16 @@ pub struct EdgeFile {
 
 impl Validator<'_> {
     /// Validates a service's `edge` table (`crash_loop`: the service also has one).
-    pub(super) fn edge_spec(&mut self, path: &FieldPath, e: &EdgeFile, crash_loop: bool) -> EdgeSpec {
+    pub(super) fn edge_spec(
+        &mut self,
+        path: &FieldPath,
+        e: &EdgeFile,
+        crash_loop: bool,
+    ) -> EdgeSpec {
         if crash_loop {
             self.err(path, "a service cannot have both edge and crash_loop");
         }
-        let crash_fraction =
-            self.non_negative(&path.key("crash_fraction"), e.crash_fraction, 1.0);
+        let crash_fraction = self.non_negative(&path.key("crash_fraction"), e.crash_fraction, 1.0);
         EdgeSpec {
             crash_fraction,
             crash_delay: self.dist(&path.key("crash_delay"), &e.crash_delay),
@@ -75,14 +79,20 @@ impl Validator<'_> {
         let to_per_s = match a.to_per_s {
             Some(r) => self.non_negative(&ap.key("to_per_s"), r, MAX_RATE_PER_S),
             None => {
-                self.err(ap, "action admit_ramp needs to_per_s (the rate at the ramp's end)");
+                self.err(
+                    ap,
+                    "action admit_ramp needs to_per_s (the rate at the ramp's end)",
+                );
                 0.0
             }
         };
         let over_s = match a.over_s {
             Some(d) => self.non_negative(&ap.key("over_s"), d, MAX_DURATION_S),
             None => {
-                self.err(ap, "action admit_ramp needs over_s (the ramp's length; 0 = at once)");
+                self.err(
+                    ap,
+                    "action admit_ramp needs over_s (the ramp's length; 0 = at once)",
+                );
                 0.0
             }
         };
@@ -115,7 +125,10 @@ impl Validator<'_> {
         let edge = |s: u32| services.get(s as usize).is_some_and(|s| s.edge.is_some());
         match *action {
             Action::EdgeRecover { service } if !edge(service) => {
-                self.err(&path.key("target"), "edge_recover needs a service with edge");
+                self.err(
+                    &path.key("target"),
+                    "edge_recover needs a service with edge",
+                );
             }
             Action::Outage { service }
             | Action::Restore { service }

@@ -65,7 +65,12 @@ fn ratio(r: &RunReport, from: usize, to: usize) -> f64 {
 }
 
 /// Sum of a counter of `afd` over incident minutes `[from, to)`.
-fn afd_count(r: &RunReport, from: usize, to: usize, pick: fn(&metastable::report::Values) -> Option<u64>) -> u64 {
+fn afd_count(
+    r: &RunReport,
+    from: usize,
+    to: usize,
+    pick: fn(&metastable::report::Values) -> Option<u64>,
+) -> u64 {
     let ids = r.component_ids();
     let afd = ids.iter().find(|c| c.name == "afd").expect("afd");
     (OFFSET + from..OFFSET + to)
@@ -96,7 +101,10 @@ fn afd_impact_starts_minutes_after_the_bad_config_loads() {
         let ctx = reproduce("baseline", seed);
         assert!(r.stats.stop.is_complete(), "seed {seed}: {ctx}");
         let early = ratio(&r, 0, 3);
-        assert!(early > 0.98, "seed {seed}: success {early:.3} in minutes 0–3 ({ctx})");
+        assert!(
+            early > 0.98,
+            "seed {seed}: success {early:.3} in minutes 0–3 ({ctx})"
+        );
         let onset = (3..60)
             .find(|&m| ratio(&r, m, m + 1) < 0.9)
             .unwrap_or(usize::MAX);
@@ -105,7 +113,10 @@ fn afd_impact_starts_minutes_after_the_bad_config_loads() {
             "seed {seed}: impact (success < 0.9) starts at minute {onset}, want 4–12 ({ctx})"
         );
         let late = ratio(&r, 18, 169);
-        assert!(late < 0.01, "seed {seed}: success {late:.3} in minutes 18–169 ({ctx})");
+        assert!(
+            late < 0.01,
+            "seed {seed}: success {late:.3} in minutes 18–169 ({ctx})"
+        );
     }
 }
 
@@ -132,12 +143,12 @@ fn afd_survivor_overload_amplifies_the_failed_fraction() {
             down > 0.99 && down > direct + 0.2,
             "seed {seed}: {down:.3} of the nodes down in minutes 20–169, direct {direct:.2} ({ctx})"
         );
-        assert!(overload >= 40, "seed {seed}: {overload} overload crashes ({ctx})");
+        assert!(
+            overload >= 40,
+            "seed {seed}: {overload} overload crashes ({ctx})"
+        );
     }
-    let mild = with(
-        "services[afd].edge.crash_fraction",
-        toml::Value::Float(0.4),
-    );
+    let mild = with("services[afd].edge.crash_fraction", toml::Value::Float(0.4));
     for seed in 1..=2 {
         let r = metastable::run(&mild, seed);
         let overload = afd_count(&r, 0, 169, |v| v.overload_crashes);
@@ -177,7 +188,10 @@ fn afd_historical_ramp_recovers_monotonically_by_00_05() {
             "seed {seed}: tail/trigger {tail_over_trigger:.2}, published 1.98 ({ctx})"
         );
         let before = ratio(&r, 20, RECOVER_MIN);
-        assert!(before < 0.01, "seed {seed}: success {before:.3} before 18:45 ({ctx})");
+        assert!(
+            before < 0.01,
+            "seed {seed}: success {before:.3} before 18:45 ({ctx})"
+        );
         let mut prev = 0.0;
         for b in (RECOVER_MIN..RAMP_END_MIN).step_by(10) {
             let got = ratio(&r, b, b + 10);
@@ -190,11 +204,20 @@ fn afd_historical_ramp_recovers_monotonically_by_00_05() {
             prev = got;
         }
         let after = ratio(&r, RAMP_END_MIN + 5, 595);
-        assert!(after > 0.99, "seed {seed}: success {after:.3} after 00:05 ({ctx})");
+        assert!(
+            after > 0.99,
+            "seed {seed}: success {after:.3} after 00:05 ({ctx})"
+        );
         let overload = afd_count(&r, RECOVER_MIN, 595, |v| v.overload_crashes);
-        assert_eq!(overload, 0, "seed {seed}: returning nodes crashed from overload ({ctx})");
+        assert_eq!(
+            overload, 0,
+            "seed {seed}: returning nodes crashed from overload ({ctx})"
+        );
         let down = nodes_down(&r, RECOVER_MIN + 241, RECOVER_MIN + 250);
-        assert!(down == 0.0, "seed {seed}: {down} nodes down after every reload ended ({ctx})");
+        assert!(
+            down == 0.0,
+            "seed {seed}: {down} nodes down after every reload ended ({ctx})"
+        );
     }
 }
 
@@ -211,7 +234,10 @@ fn afd_all_at_once_swamps_returning_nodes() {
         let a = r.analysis();
         assert_eq!(a.verdict, Verdict::Metastable, "seed {seed}: {ctx}");
         let overload = afd_count(&r, RECOVER_MIN, 595, |v| v.overload_crashes);
-        assert!(overload >= 20, "seed {seed}: only {overload} nodes crashed again ({ctx})");
+        assert!(
+            overload >= 20,
+            "seed {seed}: only {overload} nodes crashed again ({ctx})"
+        );
         let ok = ratio(&r, 535, 595);
         let down = nodes_down(&r, 535, 595);
         assert!(
@@ -254,7 +280,10 @@ fn afd_does_not_heal_without_the_operators() {
         let restarts = afd_count(&r, 0, 595, |v| v.restarts);
         assert!(restarts > 200, "seed {seed}: {restarts} reloads ({ctx})");
         let down = nodes_down(&r, 535, 595);
-        assert!(down > 150.0, "seed {seed}: {down:.0} nodes down in the last hour ({ctx})");
+        assert!(
+            down > 150.0,
+            "seed {seed}: {down:.0} nodes down in the last hour ({ctx})"
+        );
     }
 }
 
@@ -263,7 +292,11 @@ fn afd_runs_are_deterministic() {
     let sc = variant(&load(), "all-at-once");
     let a = metastable::run(&sc, 7).windows_csv().expect("csv");
     let b = metastable::run(&sc, 7).windows_csv().expect("csv");
-    assert!(a == b, "seed 7: two runs differ ({})", reproduce("all-at-once", 7));
+    assert!(
+        a == b,
+        "seed 7: two runs differ ({})",
+        reproduce("all-at-once", 7)
+    );
     let c = metastable::run(&sc, 8).windows_csv().expect("csv");
     assert!(a != c, "seeds 7 and 8 give identical runs");
 }
@@ -335,12 +368,18 @@ fn afd_edge_schema_errors_name_line_and_field() {
             "services[0].edge.reload_time",
         ),
         (
-            edit(", reload_time = { dist = \"constant\", value_ms = 2000.0 }", ""),
+            edit(
+                ", reload_time = { dist = \"constant\", value_ms = 2000.0 }",
+                "",
+            ),
             "t.toml:14:",
             "reload_time",
         ),
         (
-            edit("edge = {", "crash_loop = { store = \"plain\", timeout_ms = 10.0, backoff = \"constant\", base_ms = 10.0 }\nedge = {"),
+            edit(
+                "edge = {",
+                "crash_loop = { store = \"plain\", timeout_ms = 10.0, backoff = \"constant\", base_ms = 10.0 }\nedge = {",
+            ),
             "t.toml:15:",
             "services[0].edge: a service cannot have both edge and crash_loop",
         ),
@@ -365,17 +404,23 @@ fn afd_edge_schema_errors_name_line_and_field() {
             "actions[0].value: action edgerecover takes no value",
         ),
         (
-            format!("{BASE}\n[[actions]]\nat_s = 1.0\naction = \"edge_recover\"\ntarget = \"plain\"\n"),
+            format!(
+                "{BASE}\n[[actions]]\nat_s = 1.0\naction = \"edge_recover\"\ntarget = \"plain\"\n"
+            ),
             "t.toml:38:",
             "actions[1].target: edge_recover needs a service with edge",
         ),
         (
-            format!("{BASE}\n[[actions]]\nat_s = 1.0\naction = \"outage\"\ntarget = \"afd\"\nover_s = 3.0\n"),
+            format!(
+                "{BASE}\n[[actions]]\nat_s = 1.0\naction = \"outage\"\ntarget = \"afd\"\nover_s = 3.0\n"
+            ),
             "t.toml:39:",
             "actions[1].over_s: only action admit_ramp takes this field",
         ),
         (
-            format!("{BASE}\n[[actions]]\nat_s = 1.0\naction = \"servers\"\ntarget = \"afd\"\nvalue = 3.0\n"),
+            format!(
+                "{BASE}\n[[actions]]\nat_s = 1.0\naction = \"servers\"\ntarget = \"afd\"\nvalue = 3.0\n"
+            ),
             "t.toml:38:",
             "actions[1].target: outage, restore and servers do not apply to a service with edge",
         ),
@@ -385,7 +430,10 @@ fn afd_edge_schema_errors_name_line_and_field() {
             "triggers[0].action: a trigger must break something",
         ),
         (
-            edit("target = \"afd\"\n\n[[actions]]", "target = \"plain\"\n\n[[actions]]"),
+            edit(
+                "target = \"afd\"\n\n[[actions]]",
+                "target = \"plain\"\n\n[[actions]]",
+            ),
             "t.toml:25:",
             "triggers[0].target: bad_config and kill_switch need a service with crash_loop or edge",
         ),

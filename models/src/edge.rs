@@ -143,10 +143,7 @@ impl Edge {
     /// The node serves (up, possibly doomed).
     #[inline]
     pub(crate) fn is_up(&self, k: u32) -> bool {
-        matches!(
-            self.state.get(k as usize),
-            Some(Node::Up | Node::Doomed)
-        )
+        matches!(self.state.get(k as usize), Some(Node::Up | Node::Doomed))
     }
 
     /// The node has been busy without a break for longer than its tolerance at `now`.
@@ -170,7 +167,10 @@ impl Edge {
         }
         self.state[i] = Node::Doomed;
         self.timer_gen[i] = self.timer_gen[i].wrapping_add(1);
-        Some((self.spec.crash_delay.sample(&mut self.doom_rng), self.timer_gen[i]))
+        Some((
+            self.spec.crash_delay.sample(&mut self.doom_rng),
+            self.timer_gen[i],
+        ))
     }
 
     /// Node `k` crashes; returns its reload (duration, generation) if one starts at once.
@@ -313,7 +313,14 @@ impl World {
             *g = g.wrapping_add(1); // its pending completion (or downstream reply) is void
         }
         if let Some((d, generation)) = reload {
-            sim.schedule_in(d, Event::Edge { service: s as u32, node: k, generation });
+            sim.schedule_in(
+                d,
+                Event::Edge {
+                    service: s as u32,
+                    node: k,
+                    generation,
+                },
+            );
         }
         if let Some(req) = held {
             sim.rec.incr(svc.m.errors);
@@ -323,7 +330,13 @@ impl World {
     }
 
     /// A node's timer fired: its delayed crash, or the end of its reload.
-    pub(crate) fn on_edge_timer(&mut self, s: usize, k: u32, generation: u32, sim: &mut Sim<Event>) {
+    pub(crate) fn on_edge_timer(
+        &mut self,
+        s: usize,
+        k: u32,
+        generation: u32,
+        sim: &mut Sim<Event>,
+    ) {
         let now = sim.now();
         let Some(e) = self.services[s].edge.as_mut() else {
             return;
@@ -334,7 +347,14 @@ impl World {
             Timer::ReloadDone => {
                 e.node_up(k, now, &mut sim.rec);
                 if let Some((d, generation)) = e.load_config(k) {
-                    sim.schedule_in(d, Event::Edge { service: s as u32, node: k, generation });
+                    sim.schedule_in(
+                        d,
+                        Event::Edge {
+                            service: s as u32,
+                            node: k,
+                            generation,
+                        },
+                    );
                 }
                 if k < self.services[s].servers && !self.serve_next(s, k, sim) {
                     self.services[s].idle.push(k);
@@ -355,7 +375,14 @@ impl World {
         }
         for k in 0..e.state.len() as u32 {
             if let Some((d, generation)) = e.load_config(k) {
-                sim.schedule_in(d, Event::Edge { service: s as u32, node: k, generation });
+                sim.schedule_in(
+                    d,
+                    Event::Edge {
+                        service: s as u32,
+                        node: k,
+                        generation,
+                    },
+                );
             }
         }
     }
@@ -370,7 +397,14 @@ impl World {
         for k in 0..e.state.len() as u32 {
             if e.state[k as usize] == Node::Down {
                 let (d, generation) = e.start_reload(k, &mut sim.rec);
-                sim.schedule_in(d, Event::Edge { service: s as u32, node: k, generation });
+                sim.schedule_in(
+                    d,
+                    Event::Edge {
+                        service: s as u32,
+                        node: k,
+                        generation,
+                    },
+                );
             }
         }
     }
@@ -383,9 +417,13 @@ mod tests {
     fn spec(p: f64) -> EdgeSpec {
         EdgeSpec {
             crash_fraction: p,
-            crash_delay: Dist::Constant { ns: 300_000_000_000 },
+            crash_delay: Dist::Constant {
+                ns: 300_000_000_000,
+            },
             overload_crash: Dist::Constant { ns: 60_000_000_000 },
-            reload_time: Dist::Constant { ns: 600_000_000_000 },
+            reload_time: Dist::Constant {
+                ns: 600_000_000_000,
+            },
             auto_reload: false,
         }
     }
@@ -422,7 +460,11 @@ mod tests {
         assert_eq!(e.timer(0, g.wrapping_sub(1)), Timer::Stale);
         // Manual reloads: a crash does not start one.
         assert_eq!(e.crash(0, false, SimTime::ZERO, &mut r), None);
-        assert_eq!(e.timer(0, g), Timer::Stale, "the crash voids the doom timer");
+        assert_eq!(
+            e.timer(0, g),
+            Timer::Stale,
+            "the crash voids the doom timer"
+        );
         assert!(!e.is_up(0) && e.n_down == 1);
         let (d, g2) = e.start_reload(0, &mut r);
         assert_eq!(d.as_secs_f64(), 600.0);
@@ -451,8 +493,14 @@ mod tests {
             }
         }
         assert!((admitted as i64 - 5_000).abs() <= 2, "admitted {admitted}");
-        assert_eq!(ramp.rate_at(t0.saturating_add(SimDuration::from_secs_f64(50.0))), Some(50.0));
-        assert!(ramp.admit(SimTime::from_secs_f64(110.0)), "limit removed at the end");
+        assert_eq!(
+            ramp.rate_at(t0.saturating_add(SimDuration::from_secs_f64(50.0))),
+            Some(50.0)
+        );
+        assert!(
+            ramp.admit(SimTime::from_secs_f64(110.0)),
+            "limit removed at the end"
+        );
         // All at once: no limit from the start.
         let mut now = Ramp::new(t0, 0.0, 0.0, SimDuration::ZERO);
         assert!(now.admit(t0));
