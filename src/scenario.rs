@@ -24,6 +24,10 @@ use sim_core::{SimDuration, SimTime};
 use crate::locate::{FieldPath, Located, line_col};
 use crate::overrides::Override;
 
+#[path = "edge_file.rs"]
+mod edge_file;
+pub use edge_file::EdgeFile;
+
 /// Largest scenario file read, in bytes.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// Largest simulated duration, in seconds (about 3.2 years).
@@ -174,6 +178,11 @@ pub enum ActionKind {
     RestartThrottle,
     /// Multiply the apply delays of the target DNS automation's first enactor by `value`.
     EnactorDelay,
+    /// Manual node recovery of an edge service: down nodes start reloading (operator only).
+    EdgeRecover,
+    /// Admit the target service's arrivals at a rate ramping from `value` to `to_per_s` over
+    /// `over_s`, then remove the limit (operator actions only).
+    AdmitRamp,
 }
 
 /// A trigger: applied at `from_s`, reverted at `to_s`.
@@ -197,6 +206,9 @@ pub struct ActionFile {
     pub action: ActionKind,
     pub target: String,
     pub value: Option<f64>,
+    /// `admit_ramp` only: the rate at the ramp's end, and its length.
+    pub to_per_s: Option<f64>,
+    pub over_s: Option<f64>,
     #[serde(default)]
     pub label: String,
     /// This action removes the trigger (e.g. the DNS record repaired, a good file pushed): the
@@ -569,6 +581,8 @@ pub struct ServiceFile {
     #[serde(default)]
     pub call_mode: CallModeFile,
     pub crash_loop: Option<CrashLoopFile>,
+    /// Servers are edge nodes (asynchronous crash on bad config, overload crash, cold reload).
+    pub edge: Option<EdgeFile>,
 }
 
 /// `crash_loop = { ... }`: servers are tasks that crash-loop on a bad configuration and
@@ -1403,6 +1417,8 @@ impl Validator<'_> {
                     | ActionKind::DnsRestore
                     | ActionKind::KillSwitch
                     | ActionKind::RestartThrottle
+                    | ActionKind::EdgeRecover
+                    | ActionKind::AdmitRamp
             ) {
                 self.err(
                     &tp.key("action"),
@@ -1423,6 +1439,7 @@ impl Validator<'_> {
             ) {
                 self.check_cache_target(&tp, &apply, &clients);
                 self.check_crash_target(&tp, &apply, &services);
+                self.check_edge_target(&tp, &apply, &services);
                 actions.push(TimedAction {
                     at: from,
                     action: apply,
@@ -1448,14 +1465,17 @@ impl Validator<'_> {
             let ap = p().key("actions").index(i);
             let at =
                 SimTime::from_secs_f64(self.non_negative(&ap.key("at_s"), a.at_s, MAX_DURATION_S));
-            if let Some(action) = self.action(
-                &ap,
-                a.action,
-                &a.target,
-                a.value,
-                &client_index,
-                &service_index,
-            ) {
+            if let Some(action) = self
+                .action(
+                    &ap,
+                    a.action,
+                    &a.target,
+                    a.value,
+                    &client_index,
+                    &service_index,
+                )
+                .map(|action| self.edge_action(&ap, a, action, &services))
+            {
                 self.check_cache_target(&ap, &action, &clients);
                 self.check_crash_target(&ap, &action, &services);
                 let timed = TimedAction { at, action };
@@ -2120,7 +2140,10 @@ impl Validator<'_> {
                 automation,
                 factor: 1.0,
             },
-            Action::Restore { .. } | Action::DnsAutomationRestore { .. } => return None,
+            Action::Restore { .. }
+            | Action::DnsAutomationRestore { .. }
+            | Action::EdgeRecover { .. }
+            | Action::AdmitRamp { .. } => return None,
             // A flush is not undone: the cache refills (or not) by itself.
             Action::FlushCache { .. } => return Some((apply, None)),
         };
@@ -2175,6 +2198,7 @@ impl Validator<'_> {
                 | ActionKind::Slowdown
                 | ActionKind::ErrorRate
                 | ActionKind::RestartThrottle
+                | ActionKind::AdmitRamp
         );
         let v = match (needs_value, value) {
             (true, Some(v)) => v,
@@ -2250,21 +2274,38 @@ impl Validator<'_> {
             },
             // Handled by `dns_automation_action` above.
             ActionKind::EnactorDelay => return None,
+            ActionKind::EdgeRecover => Action::EdgeRecover { service },
+            // `to_per_s` and `over_s` are filled in by `edge_action`.
+            ActionKind::AdmitRamp => Action::AdmitRamp {
+                service,
+                from_per_s: self.non_negative(&vpath, v, MAX_RATE_PER_S),
+                to_per_s: 0.0,
+                over: SimDuration::ZERO,
+            },
         })
     }
 
     /// A bad-config trigger or kill switch must name a crash-looping service.
     fn check_crash_target(&mut self, path: &FieldPath, action: &Action, services: &[ServiceSpec]) {
-        if let Action::SetBadConfig { service, .. } | Action::SetRestartRate { service, .. } =
-            action
-            && services
-                .get(*service as usize)
-                .is_some_and(|s| s.crash_loop.is_none())
-        {
-            self.err(
-                &path.key("target"),
-                "bad_config, kill_switch and restart_throttle need a service with crash_loop",
-            );
+        let svc = |service: &u32| services.get(*service as usize);
+        match action {
+            Action::SetBadConfig { service, .. }
+                if svc(service).is_some_and(|s| s.crash_loop.is_none() && s.edge.is_none()) =>
+            {
+                self.err(
+                    &path.key("target"),
+                    "bad_config and kill_switch need a service with crash_loop or edge",
+                );
+            }
+            Action::SetRestartRate { service, .. }
+                if svc(service).is_some_and(|s| s.crash_loop.is_none()) =>
+            {
+                self.err(
+                    &path.key("target"),
+                    "restart_throttle needs a service with crash_loop",
+                );
+            }
+            _ => {}
         }
     }
 
@@ -2534,6 +2575,10 @@ impl Validator<'_> {
             calls: Vec::new(),
             fanout: s.call_mode == CallModeFile::Fanout,
             crash_loop: None,
+            edge: s
+                .edge
+                .as_ref()
+                .map(|e| self.edge_spec(&path.key("edge"), e, s.crash_loop.is_some())),
             discipline,
             drop_expired: s.drop_expired,
             error_rate,

@@ -18,6 +18,7 @@ pub mod client;
 pub mod dist;
 pub mod dns;
 pub mod dns_plan;
+pub mod edge;
 pub mod policy;
 pub mod request;
 pub mod retry;
@@ -88,6 +89,13 @@ pub enum Event {
     },
     /// An event of DNS automation `idx` (planner tick, enactor run start, apply end, retry).
     DnsPlan { idx: u32, ev: dns_plan::Ev },
+    /// The timer of edge node `node` of `service` (set under `generation`): its delayed crash
+    /// on a bad configuration, or the end of its reload ([`edge`]).
+    Edge {
+        service: u32,
+        node: u32,
+        generation: u32,
+    },
 }
 
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);
@@ -628,6 +636,9 @@ impl World {
                 self.crash(s, server, req, sim);
                 return;
             }
+            if let Some(e) = &mut svc.edge {
+                e.busy_since[server as usize] = now; // an idle node starts a busy period
+            }
             Self::start_service(svc, s, server, req, sim);
             sim.rec.gauge_set(svc.m.busy, now, svc.busy as f64);
         } else if svc.is_full() {
@@ -665,6 +676,14 @@ impl World {
     /// configured. Returns false if the queue had nothing to serve.
     fn serve_next(&mut self, s: usize, server: u32, sim: &mut Sim<Event>) -> bool {
         let now = sim.now();
+        let svc = &self.services[s];
+        if let Some(e) = &svc.edge
+            && !svc.queue.is_empty()
+            && e.overloaded(server, now)
+        {
+            self.edge_crash(s, server, true, sim);
+            return true; // the node is not idle: it crashed
+        }
         loop {
             let svc = &mut self.services[s];
             let congested = svc.is_congested(now);
@@ -993,7 +1012,11 @@ impl World {
                 self.clients[client as usize].retry.enabled = enabled
             }
             Action::SetBadConfig { service, bad } => {
-                self.services[service as usize].bad_config = bad;
+                if self.services[service as usize].edge.is_some() {
+                    self.edge_config(service as usize, bad, sim); // crashes asynchronously
+                } else {
+                    self.services[service as usize].bad_config = bad;
+                }
             }
             Action::SetRecordEmpty { service, empty } => {
                 self.services[service as usize].record_empty = empty;
@@ -1022,6 +1045,17 @@ impl World {
                     &mut self.services,
                     sim,
                 );
+            }
+            Action::EdgeRecover { service } => self.edge_recover(service as usize, sim),
+            Action::AdmitRamp {
+                service,
+                from_per_s,
+                to_per_s,
+                over,
+            } => {
+                let svc = &mut self.services[service as usize];
+                svc.ramp = Some(edge::Ramp::new(now, from_per_s, to_per_s, over));
+                svc.admits = true;
             }
         }
     }
@@ -1102,6 +1136,11 @@ impl Model for World {
                 sim,
                 dns_plan_event,
             ),
+            Event::Edge {
+                service,
+                node,
+                generation,
+            } => self.on_edge_timer(service as usize, node, generation, sim),
         }
     }
 }

@@ -87,6 +87,9 @@ pub struct Service {
     pub(crate) rng: SimRng,
     pub(crate) error_rng: SimRng,
     pub(crate) m: ServiceMetrics,
+    /// Edge nodes ([`crate::edge`]) and an operator's admission ramp.
+    pub(crate) edge: Option<crate::edge::Edge>,
+    pub(crate) ramp: Option<crate::edge::Ramp>,
 }
 
 pub(crate) struct ServiceMetrics {
@@ -198,6 +201,11 @@ impl Service {
                 started: rec.counter(n, "started"),
                 wait_ns: rec.counter(n, "wait_ns"),
             },
+            edge: spec
+                .edge
+                .as_ref()
+                .map(|e| crate::edge::Edge::new(e, spec.servers, n, seed, rec)),
+            ramp: None,
         }
     }
 
@@ -238,6 +246,11 @@ impl Service {
                 return false;
             }
             self.tokens -= 1.0;
+        }
+        if let Some(r) = &mut self.ramp
+            && !r.admit(now)
+        {
+            return false;
         }
         true
     }

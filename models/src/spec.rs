@@ -121,6 +121,9 @@ pub struct ServiceSpec {
     /// Servers are tasks that crash on a bad configuration and restart by loading state
     /// from a backing store.
     pub crash_loop: Option<CrashLoop>,
+    /// Servers are edge nodes that crash asynchronously on a bad configuration, crash under
+    /// sustained overload and come back by a cold reload ([`crate::edge`]).
+    pub edge: Option<crate::edge::EdgeSpec>,
 }
 
 /// Crash-looping tasks: while the service's configuration is bad, a task crashes on the next
@@ -206,6 +209,19 @@ pub enum Action {
     /// The operator repairs every empty endpoint of DNS automation `automation`.
     DnsAutomationRestore {
         automation: u32,
+    },
+    /// Manual node recovery of an edge service: down nodes start their reloads, and every
+    /// later crash reloads at once.
+    EdgeRecover {
+        service: u32,
+    },
+    /// Admit arrivals at a rate going linearly from `from_per_s` to `to_per_s` over `over`,
+    /// then remove the limit (`over` = 0: remove it now).
+    AdmitRamp {
+        service: u32,
+        from_per_s: f64,
+        to_per_s: f64,
+        over: SimDuration,
     },
 }
 
