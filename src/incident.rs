@@ -7,9 +7,10 @@
 //!   trigger end or operator action with `removes_trigger = true`;
 //! - *tail* = the run's recovery time (see [`crate::analysis`]): from the trigger's end to the
 //!   start of sustained recovery of the clients' success ratio; none if it never recovers;
-//! - *heals by itself* = the verdict of the counterfactual run without the operator actions that
-//!   do not remove the trigger ([`crate::Scenario::without_operator_actions`]) is `recovered`
-//!   or `stable`; with no such actions, the historical run's verdict.
+//! - *heals by itself* = the verdict of the counterfactual run is `recovered` or `stable`: the
+//!   run without the operator actions that do not remove the trigger
+//!   ([`crate::Scenario::without_operator_actions`]), or the variant `[incident] counterfactual`
+//!   names; with neither, the historical run's verdict.
 
 use crate::analysis::Verdict;
 use crate::run::RunReport;
@@ -144,7 +145,9 @@ impl IncidentReport {
                 s,
                 "  (run without the operator actions: {}; see {}/)",
                 v.as_str(),
-                crate::scenario::WITHOUT_OPERATORS
+                i.counterfactual
+                    .as_deref()
+                    .unwrap_or(crate::scenario::WITHOUT_OPERATORS)
             );
         }
         s

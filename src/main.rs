@@ -250,12 +250,24 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
         }
     };
     // An incident replay also runs without its operator actions (does it heal by itself?).
+    // The counterfactual is a named variant, or the file without its mitigating actions.
+    let historical = chosen.iter().any(|s| s.variant.is_none());
+    let cf_name = sc.incident.as_ref().and_then(|i| i.counterfactual.clone());
     let counterfactual = match &sc.incident {
-        Some(_) if chosen.iter().any(|s| s.variant.is_none()) => sc.without_operator_actions(),
+        Some(_) if historical && cf_name.is_none() => sc.without_operator_actions(),
         _ => None,
     };
     if let Some(cf) = &counterfactual {
         chosen.push(cf);
+    }
+    if let Some(name) = &cf_name
+        && historical
+        && !chosen
+            .iter()
+            .any(|s| s.variant.as_deref() == Some(name.as_str()))
+        && let Some(v) = sc.variants.iter().find(|v| &v.name == name)
+    {
+        chosen.push(&v.scenario);
     }
     // With variants, each run goes to its own subdirectory, plus a comparison.
     let compare = chosen.len() > 1;
@@ -298,9 +310,12 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
         .iter()
         .find(|r| r.scenario.variant.is_none())
         .and_then(|h| {
-            let cf = reports.iter().find(|r| {
-                r.scenario.variant.as_deref() == Some(metastable::scenario::WITHOUT_OPERATORS)
-            });
+            let want = cf_name
+                .as_deref()
+                .unwrap_or(metastable::scenario::WITHOUT_OPERATORS);
+            let cf = reports
+                .iter()
+                .find(|r| r.scenario.variant.as_deref() == Some(want));
             metastable::incident::IncidentReport::new(h, cf)
         });
     if let Some(inc) = &incident {

@@ -91,6 +91,10 @@ pub struct IncidentFile {
     /// When the trigger started to act, if no `[[triggers]]` entry starts it (e.g. the first
     /// bad file reaching the proxies).
     pub trigger_from_s: Option<f64>,
+    /// The variant that stands for the system without the operator actions, when taking the
+    /// `[[actions]]` out is not enough (e.g. nodes that must then restart by themselves).
+    /// Default: the file without its actions that do not remove the trigger.
+    pub counterfactual: Option<String>,
     pub published: PublishedFile,
 }
 
@@ -715,6 +719,8 @@ pub struct Incident {
     pub tail_min: f64,
     pub heals_by_itself: bool,
     pub tail_to: String,
+    /// See `IncidentFile::counterfactual`.
+    pub counterfactual: Option<String>,
 }
 
 /// Name of the counterfactual run of an incident without its operator actions.
@@ -1148,6 +1154,7 @@ fn finish(
         issues: Vec::new(),
         applied,
         dns_automations: Vec::new(),
+        in_variant: variant.is_some(),
     };
     let mut scenario = v.scenario(raw, file);
     scenario.variant = variant.map(str::to_string);
@@ -1175,6 +1182,8 @@ pub(crate) struct Validator<'t> {
     issues: Vec<Issue>,
     /// Overrides applied to the file: issues in the fields they set are blamed on them.
     applied: Vec<Applied>,
+    /// Validating a variant (its `[[variants]]` list has been taken out).
+    in_variant: bool,
     /// The validated DNS automations (triggers and actions may name them).
     dns_automations: Vec<models::dns_plan::DnsAutomationSpec>,
 }
@@ -1504,7 +1513,10 @@ impl Validator<'_> {
         let sustain = SimDuration::from_secs_f64(sustain_s);
         components.extend(services.iter().map(|s| (s.name.clone(), Kind::Service)));
         components.extend(sinks.iter().map(|s| (s.name.clone(), Kind::Sink)));
-        let incident = raw.incident.as_ref().map(|inc| self.incident(inc));
+        let incident = raw
+            .incident
+            .as_ref()
+            .map(|inc| self.incident(inc, &raw.variants));
         let dns_automations = std::mem::take(&mut self.dns_automations);
         components.extend(
             dns_automations
@@ -1546,8 +1558,17 @@ impl Validator<'_> {
         }
     }
 
-    fn incident(&mut self, inc: &IncidentFile) -> Incident {
+    fn incident(&mut self, inc: &IncidentFile, variants: &[VariantFile]) -> Incident {
         let ip = p().key("incident");
+        if let Some(name) = &inc.counterfactual
+            && !self.in_variant
+            && !variants.iter().any(|v| &v.name == name)
+        {
+            self.err(
+                &ip.key("counterfactual"),
+                format!("no [[variants]] entry named {name:?}"),
+            );
+        }
         let trigger_from = inc.trigger_from_s.map(|t| {
             SimTime::from_secs_f64(self.non_negative(&ip.key("trigger_from_s"), t, MAX_DURATION_S))
         });
@@ -1573,6 +1594,7 @@ impl Validator<'_> {
             tail_min,
             heals_by_itself: inc.published.heals_by_itself,
             tail_to: inc.published.tail_to.clone(),
+            counterfactual: inc.counterfactual.clone(),
         }
     }
 

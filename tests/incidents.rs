@@ -224,6 +224,18 @@ fn bad_incident_tables_are_input_errors() {
         assert!(e.contains(field), "{to}: {e}");
         assert!(e.contains("tiny.toml:"), "{to}: {e}");
     }
+    // A counterfactual must name a variant.
+    let text = base.replace(
+        "title = \"tiny outage\"",
+        "title = \"tiny outage\"\ncounterfactual = \"nope\"",
+    );
+    let e = metastable::parse(&text, "tiny.toml")
+        .expect_err("counterfactual")
+        .to_string();
+    assert!(
+        e.contains("incident.counterfactual: no [[variants]] entry named \"nope\""),
+        "{e}"
+    );
     // A variant may not take the counterfactual's name.
     let text = format!(
         "{base}\n[[variants]]\nname = \"without-operator-actions\"\nset.\"clients[c].rate_per_s\" = 1.0\n"
