@@ -53,6 +53,11 @@ pub const METRIC_COLUMNS: &[&str] = &[
     "latency_ms_p999",
     "latency_ms_max",
     "wait_ms_mean",
+    "files_good",
+    "files_bad",
+    "rollout_halts",
+    "bad_servers_mean",
+    "degraded",
 ];
 
 /// The metric ids of one component (those it has).
@@ -67,6 +72,8 @@ pub struct ComponentIds {
     pub busy: Option<GaugeId>,
     pub tasks_down: Option<GaugeId>,
     pub latency: Option<HistId>,
+    /// Config push: fraction of machines holding a bad file.
+    pub bad_servers: Option<GaugeId>,
 }
 
 impl ComponentIds {
@@ -124,6 +131,13 @@ pub struct Values {
     pub utilisation: Option<f64>,
     pub latency: Option<HistStat>,
     pub wait_ms_mean: Option<f64>,
+    /// Config push: files generated (or pushed) good and bad, rollouts halted, mean fraction
+    /// of machines holding a bad file; a fail-open proxy's degraded answers.
+    pub files_good: Option<u64>,
+    pub files_bad: Option<u64>,
+    pub rollout_halts: Option<u64>,
+    pub bad_servers_mean: Option<f64>,
+    pub degraded: Option<u64>,
 }
 
 impl Values {
@@ -190,6 +204,11 @@ impl Values {
             ms(lat.p999),
             ms(lat.max),
             flt(self.wait_ms_mean),
+            int(self.files_good),
+            int(self.files_bad),
+            int(self.rollout_halts),
+            flt(self.bad_servers_mean),
+            int(self.degraded),
         ]
     }
 }
@@ -241,6 +260,10 @@ const COUNTERS: &[&str] = &[
     "failures",
     "started",
     "wait_ns",
+    "files_good",
+    "files_bad",
+    "rollout_halts",
+    "degraded",
 ];
 
 impl RunReport {
@@ -269,6 +292,7 @@ impl RunReport {
                 busy: gauge(rec, name, "busy"),
                 tasks_down: gauge(rec, name, "tasks_down"),
                 latency: hist(rec, name, "latency"),
+                bad_servers: gauge(rec, name, "bad_servers"),
             })
             .collect()
     }
@@ -342,6 +366,11 @@ impl RunReport {
                 .zip(cnt("started"))
                 .filter(|&(_, n)| n > 0)
                 .map(|(w, n)| w as f64 / n as f64 / 1e6),
+            files_good: cnt("files_good"),
+            files_bad: cnt("files_bad"),
+            rollout_halts: cnt("rollout_halts"),
+            bad_servers_mean: gauge(c.bad_servers).map(|g| g.mean),
+            degraded: cnt("degraded"),
         }
     }
 

@@ -70,6 +70,9 @@ pub struct ScenarioFile {
     /// Design variants: the same scenario with some fields changed, run with the same seeds.
     #[serde(default)]
     pub variants: Vec<VariantFile>,
+    /// Generated configuration files pushed to proxies (`src/config_push_file.rs`).
+    #[serde(default)]
+    pub config_push: Vec<crate::config_push_file::ConfigPushFile>,
 }
 
 /// `[[variants]]`: a name and the fields it changes (`set."clients[web].retry.jitter" = "full"`).
@@ -139,6 +142,12 @@ pub enum ActionKind {
     BadConfig,
     /// Turn the bad configuration's code path off (operator actions only).
     KillSwitch,
+    /// Stop the target config push's generation (operator actions only).
+    StopGeneration,
+    /// Insert a known-good file into the target config push (operator actions only).
+    PushGood,
+    /// The target proxy service stops failing on a bad config file (operator actions only).
+    FailOpen,
 }
 
 /// A trigger: applied at `from_s`, reverted at `to_s`.
@@ -588,6 +597,8 @@ pub enum Kind {
     Sink,
     /// A downstream call edge of a service (`api->db`): a client inside the service.
     Call,
+    /// A generated configuration file pushed to proxies (`[[config_push]]`).
+    ConfigPush,
 }
 
 impl Kind {
@@ -598,6 +609,7 @@ impl Kind {
             Kind::Service => "service",
             Kind::Sink => "sink",
             Kind::Call => "call",
+            Kind::ConfigPush => "config_push",
         }
     }
 }
@@ -1060,7 +1072,7 @@ fn finish(
     }
 }
 
-struct Validator<'t> {
+pub(crate) struct Validator<'t> {
     text: &'t str,
     located: Option<Located<'t>>,
     issues: Vec<Issue>,
@@ -1082,7 +1094,7 @@ fn num(x: f64) -> String {
 }
 
 impl Validator<'_> {
-    fn err(&mut self, path: &FieldPath, message: impl Into<String>) {
+    pub(crate) fn err(&mut self, path: &FieldPath, message: impl Into<String>) {
         if let Some(a) = self.applied.iter().find(|a| overlaps(&a.path, path)) {
             let issue = blame(self.text, &self.located, a, path, message.into());
             self.issues.push(issue);
@@ -1099,7 +1111,7 @@ impl Validator<'_> {
     }
 
     /// `x` finite and in `(0, max]`.
-    fn positive(&mut self, path: &FieldPath, x: f64, max: f64) -> f64 {
+    pub(crate) fn positive(&mut self, path: &FieldPath, x: f64, max: f64) -> f64 {
         if !x.is_finite() {
             self.err(path, format!("must be a finite number, got {}", num(x)));
         } else if x <= 0.0 {
@@ -1111,7 +1123,7 @@ impl Validator<'_> {
     }
 
     /// `x` finite and in `[0, max]`.
-    fn non_negative(&mut self, path: &FieldPath, x: f64, max: f64) -> f64 {
+    pub(crate) fn non_negative(&mut self, path: &FieldPath, x: f64, max: f64) -> f64 {
         if !x.is_finite() {
             self.err(path, format!("must be a finite number, got {}", num(x)));
         } else if x < 0.0 {
@@ -1122,14 +1134,14 @@ impl Validator<'_> {
         x
     }
 
-    fn int_in(&mut self, path: &FieldPath, n: i64, lo: i64, hi: i64) -> i64 {
+    pub(crate) fn int_in(&mut self, path: &FieldPath, n: i64, lo: i64, hi: i64) -> i64 {
         if n < lo || n > hi {
             self.err(path, format!("must be an integer in {lo}..={hi}, got {n}"));
         }
         n.clamp(lo, hi)
     }
 
-    fn name(&mut self, path: &FieldPath, name: &str) {
+    pub(crate) fn name(&mut self, path: &FieldPath, name: &str) {
         let ok = !name.is_empty()
             && name.len() <= 64
             && name
@@ -1285,6 +1297,7 @@ impl Validator<'_> {
             .enumerate()
             .map(|(i, c)| (c.name.clone(), i as u32))
             .collect();
+        let config_pushes = self.config_pushes(&raw.config_push, &service_index, duration);
         let mut actions = Vec::new();
         let mut triggers = Vec::new();
         for (i, t) in raw.triggers.iter().enumerate() {
@@ -1303,6 +1316,9 @@ impl Validator<'_> {
                     | ActionKind::RetriesOn
                     | ActionKind::DnsRestore
                     | ActionKind::KillSwitch
+                    | ActionKind::StopGeneration
+                    | ActionKind::PushGood
+                    | ActionKind::FailOpen
             ) {
                 self.err(
                     &tp.key("action"),
@@ -1346,14 +1362,25 @@ impl Validator<'_> {
             let ap = p().key("actions").index(i);
             let at =
                 SimTime::from_secs_f64(self.non_negative(&ap.key("at_s"), a.at_s, MAX_DURATION_S));
-            if let Some(action) = self.action(
+            let action = match self.config_push_action(
                 &ap,
                 a.action,
                 &a.target,
                 a.value,
-                &client_index,
+                &config_pushes,
                 &service_index,
             ) {
+                Some(action) => action,
+                None => self.action(
+                    &ap,
+                    a.action,
+                    &a.target,
+                    a.value,
+                    &client_index,
+                    &service_index,
+                ),
+            };
+            if let Some(action) = action {
                 self.check_cache_target(&ap, &action, &clients);
                 self.check_crash_target(&ap, &action, &services);
                 actions.push(TimedAction { at, action });
@@ -1366,6 +1393,11 @@ impl Validator<'_> {
             operator_actions.push((at, label));
         }
         actions.sort_by_key(|a| a.at);
+        triggers.extend(crate::config_push_file::triggers(
+            &config_pushes,
+            &actions,
+            duration,
+        ));
         let an = p().key("analysis");
         let recovery_fraction = self.positive(
             &an.key("recovery_fraction"),
@@ -1376,6 +1408,11 @@ impl Validator<'_> {
         let sustain = SimDuration::from_secs_f64(sustain_s);
         components.extend(services.iter().map(|s| (s.name.clone(), Kind::Service)));
         components.extend(sinks.iter().map(|s| (s.name.clone(), Kind::Sink)));
+        components.extend(
+            config_pushes
+                .iter()
+                .map(|c| (c.name.clone(), Kind::ConfigPush)),
+        );
 
         Scenario {
             file: file.to_string(),
@@ -1396,6 +1433,7 @@ impl Validator<'_> {
                 sinks,
                 actions,
                 max_live_requests,
+                config_pushes,
             },
             components,
             triggers,
@@ -1966,7 +2004,10 @@ impl Validator<'_> {
                 client,
                 enabled: true,
             },
-            Action::Restore { .. } => return None,
+            Action::Restore { .. }
+            | Action::StopGeneration { .. }
+            | Action::PushGood { .. }
+            | Action::ProxyFailOpen { .. } => return None,
             // A flush is not undone: the cache refills (or not) by itself.
             Action::FlushCache { .. } => return Some((apply, None)),
         };
@@ -1982,6 +2023,12 @@ impl Validator<'_> {
         client_index: &BTreeMap<String, u32>,
         service_index: &BTreeMap<String, u32>,
     ) -> Option<Action> {
+        if matches!(
+            kind,
+            ActionKind::StopGeneration | ActionKind::PushGood | ActionKind::FailOpen
+        ) {
+            return None; // config-push actions: see `config_push_action`
+        }
         let tpath = ap.key("target");
         let vpath = ap.key("value");
         let needs_client = matches!(
@@ -2080,6 +2127,9 @@ impl Validator<'_> {
                 enabled: true,
             },
             ActionKind::CacheFlush => Action::FlushCache { client },
+            ActionKind::StopGeneration | ActionKind::PushGood | ActionKind::FailOpen => {
+                return None;
+            }
         })
     }
 
@@ -2374,7 +2424,7 @@ impl Validator<'_> {
         }
     }
 
-    fn dist(&mut self, path: &FieldPath, d: &DistFile) -> Dist {
+    pub(crate) fn dist(&mut self, path: &FieldPath, d: &DistFile) -> Dist {
         const NS: f64 = 1e6; // per ms
         let max = MAX_DURATION_MS;
         match d {

@@ -87,6 +87,10 @@ pub struct Service {
     pub(crate) rng: SimRng,
     pub(crate) error_rng: SimRng,
     pub(crate) m: ServiceMetrics,
+    /// Fraction of answers degraded (a fail-open proxy whose machines hold a bad config
+    /// file), and the accumulator that counts them.
+    pub(crate) cfg_degraded: f64,
+    pub(crate) cfg_degraded_acc: f64,
 }
 
 pub(crate) struct ServiceMetrics {
@@ -118,6 +122,8 @@ pub(crate) struct ServiceMetrics {
     /// saturating): the mean wait without a histogram on the hot path.
     pub started: CounterId,
     pub wait_ns: CounterId,
+    /// Answers served degraded (fail-open config-push proxies only).
+    pub degraded: Option<CounterId>,
 }
 
 impl Service {
@@ -197,7 +203,10 @@ impl Service {
                 latency: rec.histogram(n, "latency"),
                 started: rec.counter(n, "started"),
                 wait_ns: rec.counter(n, "wait_ns"),
+                degraded: None,
             },
+            cfg_degraded: 0.0,
+            cfg_degraded_acc: 0.0,
         }
     }
 

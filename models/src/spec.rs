@@ -192,6 +192,18 @@ pub enum Action {
         service: u32,
         empty: bool,
     },
+    /// Config push `push` stops generating files (deliveries in flight are dropped).
+    StopGeneration {
+        push: u32,
+    },
+    /// Config push `push` inserts a known-good file, delivered to every machine.
+    PushGood {
+        push: u32,
+    },
+    /// A proxy service stops failing on a bad file (falls back to a fail-open path).
+    ProxyFailOpen {
+        service: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -210,4 +222,5 @@ pub struct WorldSpec {
     /// Limit on requests alive at once across the world; reaching it stops the run with the
     /// reason `live_request_limit`.
     pub max_live_requests: u64,
+    pub config_pushes: Vec<crate::config_push::ConfigPushSpec>,
 }
