@@ -28,7 +28,7 @@ use serde::Deserialize;
 use sim_core::{SimDuration, SimTime};
 
 use crate::locate::FieldPath;
-use crate::scenario::{ActionKind, DistFile, MAX_DURATION_MS, MAX_DURATION_S, Validator};
+use crate::scenario::{ActionKind, DistFile, Kind, MAX_DURATION_MS, MAX_DURATION_S, Validator};
 
 /// Bounds of the `[[config_push]]` table.
 pub const MAX_CONFIG_PUSHES: usize = 100;
@@ -90,6 +90,7 @@ impl Validator<'_> {
     pub(crate) fn config_pushes(
         &mut self,
         raw: &[ConfigPushFile],
+        components: &BTreeMap<String, (Kind, usize)>,
         service_index: &BTreeMap<String, u32>,
         duration: SimDuration,
     ) -> Vec<ConfigPushSpec> {
@@ -114,6 +115,11 @@ impl Validator<'_> {
                 self.err(
                     &path.key("name"),
                     format!("duplicate config push name {:?} (config_push[{j}])", c.name),
+                );
+            } else if let Some((k, _)) = components.get(&c.name) {
+                self.err(
+                    &path.key("name"),
+                    format!("duplicate name {:?} (already used by a {})", c.name, k.as_str()),
                 );
             }
             out.push(self.config_push(&path, c, service_index, duration, i, &mut proxied));
@@ -337,7 +343,7 @@ impl Validator<'_> {
         if value.is_some() {
             self.err(
                 &ap.key("value"),
-                format!("action {kind:?} takes no value").to_lowercase(),
+                format!("action {} takes no value", kind_name(kind)),
             );
             return Some(None);
         }
@@ -376,6 +382,14 @@ impl Validator<'_> {
         } else {
             Action::PushGood { push }
         }))
+    }
+}
+
+fn kind_name(kind: ActionKind) -> &'static str {
+    match kind {
+        ActionKind::StopGeneration => "stop_generation",
+        ActionKind::PushGood => "push_good",
+        _ => "fail_open",
     }
 }
 

@@ -1297,7 +1297,7 @@ impl Validator<'_> {
             .enumerate()
             .map(|(i, c)| (c.name.clone(), i as u32))
             .collect();
-        let config_pushes = self.config_pushes(&raw.config_push, &service_index, duration);
+        let config_pushes = self.config_pushes(&raw.config_push, &names, &service_index, duration);
         let mut actions = Vec::new();
         let mut triggers = Vec::new();
         for (i, t) in raw.triggers.iter().enumerate() {
