@@ -119,7 +119,11 @@ impl Validator<'_> {
             } else if let Some((k, _)) = components.get(&c.name) {
                 self.err(
                     &path.key("name"),
-                    format!("duplicate name {:?} (already used by a {})", c.name, k.as_str()),
+                    format!(
+                        "duplicate name {:?} (already used by a {})",
+                        c.name,
+                        k.as_str()
+                    ),
                 );
             }
             out.push(self.config_push(&path, c, service_index, duration, i, &mut proxied));
@@ -246,14 +250,15 @@ impl Validator<'_> {
                 && t.is_finite()
                 && t <= before
             {
-                self.err(
-                    &ip,
-                    format!("times must increase: {t} s after {before} s"),
-                );
+                self.err(&ip, format!("times must increase: {t} s after {before} s"));
             }
             prev = Some(t);
             let t = if t.is_finite() { t.max(0.0) } else { 0.0 };
-            let p = if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 };
+            let p = if p.is_finite() {
+                p.clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
             out.push((SimTime::from_secs_f64(t), p));
         }
         out
@@ -262,7 +267,10 @@ impl Validator<'_> {
     fn rollout(&mut self, path: &FieldPath, c: &ConfigPushFile) -> Rollout {
         match c.rollout {
             RolloutFile::Global => {
-                for (k, set) in [("stages", c.stages.is_some()), ("bake_s", c.bake_s.is_some())] {
+                for (k, set) in [
+                    ("stages", c.stages.is_some()),
+                    ("bake_s", c.bake_s.is_some()),
+                ] {
                     if set {
                         self.err(&path.key(k), "only for rollout = \"staged\"");
                     }
@@ -407,10 +415,7 @@ pub(crate) fn triggers(
         let pts = &c.bad_fraction;
         let from = match pts.first() {
             Some(&(_, p)) if p > 0.0 => Some(SimTime::ZERO),
-            _ => pts
-                .windows(2)
-                .find(|w| w[1].1 > 0.0)
-                .map(|w| w[0].0),
+            _ => pts.windows(2).find(|w| w[1].1 > 0.0).map(|w| w[0].0),
         };
         let Some(from) = from else {
             continue;

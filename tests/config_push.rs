@@ -186,7 +186,11 @@ fn fail_open_proxies_give_no_5xx_only_degraded_answers() {
         assert_eq!(n(fl.errors), 0, "{reproduce}");
         // Degraded answers ≈ completions × (time-weighted bad fraction): the plateau alone is
         // ≥ 6 500 s of 8/s.
-        assert!(n(fl.degraded) > 40_000, "{reproduce}: degraded {:?}", fl.degraded);
+        assert!(
+            n(fl.degraded) > 40_000,
+            "{reproduce}: degraded {:?}",
+            fl.degraded
+        );
         // Every FL answer during the plateau is degraded (the accumulator is exact at 1).
         let s = series(&r, "fl");
         for (t, v) in s.iter().filter(|(t, _)| *t >= 6000.0 && *t < 12000.0) {
@@ -216,8 +220,9 @@ fn staged_rollout_stops_bad_files_at_the_first_stage() {
     let sc = load();
     let v = variant(&sc, "staged-rollout");
     for seed in 1..=3u64 {
-        let reproduce =
-            format!("seed {seed} (reproduce: metastable run {FILE} --seed {seed} --variant staged-rollout)");
+        let reproduce = format!(
+            "seed {seed} (reproduce: metastable run {FILE} --seed {seed} --variant staged-rollout)"
+        );
         let r = metastable::run(v, seed);
         let ff = summary(&r, "feature-file");
         assert!(n(ff.files_bad) > 20, "{reproduce}");
@@ -350,7 +355,8 @@ fn bad(test: &str, from: &str, to: &str, at: &str, field: &str, contains: &str) 
         .position(|l| l.contains(at))
         .unwrap_or_else(|| panic!("{test}: {at:?} not in the edited text"))
         + 1;
-    let dir = std::env::temp_dir().join(format!("metastable-cfgpush-{test}-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("metastable-cfgpush-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("s.toml");
@@ -382,7 +388,14 @@ fn base_config_push_scenario_is_valid() {
 
 #[test]
 fn bad_config_push_input_names_file_line_and_field() {
-    bad("period", "period_s = 300.0", "period_s = 0.0", "period_s", "config_push[0].period_s", "> 0");
+    bad(
+        "period",
+        "period_s = 300.0",
+        "period_s = 0.0",
+        "period_s",
+        "config_push[0].period_s",
+        "> 0",
+    );
     bad(
         "p-range",
         "[300, 0.5]]",
@@ -407,7 +420,14 @@ fn bad_config_push_input_names_file_line_and_field() {
         "config_push[0].bad_fraction[1]",
         "pair",
     );
-    bad("machines", "machines = 10", "machines = 0", "machines", "config_push[0].machines", "1..=");
+    bad(
+        "machines",
+        "machines = 10",
+        "machines = 0",
+        "machines",
+        "config_push[0].machines",
+        "1..=",
+    );
     bad(
         "proxy",
         r#"service = "proxy", on_bad"#,
@@ -487,7 +507,12 @@ fn config_push_serde_errors_have_a_line() {
     // An unknown on_bad value and an unknown key: serde errors, still with file and line.
     for (test, from, to, at) in [
         ("on-bad", "\"fail_closed\"", "\"maybe\"", "maybe"),
-        ("unknown-key", "machines = 10", "machines = 10\nmachine = 3", "machine = 3"),
+        (
+            "unknown-key",
+            "machines = 10",
+            "machines = 10\nmachine = 3",
+            "machine = 3",
+        ),
     ] {
         bad(test, from, to, at, "", "");
     }
@@ -497,9 +522,12 @@ fn config_push_serde_errors_have_a_line() {
         "[[triggers]]\nfrom_s = 100.0\nto_s = 200.0",
         1,
     );
-    let e = metastable::parse(&text, "t.toml").err().map(|e| e.to_string());
+    let e = metastable::parse(&text, "t.toml")
+        .err()
+        .map(|e| e.to_string());
     assert!(
-        e.as_deref().is_some_and(|e| e.contains("triggers[0].action")),
+        e.as_deref()
+            .is_some_and(|e| e.contains("triggers[0].action")),
         "{e:?}"
     );
 }

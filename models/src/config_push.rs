@@ -246,7 +246,13 @@ impl ConfigPush {
                 let bad = self.gen_rng.random::<f64>() < self.spec.bad_probability(now);
                 let staged = matches!(self.spec.rollout, Rollout::Staged { .. });
                 self.new_file(idx, bad, !staged, sim);
-                sim.schedule_in(self.spec.period, Event::ConfigPush { idx, ev: Ev::Generate });
+                sim.schedule_in(
+                    self.spec.period,
+                    Event::ConfigPush {
+                        idx,
+                        ev: Ev::Generate,
+                    },
+                );
                 false
             }
             Ev::Deliver { file } => self.deliver_due(idx, file, sim),
@@ -276,7 +282,13 @@ impl ConfigPush {
         };
         self.start_deliveries(idx, file, 0, end, sim);
         if !everywhere && let Rollout::Staged { bake, .. } = self.spec.rollout {
-            sim.schedule_in(bake, Event::ConfigPush { idx, ev: Ev::Bake { file } });
+            sim.schedule_in(
+                bake,
+                Event::ConfigPush {
+                    idx,
+                    ev: Ev::Bake { file },
+                },
+            );
         }
     }
 
@@ -301,7 +313,13 @@ impl ConfigPush {
             && at < f.armed_at
         {
             f.armed_at = at;
-            sim.schedule_at(at, Event::ConfigPush { idx, ev: Ev::Deliver { file } });
+            sim.schedule_at(
+                at,
+                Event::ConfigPush {
+                    idx,
+                    ev: Ev::Deliver { file },
+                },
+            );
         }
     }
 
@@ -379,7 +397,13 @@ impl ConfigPush {
             self.files[file as usize].stage = stage + 1;
             let next_end = self.stage_end(stage + 1);
             self.start_deliveries(idx, file, end, next_end, sim);
-            sim.schedule_in(bake, Event::ConfigPush { idx, ev: Ev::Bake { file } });
+            sim.schedule_in(
+                bake,
+                Event::ConfigPush {
+                    idx,
+                    ev: Ev::Bake { file },
+                },
+            );
         }
         false
     }
@@ -417,9 +441,7 @@ mod tests {
                 (SimTime::from_secs_f64(900.0), 0.1),
                 (SimTime::from_secs_f64(5400.0), 1.0),
             ],
-            delay: Dist::Constant {
-                ns: 30_000_000_000,
-            },
+            delay: Dist::Constant { ns: 30_000_000_000 },
             machines: 100,
             rollout,
             proxies: vec![ProxySpec {
