@@ -213,8 +213,7 @@ fn fail_open_proxies_give_no_5xx_only_degraded_answers() {
 }
 
 /// A staged rollout (1 %, 10 %, 100 %, 2 min bake) stops every bad file at its first stage:
-/// at most one machine of 100 ever holds it, so FL2's error fraction stays ≤ 1 % in every
-/// window (plus the sampling noise of ≤ 1 error in a window of ~120 requests).
+/// at most one machine of 100 ever holds it, and only until the stage's check.
 #[test]
 fn staged_rollout_stops_bad_files_at_the_first_stage() {
     let sc = load();
@@ -231,11 +230,18 @@ fn staged_rollout_stops_bad_files_at_the_first_stage() {
             let mean = b.bad_servers_mean.unwrap_or(0.0);
             assert!(mean <= 0.01 + 1e-12, "{reproduce}: window {t}: bad {mean}");
         }
+        // Each bad file sits on one machine of 100 from its delivery (10–60 s) to the check
+        // at the 120 s bake: 60–110 s. So FL2's error fraction over the run lies between
+        // files_bad × 1 % × 60 s / 21 660 s and the same with 110 s (± 25 % for the Poisson
+        // noise of a few hundred errors, > 4σ).
         let fl2 = summary(&r, "fl2");
         let frac = n(fl2.errors) as f64 / n(fl2.completions).max(1) as f64;
-        // Each bad file sits on one machine for at most bake − min delay = 110 s of its
-        // 300 s step: ≤ 1 % × 110/300 of requests in the failing phase.
-        assert!(frac < 0.004, "{reproduce}: FL2 error fraction {frac}");
+        let per_s = n(ff.files_bad) as f64 * 0.01 / 21660.0;
+        let (lo, hi) = (0.75 * per_s * 60.0, 1.25 * per_s * 110.0);
+        assert!(
+            (lo..=hi).contains(&frac),
+            "{reproduce}: FL2 error fraction {frac}, expected in [{lo}, {hi}]"
+        );
         assert_eq!(r.analysis().verdict, Verdict::Stable, "{reproduce}");
     }
 }
