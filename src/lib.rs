@@ -18,6 +18,7 @@
 pub mod analysis;
 pub mod commands;
 pub mod compare;
+pub mod config_push_file;
 pub mod dns_automation_file;
 pub mod incident;
 pub mod locate;

@@ -59,6 +59,11 @@ pub const METRIC_COLUMNS: &[&str] = &[
     "stale_applies",
     "races",
     "records_empty_mean",
+    "files_good",
+    "files_bad",
+    "rollout_halts",
+    "bad_servers_mean",
+    "degraded",
 ];
 
 /// The metric ids of one component (those it has).
@@ -74,6 +79,8 @@ pub struct ComponentIds {
     pub tasks_down: Option<GaugeId>,
     pub latency: Option<HistId>,
     pub records_empty: Option<GaugeId>,
+    /// Config push: fraction of machines holding a bad file.
+    pub bad_servers: Option<GaugeId>,
 }
 
 impl ComponentIds {
@@ -140,6 +147,13 @@ pub struct Values {
     pub stale_applies: Option<u64>,
     pub races: Option<u64>,
     pub records_empty_mean: Option<f64>,
+    /// Config push: files generated (or pushed) good and bad, rollouts halted, mean fraction
+    /// of machines holding a bad file; a fail-open proxy's degraded answers.
+    pub files_good: Option<u64>,
+    pub files_bad: Option<u64>,
+    pub rollout_halts: Option<u64>,
+    pub bad_servers_mean: Option<f64>,
+    pub degraded: Option<u64>,
 }
 
 impl Values {
@@ -212,6 +226,11 @@ impl Values {
             int(self.stale_applies),
             int(self.races),
             flt(self.records_empty_mean),
+            int(self.files_good),
+            int(self.files_bad),
+            int(self.rollout_halts),
+            flt(self.bad_servers_mean),
+            int(self.degraded),
         ]
     }
 }
@@ -268,6 +287,10 @@ const COUNTERS: &[&str] = &[
     "applies",
     "stale_applies",
     "races",
+    "files_good",
+    "files_bad",
+    "rollout_halts",
+    "degraded",
 ];
 
 impl RunReport {
@@ -297,6 +320,7 @@ impl RunReport {
                 tasks_down: gauge(rec, name, "tasks_down"),
                 latency: hist(rec, name, "latency"),
                 records_empty: gauge(rec, name, "records_empty"),
+                bad_servers: gauge(rec, name, "bad_servers"),
             })
             .collect()
     }
@@ -376,6 +400,11 @@ impl RunReport {
             stale_applies: cnt("stale_applies"),
             races: cnt("races"),
             records_empty_mean: gauge(c.records_empty).map(|g| g.mean),
+            files_good: cnt("files_good"),
+            files_bad: cnt("files_bad"),
+            rollout_halts: cnt("rollout_halts"),
+            bad_servers_mean: gauge(c.bad_servers).map(|g| g.mean),
+            degraded: cnt("degraded"),
         }
     }
 

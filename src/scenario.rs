@@ -79,6 +79,9 @@ pub struct ScenarioFile {
     /// DNS automations: planner + enactors driving services' DNS records.
     #[serde(default)]
     pub dns_automation: Vec<crate::dns_automation_file::DnsAutomationFile>,
+    /// Generated configuration files pushed to proxies (`src/config_push_file.rs`).
+    #[serde(default)]
+    pub config_push: Vec<crate::config_push_file::ConfigPushFile>,
 }
 
 /// `[incident]`: what was published about the incident this scenario replays.
@@ -187,6 +190,12 @@ pub enum ActionKind {
     /// Admit the target service's arrivals at a rate ramping from `value` to `to_per_s` over
     /// `over_s`, then remove the limit (operator actions only).
     AdmitRamp,
+    /// Stop the target config push's generation (operator actions only).
+    StopGeneration,
+    /// Insert a known-good file into the target config push (operator actions only).
+    PushGood,
+    /// The target proxy service stops failing on a bad config file (operator actions only).
+    FailOpen,
 }
 
 /// A trigger: applied at `from_s`, reverted at `to_s`.
@@ -648,6 +657,8 @@ pub enum Kind {
     Call,
     /// A DNS automation (`[[dns_automation]]`).
     DnsAutomation,
+    /// A generated configuration file pushed to proxies (`[[config_push]]`).
+    ConfigPush,
 }
 
 impl Kind {
@@ -659,6 +670,7 @@ impl Kind {
             Kind::Sink => "sink",
             Kind::Call => "call",
             Kind::DnsAutomation => "dns_automation",
+            Kind::ConfigPush => "config_push",
         }
     }
 }
@@ -909,6 +921,34 @@ pub fn parse_with(text: &str, file: &str, overrides: &[Override]) -> Result<Scen
         file: file.into(),
         message: "invalid TOML".into(),
     })?;
+    let names: Vec<&str> = raw
+        .get("variants")
+        .and_then(|v| v.as_array())
+        .map(|l| {
+            l.iter()
+                .filter_map(|v| v.get("name").and_then(|n| n.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(name) = base
+        .incident
+        .as_ref()
+        .and_then(|i| i.counterfactual.as_ref())
+        && !names.contains(&name.as_str())
+    {
+        let path = p().key("incident").key("counterfactual");
+        let offset = located.as_ref().map_or(0, |l| l.span_of(&path).start);
+        let (line, column) = line_col(text, offset);
+        return Err(LoadError::Invalid {
+            file: file.into(),
+            issues: vec![Issue {
+                line,
+                column,
+                field: path.to_string(),
+                message: format!("no [[variants]] entry named {name:?}"),
+            }],
+        });
+    }
     let Some(list) = raw.get("variants").and_then(|v| v.as_array()) else {
         return Ok(base);
     };
@@ -1154,7 +1194,6 @@ fn finish(
         issues: Vec::new(),
         applied,
         dns_automations: Vec::new(),
-        in_variant: variant.is_some(),
     };
     let mut scenario = v.scenario(raw, file);
     scenario.variant = variant.map(str::to_string);
@@ -1182,8 +1221,6 @@ pub(crate) struct Validator<'t> {
     issues: Vec<Issue>,
     /// Overrides applied to the file: issues in the fields they set are blamed on them.
     applied: Vec<Applied>,
-    /// Validating a variant (its `[[variants]]` list has been taken out).
-    in_variant: bool,
     /// The validated DNS automations (triggers and actions may name them).
     dns_automations: Vec<models::dns_plan::DnsAutomationSpec>,
 }
@@ -1407,6 +1444,7 @@ impl Validator<'_> {
             .collect();
         self.dns_automations =
             self.dns_automations(&raw.dns_automation, &mut names, &service_index);
+        let config_pushes = self.config_pushes(&raw.config_push, &names, &service_index, duration);
         let mut actions = Vec::new();
         let mut triggers = Vec::new();
         for (i, t) in raw.triggers.iter().enumerate() {
@@ -1428,6 +1466,9 @@ impl Validator<'_> {
                     | ActionKind::RestartThrottle
                     | ActionKind::EdgeRecover
                     | ActionKind::AdmitRamp
+                    | ActionKind::StopGeneration
+                    | ActionKind::PushGood
+                    | ActionKind::FailOpen
             ) {
                 self.err(
                     &tp.key("action"),
@@ -1474,17 +1515,27 @@ impl Validator<'_> {
             let ap = p().key("actions").index(i);
             let at =
                 SimTime::from_secs_f64(self.non_negative(&ap.key("at_s"), a.at_s, MAX_DURATION_S));
-            if let Some(action) = self
-                .action(
-                    &ap,
-                    a.action,
-                    &a.target,
-                    a.value,
-                    &client_index,
-                    &service_index,
-                )
-                .map(|action| self.edge_action(&ap, a, action, &services))
-            {
+            let action = match self.config_push_action(
+                &ap,
+                a.action,
+                &a.target,
+                a.value,
+                &config_pushes,
+                &service_index,
+            ) {
+                Some(action) => action,
+                None => self
+                    .action(
+                        &ap,
+                        a.action,
+                        &a.target,
+                        a.value,
+                        &client_index,
+                        &service_index,
+                    )
+                    .map(|action| self.edge_action(&ap, a, action, &services)),
+            };
+            if let Some(action) = action {
                 self.check_cache_target(&ap, &action, &clients);
                 self.check_crash_target(&ap, &action, &services);
                 let timed = TimedAction { at, action };
@@ -1503,6 +1554,11 @@ impl Validator<'_> {
             operator_actions.push((at, label));
         }
         actions.sort_by_key(|a| a.at);
+        triggers.extend(crate::config_push_file::triggers(
+            &config_pushes,
+            &actions,
+            duration,
+        ));
         let an = p().key("analysis");
         let recovery_fraction = self.positive(
             &an.key("recovery_fraction"),
@@ -1513,15 +1569,17 @@ impl Validator<'_> {
         let sustain = SimDuration::from_secs_f64(sustain_s);
         components.extend(services.iter().map(|s| (s.name.clone(), Kind::Service)));
         components.extend(sinks.iter().map(|s| (s.name.clone(), Kind::Sink)));
-        let incident = raw
-            .incident
-            .as_ref()
-            .map(|inc| self.incident(inc, &raw.variants));
+        let incident = raw.incident.as_ref().map(|inc| self.incident(inc));
         let dns_automations = std::mem::take(&mut self.dns_automations);
         components.extend(
             dns_automations
                 .iter()
                 .map(|a| (a.name.clone(), Kind::DnsAutomation)),
+        );
+        components.extend(
+            config_pushes
+                .iter()
+                .map(|c| (c.name.clone(), Kind::ConfigPush)),
         );
 
         Scenario {
@@ -1544,6 +1602,7 @@ impl Validator<'_> {
                 actions,
                 max_live_requests,
                 dns_automations,
+                config_pushes,
             },
             components,
             triggers,
@@ -1558,17 +1617,9 @@ impl Validator<'_> {
         }
     }
 
-    fn incident(&mut self, inc: &IncidentFile, variants: &[VariantFile]) -> Incident {
+    fn incident(&mut self, inc: &IncidentFile) -> Incident {
         let ip = p().key("incident");
-        if let Some(name) = &inc.counterfactual
-            && !self.in_variant
-            && !variants.iter().any(|v| &v.name == name)
-        {
-            self.err(
-                &ip.key("counterfactual"),
-                format!("no [[variants]] entry named {name:?}"),
-            );
-        }
+        // (`counterfactual` naming a variant is checked in `parse_with`, which sees them all.)
         let trigger_from = inc.trigger_from_s.map(|t| {
             SimTime::from_secs_f64(self.non_negative(&ip.key("trigger_from_s"), t, MAX_DURATION_S))
         });
@@ -2165,7 +2216,10 @@ impl Validator<'_> {
             Action::Restore { .. }
             | Action::DnsAutomationRestore { .. }
             | Action::EdgeRecover { .. }
-            | Action::AdmitRamp { .. } => return None,
+            | Action::AdmitRamp { .. }
+            | Action::StopGeneration { .. }
+            | Action::PushGood { .. }
+            | Action::ProxyFailOpen { .. } => return None,
             // A flush is not undone: the cache refills (or not) by itself.
             Action::FlushCache { .. } => return Some((apply, None)),
         };
@@ -2186,6 +2240,12 @@ impl Validator<'_> {
         self.dns_automations = automations;
         if let Some(action) = aimed {
             return action;
+        }
+        if matches!(
+            kind,
+            ActionKind::StopGeneration | ActionKind::PushGood | ActionKind::FailOpen
+        ) {
+            return None; // config-push actions: see `config_push_action`
         }
         let tpath = ap.key("target");
         let vpath = ap.key("value");
@@ -2304,6 +2364,9 @@ impl Validator<'_> {
                 to_per_s: 0.0,
                 over: SimDuration::ZERO,
             },
+            ActionKind::StopGeneration | ActionKind::PushGood | ActionKind::FailOpen => {
+                return None;
+            }
         })
     }
 

@@ -15,6 +15,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod config_push;
 pub mod dist;
 pub mod dns;
 pub mod dns_plan;
@@ -96,6 +97,8 @@ pub enum Event {
         node: u32,
         generation: u32,
     },
+    /// An event of config push `idx` (generate a file, deliver it, check a rollout stage).
+    ConfigPush { idx: u32, ev: config_push::Ev },
 }
 
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);
@@ -109,6 +112,7 @@ pub struct World {
     live_requests: u64,
     max_live_requests: u64,
     pub dns_automations: Vec<dns_plan::Automation>,
+    pub config_pushes: Vec<config_push::ConfigPush>,
 }
 
 impl World {
@@ -138,11 +142,13 @@ impl World {
             live_requests: 0,
             max_live_requests: spec.max_live_requests,
             dns_automations: Vec::new(),
+            config_pushes: Vec::new(),
         };
         for (i, a) in spec.dns_automations.iter().enumerate() {
             let built = dns_plan::Automation::build(a, seed, i as u32, sim, dns_plan_event);
             world.dns_automations.push(built);
         }
+        world.build_config_pushes(spec, seed, sim);
         for (i, c) in world.clients.iter_mut().enumerate() {
             let client = i as u32;
             match &c.mode {
@@ -932,6 +938,16 @@ impl World {
         } else if outcome == Outcome::Ok {
             sim.rec.incr(svc.m.goodput);
         }
+        // A fail-open proxy answers a fraction of its requests degraded (config push).
+        if outcome == Outcome::Ok && svc.cfg_degraded > 0.0 {
+            svc.cfg_degraded_acc += svc.cfg_degraded;
+            if svc.cfg_degraded_acc >= 1.0 {
+                svc.cfg_degraded_acc -= 1.0;
+                if let Some(d) = svc.m.degraded {
+                    sim.rec.incr(d);
+                }
+            }
+        }
         // The freed server takes more work if it is still in service.
         if server < svc.servers && !self.serve_next(s, server, sim) {
             self.services[s].idle.push(server);
@@ -1057,6 +1073,85 @@ impl World {
                 svc.ramp = Some(edge::Ramp::new(now, from_per_s, to_per_s, over));
                 svc.admits = true;
             }
+            Action::StopGeneration { push } => self.config_pushes[push as usize].stop_generation(),
+            Action::PushGood { push } => self.config_pushes[push as usize].push_good(push, sim),
+            Action::ProxyFailOpen { service } => {
+                for i in 0..self.config_pushes.len() {
+                    let cp = &mut self.config_pushes[i];
+                    let mut hit = false;
+                    for p in cp.proxies.iter_mut().filter(|p| p.service == service) {
+                        p.on_bad = config_push::OnBad::FailOpen;
+                        hit = true;
+                    }
+                    if hit {
+                        self.apply_config(i, now, sim);
+                    }
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ config push
+
+    /// Builds the config pushes, registers the proxies' `degraded` counters and schedules
+    /// each push's first generation at t = 0.
+    fn build_config_pushes(&mut self, spec: &WorldSpec, seed: u64, sim: &mut Sim<Event>) {
+        for (i, cs) in spec.config_pushes.iter().enumerate() {
+            let base: Vec<f64> = cs
+                .proxies
+                .iter()
+                .map(|p| self.services[p.service as usize].error_rate)
+                .collect();
+            for p in &cs.proxies {
+                let svc = &mut self.services[p.service as usize];
+                if svc.m.degraded.is_none() {
+                    svc.m.degraded = Some(sim.rec.counter(&svc.name, "degraded"));
+                }
+            }
+            let cp = config_push::ConfigPush::new(cs, &base, seed, &mut sim.rec);
+            cp.record(&mut sim.rec, SimTime::ZERO);
+            self.config_pushes.push(cp);
+            let idx = i as u32;
+            sim.schedule_at(
+                SimTime::ZERO,
+                Event::ConfigPush {
+                    idx,
+                    ev: config_push::Ev::Generate,
+                },
+            );
+        }
+    }
+
+    fn on_config_push(&mut self, idx: usize, ev: config_push::Ev, sim: &mut Sim<Event>) {
+        if self.config_pushes[idx].handle(idx as u32, ev, sim) {
+            self.apply_config(idx, sim.now(), sim);
+        }
+    }
+
+    /// The fraction of push `idx`'s machines holding a bad file changed: each proxy's
+    /// requests fail (fail closed) or are degraded (fail open) with that probability.
+    fn apply_config(&mut self, idx: usize, now: SimTime, sim: &mut Sim<Event>) {
+        let cp = &self.config_pushes[idx];
+        cp.record(&mut sim.rec, now);
+        let frac = cp.bad_servers();
+        for p in &cp.proxies {
+            let svc = &mut self.services[p.service as usize];
+            match p.on_bad {
+                config_push::OnBad::FailClosed => {
+                    svc.error_rate = 1.0 - (1.0 - p.base_error) * (1.0 - frac);
+                    svc.cfg_degraded = 0.0;
+                    if p.error_cost > 0.0 {
+                        svc.slowdown = 1.0 + p.error_cost * frac;
+                    }
+                }
+                config_push::OnBad::FailOpen => {
+                    svc.error_rate = p.base_error;
+                    svc.cfg_degraded = frac;
+                    if p.error_cost > 0.0 {
+                        svc.slowdown = 1.0;
+                    }
+                }
+            }
         }
     }
 
@@ -1141,6 +1236,7 @@ impl Model for World {
                 node,
                 generation,
             } => self.on_edge_timer(service as usize, node, generation, sim),
+            Event::ConfigPush { idx, ev } => self.on_config_push(idx as usize, ev, sim),
         }
     }
 }

@@ -90,6 +90,10 @@ pub struct Service {
     /// Edge nodes ([`crate::edge`]) and an operator's admission ramp.
     pub(crate) edge: Option<crate::edge::Edge>,
     pub(crate) ramp: Option<crate::edge::Ramp>,
+    /// Fraction of answers degraded (a fail-open proxy whose machines hold a bad config
+    /// file), and the accumulator that counts them.
+    pub(crate) cfg_degraded: f64,
+    pub(crate) cfg_degraded_acc: f64,
 }
 
 pub(crate) struct ServiceMetrics {
@@ -121,6 +125,8 @@ pub(crate) struct ServiceMetrics {
     /// saturating): the mean wait without a histogram on the hot path.
     pub started: CounterId,
     pub wait_ns: CounterId,
+    /// Answers served degraded (fail-open config-push proxies only).
+    pub degraded: Option<CounterId>,
 }
 
 impl Service {
@@ -200,12 +206,15 @@ impl Service {
                 latency: rec.histogram(n, "latency"),
                 started: rec.counter(n, "started"),
                 wait_ns: rec.counter(n, "wait_ns"),
+                degraded: None,
             },
             edge: spec
                 .edge
                 .as_ref()
                 .map(|e| crate::edge::Edge::new(e, spec.servers, n, seed, rec)),
             ramp: None,
+            cfg_degraded: 0.0,
+            cfg_degraded_acc: 0.0,
         }
     }
 

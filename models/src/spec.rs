@@ -223,6 +223,18 @@ pub enum Action {
         to_per_s: f64,
         over: SimDuration,
     },
+    /// Config push `push` stops generating files (deliveries in flight are dropped).
+    StopGeneration {
+        push: u32,
+    },
+    /// Config push `push` inserts a known-good file, delivered to every machine.
+    PushGood {
+        push: u32,
+    },
+    /// A proxy service stops failing on a bad file (falls back to a fail-open path).
+    ProxyFailOpen {
+        service: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -243,4 +255,5 @@ pub struct WorldSpec {
     pub max_live_requests: u64,
     /// DNS automations (planner + enactors) driving services' DNS records.
     pub dns_automations: Vec<crate::dns_plan::DnsAutomationSpec>,
+    pub config_pushes: Vec<crate::config_push::ConfigPushSpec>,
 }
