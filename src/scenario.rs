@@ -91,8 +91,8 @@ pub struct IncidentFile {
     pub title: String,
     #[serde(default)]
     pub source: String,
-    /// When the trigger started to act, if no `[[triggers]]` entry starts it (e.g. the first
-    /// bad file reaching the proxies).
+    /// When the trigger started to act, as published (e.g. the first bad file reaching the
+    /// proxies); default: the earliest trigger start.
     pub trigger_from_s: Option<f64>,
     /// The variant that stands for the system without the operator actions, when taking the
     /// `[[actions]]` out is not enough (e.g. nodes that must then restart by themselves).
@@ -767,12 +767,12 @@ impl Scenario {
 
 impl Scenario {
     /// `[first trigger start, trigger end]`, if the scenario has triggers. The trigger starts at
-    /// the earliest `[[triggers]]` start (or `[incident] trigger_from_s`) and ends at the last
+    /// `[incident] trigger_from_s` if given, else the earliest trigger start, and ends at the last
     /// operator action that removes the trigger (`removes_trigger = true`) if there is one,
     /// else at the last trigger end.
     pub fn trigger_window(&self) -> Option<(SimTime, SimTime)> {
         let declared = self.incident.as_ref().and_then(|i| i.trigger_from);
-        let from = self.triggers.iter().map(|t| t.0).chain(declared).min()?;
+        let from = declared.or_else(|| self.triggers.iter().map(|t| t.0).min())?;
         let to = match self.trigger_removals.iter().max() {
             Some(&t) => t,
             None => self.triggers.iter().map(|t| t.1).max()?,
