@@ -156,9 +156,10 @@ fn core_5xx_is_a_square_wave_tracking_p_then_a_plateau_then_back_within_one_dela
             vec![Some(true)],
             "{reproduce}"
         );
-        // The analysis sees the push as the trigger: p > 0 from 300 s to the good file.
+        // The analysis takes the trigger from `[incident]` (11:20, the network starts failing;
+        // the push itself has p > 0 from 300 s) to the good file.
         let a = r.analysis();
-        assert_eq!(a.trigger_start_s, Some(300.0), "{reproduce}");
+        assert_eq!(a.trigger_start_s, Some(900.0), "{reproduce}");
         assert_eq!(a.trigger_end_s, Some(PUSH_GOOD_S), "{reproduce}");
         // Files counted after the 60 s warm-up: one per 300 s from 300 s until generation
         // stops at 11 940 s (39), plus the good one.
