@@ -17,6 +17,7 @@
 pub mod analysis;
 pub mod commands;
 pub mod compare;
+pub mod load_balancer_file;
 pub mod locate;
 pub mod map;
 pub mod output;

@@ -70,6 +70,9 @@ pub struct ScenarioFile {
     /// Design variants: the same scenario with some fields changed, run with the same seeds.
     #[serde(default)]
     pub variants: Vec<VariantFile>,
+    /// Load balancers with health checks and zone failover (`src/load_balancer_file.rs`).
+    #[serde(default)]
+    pub load_balancer: Vec<crate::load_balancer_file::LoadBalancerFile>,
 }
 
 /// `[[variants]]`: a name and the fields it changes (`set."clients[web].retry.jitter" = "full"`).
@@ -139,6 +142,17 @@ pub enum ActionKind {
     BadConfig,
     /// Turn the bad configuration's code path off (operator actions only).
     KillSwitch,
+    /// Put `value` items in the target load balancer's network-propagation queue.
+    NetmgrBacklog,
+    /// Launch `value` new targets behind the target load balancer.
+    LaunchTargets,
+    /// Launch new targets at `value` per second (a trigger stops at its end).
+    LaunchRate,
+    /// Set the propagation queue's rate to `value` per second (a trigger restores it).
+    PropagationRate,
+    /// Switch the target load balancer's automatic zone failover off / on (operator actions).
+    FailoverOff,
+    FailoverOn,
 }
 
 /// A trigger: applied at `from_s`, reverted at `to_s`.
@@ -588,6 +602,7 @@ pub enum Kind {
     Sink,
     /// A downstream call edge of a service (`api->db`): a client inside the service.
     Call,
+    LoadBalancer,
 }
 
 impl Kind {
@@ -598,6 +613,7 @@ impl Kind {
             Kind::Service => "service",
             Kind::Sink => "sink",
             Kind::Call => "call",
+            Kind::LoadBalancer => "load_balancer",
         }
     }
 }
@@ -1039,6 +1055,7 @@ fn finish(
         located,
         issues: Vec::new(),
         applied,
+        load_balancers: Vec::new(),
     };
     let mut scenario = v.scenario(raw, file);
     scenario.variant = variant.map(str::to_string);
@@ -1060,20 +1077,22 @@ fn finish(
     }
 }
 
-struct Validator<'t> {
+pub(crate) struct Validator<'t> {
     text: &'t str,
     located: Option<Located<'t>>,
     issues: Vec<Issue>,
     /// Overrides applied to the file: issues in the fields they set are blamed on them.
     applied: Vec<Applied>,
+    /// The validated `[[load_balancer]]` entries (actions name them).
+    pub(crate) load_balancers: Vec<models::health::LoadBalancerSpec>,
 }
 
-fn p() -> FieldPath {
+pub(crate) fn p() -> FieldPath {
     FieldPath::root()
 }
 
 /// A number as a human reads it in an error message (`1e300`, not 301 digits).
-fn num(x: f64) -> String {
+pub(crate) fn num(x: f64) -> String {
     if x.is_finite() && x != 0.0 && !(1e-6..1e15).contains(&x.abs()) {
         format!("{x:e}")
     } else {
@@ -1082,7 +1101,7 @@ fn num(x: f64) -> String {
 }
 
 impl Validator<'_> {
-    fn err(&mut self, path: &FieldPath, message: impl Into<String>) {
+    pub(crate) fn err(&mut self, path: &FieldPath, message: impl Into<String>) {
         if let Some(a) = self.applied.iter().find(|a| overlaps(&a.path, path)) {
             let issue = blame(self.text, &self.located, a, path, message.into());
             self.issues.push(issue);
@@ -1099,7 +1118,7 @@ impl Validator<'_> {
     }
 
     /// `x` finite and in `(0, max]`.
-    fn positive(&mut self, path: &FieldPath, x: f64, max: f64) -> f64 {
+    pub(crate) fn positive(&mut self, path: &FieldPath, x: f64, max: f64) -> f64 {
         if !x.is_finite() {
             self.err(path, format!("must be a finite number, got {}", num(x)));
         } else if x <= 0.0 {
@@ -1111,7 +1130,7 @@ impl Validator<'_> {
     }
 
     /// `x` finite and in `[0, max]`.
-    fn non_negative(&mut self, path: &FieldPath, x: f64, max: f64) -> f64 {
+    pub(crate) fn non_negative(&mut self, path: &FieldPath, x: f64, max: f64) -> f64 {
         if !x.is_finite() {
             self.err(path, format!("must be a finite number, got {}", num(x)));
         } else if x < 0.0 {
@@ -1122,14 +1141,14 @@ impl Validator<'_> {
         x
     }
 
-    fn int_in(&mut self, path: &FieldPath, n: i64, lo: i64, hi: i64) -> i64 {
+    pub(crate) fn int_in(&mut self, path: &FieldPath, n: i64, lo: i64, hi: i64) -> i64 {
         if n < lo || n > hi {
             self.err(path, format!("must be an integer in {lo}..={hi}, got {n}"));
         }
         n.clamp(lo, hi)
     }
 
-    fn name(&mut self, path: &FieldPath, name: &str) {
+    pub(crate) fn name(&mut self, path: &FieldPath, name: &str) {
         let ok = !name.is_empty()
             && name.len() <= 64
             && name
@@ -1285,6 +1304,7 @@ impl Validator<'_> {
             .enumerate()
             .map(|(i, c)| (c.name.clone(), i as u32))
             .collect();
+        self.load_balancers = self.load_balancers(&raw.load_balancer, &mut names);
         let mut actions = Vec::new();
         let mut triggers = Vec::new();
         for (i, t) in raw.triggers.iter().enumerate() {
@@ -1303,10 +1323,12 @@ impl Validator<'_> {
                     | ActionKind::RetriesOn
                     | ActionKind::DnsRestore
                     | ActionKind::KillSwitch
+                    | ActionKind::FailoverOn
+                    | ActionKind::FailoverOff
             ) {
                 self.err(
                     &tp.key("action"),
-                    "a trigger must break something; restore and retries_on are operator actions",
+                    "a trigger must break something; restore, retries_on and failover on/off are operator actions",
                 );
             }
             let (from, to) = (SimTime::from_secs_f64(from), SimTime::from_secs_f64(to));
@@ -1323,6 +1345,7 @@ impl Validator<'_> {
             ) {
                 self.check_cache_target(&tp, &apply, &clients);
                 self.check_crash_target(&tp, &apply, &services);
+                self.check_lb_service(&tp, &apply);
                 actions.push(TimedAction {
                     at: from,
                     action: apply,
@@ -1356,6 +1379,7 @@ impl Validator<'_> {
             ) {
                 self.check_cache_target(&ap, &action, &clients);
                 self.check_crash_target(&ap, &action, &services);
+                self.check_lb_service(&ap, &action);
                 actions.push(TimedAction { at, action });
             }
             let label = if a.label.is_empty() {
@@ -1376,6 +1400,11 @@ impl Validator<'_> {
         let sustain = SimDuration::from_secs_f64(sustain_s);
         components.extend(services.iter().map(|s| (s.name.clone(), Kind::Service)));
         components.extend(sinks.iter().map(|s| (s.name.clone(), Kind::Sink)));
+        components.extend(
+            self.load_balancers
+                .iter()
+                .map(|l| (l.name.clone(), Kind::LoadBalancer)),
+        );
 
         Scenario {
             file: file.to_string(),
@@ -1396,6 +1425,7 @@ impl Validator<'_> {
                 sinks,
                 actions,
                 max_live_requests,
+                load_balancers: std::mem::take(&mut self.load_balancers),
             },
             components,
             triggers,
@@ -1407,7 +1437,7 @@ impl Validator<'_> {
         }
     }
 
-    fn lookup(
+    pub(crate) fn lookup(
         &mut self,
         path: &FieldPath,
         name: &str,
@@ -1967,6 +1997,7 @@ impl Validator<'_> {
                 enabled: true,
             },
             Action::Restore { .. } => return None,
+            Action::LoadBalancer { lb, op } => return Some((apply, self.lb_revert(lb, op))),
             // A flush is not undone: the cache refills (or not) by itself.
             Action::FlushCache { .. } => return Some((apply, None)),
         };
@@ -1982,6 +2013,9 @@ impl Validator<'_> {
         client_index: &BTreeMap<String, u32>,
         service_index: &BTreeMap<String, u32>,
     ) -> Option<Action> {
+        if let Some(lb_action) = self.lb_action(ap, kind, target, value) {
+            return lb_action;
+        }
         let tpath = ap.key("target");
         let vpath = ap.key("value");
         let needs_client = matches!(
@@ -2080,6 +2114,13 @@ impl Validator<'_> {
                 enabled: true,
             },
             ActionKind::CacheFlush => Action::FlushCache { client },
+            // Handled by `lb_action` above.
+            ActionKind::NetmgrBacklog
+            | ActionKind::LaunchTargets
+            | ActionKind::LaunchRate
+            | ActionKind::PropagationRate
+            | ActionKind::FailoverOff
+            | ActionKind::FailoverOn => return None,
         })
     }
 
@@ -2374,7 +2415,7 @@ impl Validator<'_> {
         }
     }
 
-    fn dist(&mut self, path: &FieldPath, d: &DistFile) -> Dist {
+    pub(crate) fn dist(&mut self, path: &FieldPath, d: &DistFile) -> Dist {
         const NS: f64 = 1e6; // per ms
         let max = MAX_DURATION_MS;
         match d {

@@ -17,6 +17,7 @@ pub mod cache;
 pub mod client;
 pub mod dist;
 pub mod dns;
+pub mod health;
 pub mod policy;
 pub mod request;
 pub mod retry;
@@ -85,6 +86,8 @@ pub enum Event {
         slot: u32,
         generation: u32,
     },
+    /// An event of load balancer `lb` (health checks, propagation, launches, zone holds).
+    Lb { lb: u32, ev: health::Ev },
 }
 
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);
@@ -95,6 +98,7 @@ pub struct World {
     pub services: Vec<Service>,
     pub sinks: Vec<Sink>,
     actions: Vec<TimedAction>,
+    pub load_balancers: Vec<health::LoadBalancer>,
     live_requests: u64,
     max_live_requests: u64,
 }
@@ -125,7 +129,18 @@ impl World {
             actions: spec.actions.clone(),
             live_requests: 0,
             max_live_requests: spec.max_live_requests,
+            load_balancers: spec
+                .load_balancers
+                .iter()
+                .map(|l| health::LoadBalancer::new(l, seed, &mut sim.rec))
+                .collect(),
         };
+        for i in 0..world.load_balancers.len() {
+            let lb = &mut world.load_balancers[i];
+            let servers = lb.start(i as u32, sim);
+            let service = lb.service() as usize;
+            world.set_servers(service, servers, sim);
+        }
         for (i, c) in world.clients.iter_mut().enumerate() {
             let client = i as u32;
             match &c.mode {
@@ -994,6 +1009,13 @@ impl World {
                     cache.flush();
                 }
             }
+            Action::LoadBalancer { lb, op } => {
+                let l = &mut self.load_balancers[lb as usize];
+                if let Some(servers) = l.apply(lb, op, sim) {
+                    let service = l.service() as usize;
+                    self.set_servers(service, servers, sim);
+                }
+            }
         }
     }
 
@@ -1066,6 +1088,13 @@ impl Model for World {
                 slot,
                 generation,
             } => self.on_send_due(client as usize, slot, generation, sim),
+            Event::Lb { lb, ev } => {
+                let l = &mut self.load_balancers[lb as usize];
+                if let Some(servers) = l.handle(lb, ev, sim) {
+                    let service = l.service() as usize;
+                    self.set_servers(service, servers, sim);
+                }
+            }
         }
     }
 }

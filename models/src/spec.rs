@@ -192,6 +192,11 @@ pub enum Action {
         service: u32,
         empty: bool,
     },
+    /// A backlog, launches, or failover on/off at a load balancer.
+    LoadBalancer {
+        lb: u32,
+        op: crate::health::Op,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -210,4 +215,6 @@ pub struct WorldSpec {
     /// Limit on requests alive at once across the world; reaching it stops the run with the
     /// reason `live_request_limit`.
     pub max_live_requests: u64,
+    /// Load balancers, each in front of one service whose server count it sets.
+    pub load_balancers: Vec<crate::health::LoadBalancerSpec>,
 }
