@@ -17,13 +17,14 @@
 //! checker_workers = 1             # the health checker's capacity
 //! check_time = { dist = "constant", value_ms = 20 }
 //! flap_cost = 10                  # checks' worth of work per target state change
-//! failover_cost = 2               # ... per target of a zone that fails away or comes back
+//! failover_cost = 20              # ... per zone that fails away or comes back (DNS updates)
 //! pending_fail_prob = 0.5         # a pending target's check fails with this probability
 //! propagation_rate_per_s = 1      # network propagation queue (FIFO)
 //! failover = true                 # automatic zone failover at the start
 //! failover_below = 0.75           # fail a zone away below this fraction of healthy targets
 //! failover_hold_s = 60            # ... until it has passed for this long
 //! velocity_limit = 0.34           # optional: failover holds at most this fraction out
+//! fail_open = true                # a zone below the threshold not failed away serves all
 //! ```
 
 use std::collections::BTreeMap;
@@ -87,6 +88,8 @@ pub struct LoadBalancerFile {
     #[serde(default = "d60f")]
     pub failover_hold_s: f64,
     pub velocity_limit: Option<f64>,
+    #[serde(default = "dtrue")]
+    pub fail_open: bool,
 }
 
 fn d1() -> i64 {
@@ -252,6 +255,7 @@ impl Validator<'_> {
             failover_below,
             failover_hold: SimDuration::from_secs_f64(hold_s),
             velocity_limit,
+            fail_open: l.fail_open,
         }
     }
 

@@ -10,9 +10,11 @@
 //!
 //! - **Targets.** `targets` targets, round-robin over `zones`; each brings
 //!   `servers_per_target` servers of the fronted service. A target is *in service* when its
-//!   health state is healthy and its zone is not failed away; the load balancer keeps the
-//!   service's server count equal to the in-service servers (the caller applies it with
-//!   `World::set_servers`). A pending target serves normally once in service.
+//!   health state is healthy and its zone is not failed away — except that a zone below the
+//!   failover threshold that is not failed away (failover off, or held back by the velocity
+//!   limit) routes to all its targets (`fail_open`, the NLB behaviour). The load balancer
+//!   keeps the service's server count equal to the in-service servers (the caller applies it
+//!   with `World::set_servers`). A pending target serves normally once in service.
 //! - **Health checks.** Every target is checked every `interval` (initial phases evenly
 //!   spread). A check is a job in the checker's FIFO queue, served by `checker_workers`
 //!   workers with service time `check_time`. A check whose result comes back more than
@@ -22,13 +24,14 @@
 //!   unhealthy one in.
 //! - **Flap work.** Each health state change adds `flap_cost` checks' worth of work (DNS
 //!   updates, re-checks) to the checker queue; each zone failover or return adds
-//!   `failover_cost` checks' worth per target of the zone. So flapping delays checks, and
+//!   `failover_cost` checks' worth (DNS updates). So flapping delays checks, and
 //!   delayed checks fail healthy targets: the loop is not scripted.
 //! - **Network propagation.** A FIFO queue processed at `propagation_rate_per_s` items per
 //!   second (deterministic). A trigger can put a backlog of other items in it; a launched
-//!   target joins its tail and is *pending* until processed. A pending target's check fails
-//!   with probability `pending_fail_prob` even though it is healthy. Launched targets start
-//!   unhealthy and are checked at once.
+//!   target joins its tail and is *pending* until processed. A probe to a pending target gets
+//!   no answer with probability `pending_fail_prob` (drawn when it is sent), even though the
+//!   target is healthy: the check fails, and it holds its checker worker until the timeout.
+//!   Launched targets start unhealthy and are checked at once.
 //! - **Zone failover.** While enabled, a zone whose fraction of healthy targets drops below
 //!   `failover_below` is failed away (its whole capacity out of service, healthy or not); it
 //!   comes back once the fraction has stayed at or above the threshold for `failover_hold`.
@@ -64,7 +67,7 @@ pub struct LoadBalancerSpec {
     pub check_time: Dist,
     /// Checks' worth of checker work per target health state change.
     pub flap_cost: f64,
-    /// Checks' worth of checker work per target of a zone that fails away or comes back.
+    /// Checks' worth of checker work per zone that fails away or comes back (DNS updates).
     pub failover_cost: f64,
     pub pending_fail_prob: f64,
     pub propagation_rate_per_s: f64,
@@ -74,6 +77,9 @@ pub struct LoadBalancerSpec {
     pub failover_hold: SimDuration,
     /// Largest fraction of all targets failover may hold out of service at once.
     pub velocity_limit: Option<f64>,
+    /// A zone below `failover_below` that is not failed away routes to all its targets,
+    /// healthy or not (NLB "fail open").
+    pub fail_open: bool,
 }
 
 /// What a trigger or an operator action does to a load balancer.
@@ -120,8 +126,13 @@ struct Target {
 /// A job of the health checker.
 #[derive(Clone, Copy, Debug)]
 enum Job {
-    /// A health check of `target`, due at `due`.
-    Check { target: u32, due: SimTime },
+    /// A health check of `target`, due at `due`; `unreachable`: its probe gets no answer
+    /// (drawn when the probe is sent).
+    Check {
+        target: u32,
+        due: SimTime,
+        unreachable: bool,
+    },
     /// `units` pieces of flap or failover work of `unit_ns` each.
     Work { units: u32, unit_ns: u64 },
 }
@@ -283,7 +294,11 @@ impl LoadBalancer {
                     return None; // the previous check has not come back yet
                 }
                 t.outstanding = true;
-                self.queue.push_back(Job::Check { target, due: now });
+                self.queue.push_back(Job::Check {
+                    target,
+                    due: now,
+                    unreachable: false,
+                });
                 self.queued += 1;
                 self.start_workers(idx, sim);
                 sim.rec
@@ -294,8 +309,13 @@ impl LoadBalancer {
                 let job = self.workers[worker as usize].take();
                 self.busy -= 1;
                 self.idle.push(worker);
-                if let Some(Job::Check { target, due }) = job {
-                    self.check_result(idx, target, due, sim);
+                if let Some(Job::Check {
+                    target,
+                    due,
+                    unreachable,
+                }) = job
+                {
+                    self.check_result(idx, target, due, unreachable, sim);
                 }
                 self.start_workers(idx, sim);
                 self.refresh(now, &mut sim.rec)
@@ -406,9 +426,25 @@ impl LoadBalancer {
             let Some(worker) = self.idle.pop() else {
                 break;
             };
-            let d = match job {
-                Job::Check { .. } => self.spec.check_time.sample(&mut self.check_rng),
-                Job::Work { unit_ns, .. } => SimDuration(unit_ns),
+            let (job, d) = match job {
+                Job::Check { target, due, .. } => {
+                    // A probe to a target whose network state has not propagated gets no
+                    // answer (with probability `pending_fail_prob`) and holds its worker
+                    // until the timeout.
+                    let unreachable = self.targets[target as usize].pending
+                        && self.pending_rng.random::<f64>() < self.spec.pending_fail_prob;
+                    let mut d = self.spec.check_time.sample(&mut self.check_rng);
+                    if unreachable {
+                        d = d.max(self.spec.timeout);
+                    }
+                    let job = Job::Check {
+                        target,
+                        due,
+                        unreachable,
+                    };
+                    (job, d)
+                }
+                Job::Work { unit_ns, .. } => (job, SimDuration(unit_ns)),
             };
             self.workers[worker as usize] = Some(job);
             self.busy += 1;
@@ -419,12 +455,14 @@ impl LoadBalancer {
         sim.rec.gauge_set_count(self.m.busy, now, self.busy as u64);
     }
 
-    /// Adds `units` pieces of `cost` checks' worth of work each to the checker queue.
-    fn add_work(&mut self, units: u32, cost: f64) {
-        if units == 0 || cost <= 0.0 {
+    /// Adds `cost` checks' worth of work to the checker queue, in `ceil(cost)` equal pieces
+    /// (each at most one mean check long) that any idle worker can take.
+    fn add_work(&mut self, cost: f64) {
+        if cost <= 0.0 {
             return;
         }
-        let unit_ns = (cost * self.check_mean_ns).round().max(1.0) as u64;
+        let units = cost.ceil().min(u32::MAX as f64) as u32;
+        let unit_ns = (cost * self.check_mean_ns / units as f64).round().max(1.0) as u64;
         match self.queue.back_mut() {
             Some(Job::Work { units: u, unit_ns: n }) if *n == unit_ns => {
                 *u = u.saturating_add(units)
@@ -435,20 +473,25 @@ impl LoadBalancer {
     }
 
     /// A check of `target` due at `due` came back now.
-    fn check_result(&mut self, idx: u32, target: u32, due: SimTime, sim: &mut Sim<Event>) {
+    fn check_result(
+        &mut self,
+        idx: u32,
+        target: u32,
+        due: SimTime,
+        unreachable: bool,
+        sim: &mut Sim<Event>,
+    ) {
         let now = sim.now();
         let rec = &mut sim.rec;
         let latency = now.since(due);
         rec.incr(self.m.checks);
         rec.record(self.m.latency, latency.as_nanos());
-        let t = self.targets[target as usize];
         self.targets[target as usize].outstanding = false;
         let late = latency > self.spec.timeout;
-        if late {
+        if late && !unreachable {
             rec.incr(self.m.checks_late);
         }
-        let pass = !late
-            && !(t.pending && self.pending_rng.random::<f64>() < self.spec.pending_fail_prob);
+        let pass = !late && !unreachable;
         if !pass {
             rec.incr(self.m.checks_failed);
         }
@@ -475,7 +518,7 @@ impl LoadBalancer {
             self.zone_healthy[z] -= 1;
         }
         rec.incr(self.m.flaps);
-        self.add_work(1, self.spec.flap_cost);
+        self.add_work(self.spec.flap_cost);
         if self.evaluate_zone(z, now, rec) {
             self.schedule_hold(idx, z, sim);
         }
@@ -507,7 +550,7 @@ impl LoadBalancer {
                 self.zone_failed[z] = true;
                 self.passing_since[z] = None;
                 rec.incr(self.m.failovers);
-                self.add_work(n, self.spec.failover_cost);
+                self.add_work(self.spec.failover_cost);
             }
             false
         } else if passing {
@@ -535,7 +578,7 @@ impl LoadBalancer {
     fn restore_zone(&mut self, z: usize) {
         self.zone_failed[z] = false;
         self.passing_since[z] = None;
-        self.add_work(self.zone_targets[z], self.spec.failover_cost);
+        self.add_work(self.spec.failover_cost);
     }
 
     /// Evaluates every zone (failover switched on, a zone came back) and schedules hold
@@ -613,14 +656,23 @@ impl LoadBalancer {
 
     // ------------------------------------------------------------------ state
 
+    /// Targets of zone `z` that take traffic: none if failed away; all if below the
+    /// threshold and failing open; else the healthy ones.
+    fn zone_in_service(&self, z: usize) -> u32 {
+        let (n, h) = (self.zone_targets[z], self.zone_healthy[z]);
+        if self.zone_failed[z] {
+            0
+        } else if self.spec.fail_open && (h as f64) < self.spec.failover_below * n as f64 {
+            n
+        } else {
+            h
+        }
+    }
+
     /// Updates the gauges; returns the service's server count if it changed.
     fn refresh(&mut self, now: SimTime, rec: &mut Recorder) -> Option<u32> {
-        let in_service: u32 = self
-            .zone_failed
-            .iter()
-            .zip(&self.zone_healthy)
-            .filter(|(f, _)| !**f)
-            .map(|(_, h)| *h)
+        let in_service: u32 = (0..self.zone_failed.len())
+            .map(|z| self.zone_in_service(z))
             .sum();
         rec.gauge_set_count(self.m.in_service, now, in_service as u64);
         rec.gauge_set_count(self.m.healthy, now, self.healthy() as u64);
