@@ -35,9 +35,7 @@ use serde::Deserialize;
 use sim_core::SimDuration;
 
 use crate::locate::FieldPath;
-use crate::scenario::{
-    ActionKind, DistFile, Kind, MAX_DURATION_S, MAX_SERVERS, Validator, num, p,
-};
+use crate::scenario::{ActionKind, DistFile, Kind, MAX_DURATION_S, MAX_SERVERS, Validator, num, p};
 
 /// Most zones of one load balancer.
 pub const MAX_ZONES: i64 = 1_000;
@@ -305,7 +303,8 @@ impl Validator<'_> {
             }
             (false, None) => 0.0,
         };
-        let whole = |v: f64, max: f64| v.is_finite() && v.fract() == 0.0 && (0.0..=max).contains(&v);
+        let whole =
+            |v: f64, max: f64| v.is_finite() && v.fract() == 0.0 && (0.0..=max).contains(&v);
         let op = match kind {
             ActionKind::NetmgrBacklog => {
                 if !whole(v, MAX_BACKLOG_ITEMS) {
@@ -343,10 +342,7 @@ impl Validator<'_> {
             ActionKind::FailoverOff => Op::Failover { enabled: false },
             _ => Op::Failover { enabled: true },
         };
-        Some(Some(Action::LoadBalancer {
-            lb: lb as u32,
-            op,
-        }))
+        Some(Some(Action::LoadBalancer { lb: lb as u32, op }))
     }
 
     /// What undoes a load-balancer trigger at its end: a launch rate stops, the propagation
@@ -365,10 +361,7 @@ impl Validator<'_> {
     /// A `servers` action must not target a service whose servers a load balancer sets.
     pub(crate) fn check_lb_service(&mut self, path: &FieldPath, action: &Action) {
         if let Action::SetServers { service, .. } = action
-            && let Some(l) = self
-                .load_balancers
-                .iter()
-                .find(|l| l.service == *service)
+            && let Some(l) = self.load_balancers.iter().find(|l| l.service == *service)
         {
             self.err(
                 &path.key("target"),

@@ -106,9 +106,7 @@ TAIL
 "#;
 
 fn inline(lb_extra: &str, tail: &str) -> String {
-    INLINE
-        .replace("LB_EXTRA", lb_extra)
-        .replace("TAIL", tail)
+    INLINE.replace("LB_EXTRA", lb_extra).replace("TAIL", tail)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,7 +320,8 @@ fn without_the_operator_errors_last_until_the_backlog_drains() {
 fn velocity_limit_ample_checker_and_cheap_flaps_keep_errors_small() {
     let sc = load(SCENARIO);
     for seed in 1..=2u64 {
-        let repro = |v: &str| format!("metastable run scenarios/{SCENARIO} --seed {seed} --variant {v}");
+        let repro =
+            |v: &str| format!("metastable run scenarios/{SCENARIO} --seed {seed} --variant {v}");
 
         let r = metastable::run(variant(&sc, "velocity-limit"), seed);
         let lb = series(&r, "nlb");
@@ -343,7 +342,10 @@ fn velocity_limit_ample_checker_and_cheap_flaps_keep_errors_small() {
         let ctx = format!("seed {seed} ({}): {v:?}", repro("ample-checker"));
         assert_eq!(v.checks_late, Some(0), "{ctx}");
         assert_eq!(v.failovers, Some(0), "{ctx}");
-        assert!(v.flaps.unwrap_or(0) > 100, "pending targets still flap: {ctx}");
+        assert!(
+            v.flaps.unwrap_or(0) > 100,
+            "pending targets still flap: {ctx}"
+        );
         assert_eq!(r.analysis().verdict, Verdict::Stable, "{ctx}");
 
         let r = metastable::run(variant(&sc, "cheap-flaps"), seed);
@@ -474,7 +476,11 @@ at_s = 600.0
 action = "failover_off"
 target = "nlb""#,
     );
-    assert_eq!(base.matches(from).count(), 1, "{case}: {from:?} must occur once");
+    assert_eq!(
+        base.matches(from).count(),
+        1,
+        "{case}: {from:?} must occur once"
+    );
     let text = base.replacen(from, to, 1);
     let dir = std::env::temp_dir().join(format!("metastable-health-{case}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -488,7 +494,11 @@ target = "nlb""#,
         .output()
         .expect("running metastable");
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{case}: exit code; stderr:\n{stderr}");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{case}: exit code; stderr:\n{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{case}: panic:\n{stderr}");
     assert!(!out.exists(), "{case}: output written");
     let lines: Vec<usize> = text

@@ -301,8 +301,7 @@ impl LoadBalancer {
                 });
                 self.queued += 1;
                 self.start_workers(idx, sim);
-                sim.rec
-                    .gauge_set_count(self.m.queue_len, now, self.queued);
+                sim.rec.gauge_set_count(self.m.queue_len, now, self.queued);
                 None
             }
             Ev::CheckDone { worker } => {
@@ -464,9 +463,10 @@ impl LoadBalancer {
         let units = cost.ceil().min(u32::MAX as f64) as u32;
         let unit_ns = (cost * self.check_mean_ns / units as f64).round().max(1.0) as u64;
         match self.queue.back_mut() {
-            Some(Job::Work { units: u, unit_ns: n }) if *n == unit_ns => {
-                *u = u.saturating_add(units)
-            }
+            Some(Job::Work {
+                units: u,
+                unit_ns: n,
+            }) if *n == unit_ns => *u = u.saturating_add(units),
             _ => self.queue.push_back(Job::Work { units, unit_ns }),
         }
         self.queued += units as u64;
@@ -543,8 +543,7 @@ impl LoadBalancer {
             return false;
         }
         let n = self.zone_targets[z];
-        let passing =
-            n == 0 || self.zone_healthy[z] as f64 >= self.spec.failover_below * n as f64;
+        let passing = n == 0 || self.zone_healthy[z] as f64 >= self.spec.failover_below * n as f64;
         if !self.zone_failed[z] {
             if !passing && self.velocity_allows(z) {
                 self.zone_failed[z] = true;
@@ -692,4 +691,94 @@ impl LoadBalancer {
 #[inline]
 fn lb_event(lb: u32, ev: Ev) -> Event {
     Event::Lb { lb, ev }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim_core::Recorder;
+
+    fn spec() -> LoadBalancerSpec {
+        LoadBalancerSpec {
+            name: "lb".into(),
+            service: 0,
+            zones: 3,
+            targets: 9,
+            max_targets: 12,
+            servers_per_target: 2,
+            interval: SimDuration::from_secs_f64(10.0),
+            timeout: SimDuration::from_secs_f64(5.0),
+            healthy_threshold: 3,
+            unhealthy_threshold: 2,
+            checker_workers: 1,
+            check_time: Dist::Constant { ns: 50_000_000 },
+            flap_cost: 2.5,
+            failover_cost: 0.0,
+            pending_fail_prob: 0.0,
+            propagation_rate_per_s: 1.0,
+            failover: true,
+            failover_below: 0.5,
+            failover_hold: SimDuration::from_secs_f64(60.0),
+            velocity_limit: None,
+            fail_open: false,
+        }
+    }
+
+    fn sim() -> Sim<Event> {
+        Sim::new(Recorder::new(
+            SimDuration::from_secs_f64(1.0),
+            SimDuration(0),
+            10,
+        ))
+    }
+
+    /// A check result of target `t`: a pass, or an unanswered probe.
+    fn result(lb: &mut LoadBalancer, t: u32, pass: bool, sim: &mut Sim<Event>) {
+        lb.check_result(0, t, sim.now(), !pass, sim);
+    }
+
+    #[test]
+    fn a_target_changes_state_only_after_consecutive_results() {
+        let mut s = sim();
+        let mut lb = LoadBalancer::new(&spec(), 1, &mut s.rec);
+        assert_eq!(lb.start(0, &mut s), 18, "9 healthy targets × 2 servers");
+        // One failure, then a pass: the streak resets, the target stays in.
+        result(&mut lb, 0, false, &mut s);
+        result(&mut lb, 0, true, &mut s);
+        result(&mut lb, 0, false, &mut s);
+        assert_eq!(lb.healthy(), 9);
+        // Two consecutive failures: out, with flap work of 2.5 checks in 3 pieces.
+        result(&mut lb, 0, false, &mut s);
+        assert_eq!(lb.healthy(), 8);
+        assert_eq!(lb.queued, 3);
+        assert_eq!(lb.refresh(s.now(), &mut s.rec), Some(16));
+        // Back in after three consecutive passes.
+        for _ in 0..2 {
+            result(&mut lb, 0, true, &mut s);
+        }
+        assert_eq!(lb.healthy(), 8);
+        result(&mut lb, 0, true, &mut s);
+        assert_eq!(lb.healthy(), 9);
+    }
+
+    #[test]
+    fn zones_fail_away_below_the_threshold_within_the_velocity_limit() {
+        let mut sp = spec();
+        sp.velocity_limit = Some(0.34);
+        let mut s = sim();
+        let mut lb = LoadBalancer::new(&sp, 1, &mut s.rec);
+        lb.start(0, &mut s);
+        // Targets 0, 3, 6 are zone 0; 1, 4, 7 zone 1. Two of three out: below 50 %.
+        for t in [0, 3, 1, 4] {
+            result(&mut lb, t, false, &mut s);
+            result(&mut lb, t, false, &mut s);
+        }
+        assert_eq!(lb.zone_failed, vec![true, false, false]);
+        // Zone 1 is below the threshold too, but a second zone would remove 6 of 9 > 34 %.
+        assert_eq!(lb.removed(), 3);
+        // Without fail-open, zone 1 serves its one healthy target; zone 2 all three.
+        assert_eq!(lb.refresh(s.now(), &mut s.rec), Some(8));
+        lb.spec.fail_open = true;
+        assert_eq!(lb.refresh(s.now(), &mut s.rec), Some(12));
+    }
 }
