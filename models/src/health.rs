@@ -189,6 +189,8 @@ pub struct LoadBalancer {
     launch_epoch: u32,
     /// The server count last handed to the service.
     servers: u32,
+    /// Health, zone, pending or failover state changed since the last `refresh`.
+    dirty: bool,
     check_rng: SimRng,
     pending_rng: SimRng,
     launch_rng: SimRng,
@@ -222,6 +224,7 @@ impl LoadBalancer {
             launch_rate: 0.0,
             launch_epoch: 0,
             servers: 0,
+            dirty: true,
             check_rng: sim_core::stream(seed, &format!("{n}/checks")),
             pending_rng: sim_core::stream(seed, &format!("{n}/pending")),
             launch_rng: sim_core::stream(seed, &format!("{n}/launches")),
@@ -330,6 +333,7 @@ impl LoadBalancer {
                         self.prop.pop_front();
                         self.targets[t as usize].pending = false;
                         self.n_pending -= 1;
+                        self.dirty = true;
                     }
                     None => {}
                 }
@@ -386,6 +390,7 @@ impl LoadBalancer {
             Op::PropagationRate { rate_per_s } => self.prop_rate = rate_per_s,
             Op::Failover { enabled } => {
                 self.failover = enabled;
+                self.dirty = true;
                 if enabled {
                     self.evaluate_all(idx, sim);
                 } else {
@@ -512,6 +517,7 @@ impl LoadBalancer {
         t.healthy = pass;
         t.streak = 0;
         let z = t.zone as usize;
+        self.dirty = true;
         if pass {
             self.zone_healthy[z] += 1;
         } else {
@@ -547,6 +553,7 @@ impl LoadBalancer {
         if !self.zone_failed[z] {
             if !passing && self.velocity_allows(z) {
                 self.zone_failed[z] = true;
+                self.dirty = true;
                 self.passing_since[z] = None;
                 rec.incr(self.m.failovers);
                 self.add_work(self.spec.failover_cost);
@@ -576,6 +583,7 @@ impl LoadBalancer {
 
     fn restore_zone(&mut self, z: usize) {
         self.zone_failed[z] = false;
+        self.dirty = true;
         self.passing_since[z] = None;
         self.add_work(self.spec.failover_cost);
     }
@@ -634,6 +642,7 @@ impl LoadBalancer {
             outstanding: false,
         });
         self.n_pending += 1;
+        self.dirty = true;
         self.zone_targets[zone as usize] += 1;
         self.prop.push_back(Prop::Target(t));
         self.prop_len += 1;
@@ -668,8 +677,14 @@ impl LoadBalancer {
         }
     }
 
-    /// Updates the gauges; returns the service's server count if it changed.
+    /// Updates the gauges; returns the service's server count if it changed. O(zones) only
+    /// after a state change.
     fn refresh(&mut self, now: SimTime, rec: &mut Recorder) -> Option<u32> {
+        rec.gauge_set_count(self.m.netmgr_backlog, now, self.prop_len);
+        if !self.dirty {
+            return None;
+        }
+        self.dirty = false;
         let in_service: u32 = (0..self.zone_failed.len())
             .map(|z| self.zone_in_service(z))
             .sum();
@@ -679,7 +694,6 @@ impl LoadBalancer {
         let failed = self.zone_failed.iter().filter(|f| **f).count();
         rec.gauge_set_count(self.m.zones_failed, now, failed as u64);
         rec.gauge_set_count(self.m.failover_removed, now, self.removed() as u64);
-        rec.gauge_set_count(self.m.netmgr_backlog, now, self.prop_len);
         let servers = in_service.saturating_mul(self.spec.servers_per_target);
         (servers != self.servers).then(|| {
             self.servers = servers;
@@ -779,6 +793,7 @@ mod tests {
         // Without fail-open, zone 1 serves its one healthy target; zone 2 all three.
         assert_eq!(lb.refresh(s.now(), &mut s.rec), Some(8));
         lb.spec.fail_open = true;
+        lb.dirty = true;
         assert_eq!(lb.refresh(s.now(), &mut s.rec), Some(12));
     }
 }
