@@ -648,3 +648,48 @@ target = "nlb""#,
         }
     }
 }
+
+/// `launch_rate` as a trigger launches Poisson arrivals of targets during its window and
+/// stops at its end; `max_targets` caps the fleet. Launched targets propagate at once here
+/// (10⁶ items/s) and their probes always answer, so each is in service after h = 3 checks.
+#[test]
+fn launch_rate_trigger_adds_targets_until_its_end_and_max_targets_caps_them() {
+    let tail = r#"[[triggers]]
+from_s = 100.0
+to_s = 300.0
+action = "launch_rate"
+target = "nlb"
+value = 0.5"#;
+    let lb = r#"timeout_s = 5.0
+checker_workers = 4
+check_time = { dist = "constant", value_ms = 50.0 }
+propagation_rate_per_s = 1000000"#;
+    for (max_targets, seeds) in [(None, 1..=3u64), (Some(60), 1..=2u64)] {
+        let extra = match max_targets {
+            Some(m) => format!("{lb}\nmax_targets = {m}"),
+            None => lb.to_string(),
+        };
+        let sc = parse(&inline(&extra, tail));
+        for seed in seeds {
+            let r = metastable::run(&sc, seed);
+            let s = series(&r, "nlb");
+            let ctx = format!("max_targets {max_targets:?} seed {seed}");
+            let at = |t: f64| {
+                s.iter()
+                    .find(|(start, _)| *start >= t)
+                    .and_then(|(_, v)| v.targets_in_service_mean)
+                    .unwrap_or(f64::NAN)
+            };
+            assert_eq!(at(99.0), 30.0, "{ctx}");
+            let end = at(400.0);
+            // Nothing launched after the trigger's end.
+            assert_eq!(at(3000.0), end, "{ctx}");
+            match max_targets {
+                // Poisson(100): 30 + N within 4.5 σ.
+                None => assert!((85.0..=175.0).contains(&end), "{end} targets: {ctx}"),
+                // P(fewer than 30 launches out of Poisson(100)) < 1e-13.
+                Some(m) => assert_eq!(end, m as f64, "{ctx}"),
+            }
+        }
+    }
+}
