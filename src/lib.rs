@@ -21,6 +21,7 @@ pub mod compare;
 pub mod config_push_file;
 pub mod dns_automation_file;
 pub mod incident;
+pub mod load_balancer_file;
 pub mod locate;
 pub mod map;
 pub mod output;

@@ -64,6 +64,18 @@ pub const METRIC_COLUMNS: &[&str] = &[
     "rollout_halts",
     "bad_servers_mean",
     "degraded",
+    "checks",
+    "checks_failed",
+    "checks_late",
+    "flaps",
+    "failovers",
+    "targets_in_service_mean",
+    "targets_healthy_mean",
+    "targets_pending_mean",
+    "zones_failed_mean",
+    "zones_failed_max",
+    "failover_removed_max",
+    "netmgr_backlog_mean",
 ];
 
 /// The metric ids of one component (those it has).
@@ -81,7 +93,19 @@ pub struct ComponentIds {
     pub records_empty: Option<GaugeId>,
     /// Config push: fraction of machines holding a bad file.
     pub bad_servers: Option<GaugeId>,
+    /// A load balancer's gauges (`LB_GAUGES`).
+    lb_gauges: Vec<(&'static str, GaugeId)>,
 }
+
+/// Gauges of a load balancer (`models::health`).
+const LB_GAUGES: &[&str] = &[
+    "targets_in_service",
+    "targets_healthy",
+    "targets_pending",
+    "zones_failed",
+    "failover_removed",
+    "netmgr_backlog",
+];
 
 impl ComponentIds {
     fn counter(&self, name: &str) -> Option<CounterId> {
@@ -154,6 +178,21 @@ pub struct Values {
     pub rollout_halts: Option<u64>,
     pub bad_servers_mean: Option<f64>,
     pub degraded: Option<u64>,
+    /// Load balancer: health checks done, failed, late (result after the timeout).
+    pub checks: Option<u64>,
+    pub checks_failed: Option<u64>,
+    pub checks_late: Option<u64>,
+    /// Load balancer: target health state changes, and zones failed away.
+    pub flaps: Option<u64>,
+    pub failovers: Option<u64>,
+    pub targets_in_service_mean: Option<f64>,
+    pub targets_healthy_mean: Option<f64>,
+    pub targets_pending_mean: Option<f64>,
+    pub zones_failed_mean: Option<f64>,
+    pub zones_failed_max: Option<f64>,
+    /// Most targets zone failover held out of service at once.
+    pub failover_removed_max: Option<f64>,
+    pub netmgr_backlog_mean: Option<f64>,
 }
 
 impl Values {
@@ -231,6 +270,18 @@ impl Values {
             int(self.rollout_halts),
             flt(self.bad_servers_mean),
             int(self.degraded),
+            int(self.checks),
+            int(self.checks_failed),
+            int(self.checks_late),
+            int(self.flaps),
+            int(self.failovers),
+            flt(self.targets_in_service_mean),
+            flt(self.targets_healthy_mean),
+            flt(self.targets_pending_mean),
+            flt(self.zones_failed_mean),
+            flt(self.zones_failed_max),
+            flt(self.failover_removed_max),
+            flt(self.netmgr_backlog_mean),
         ]
     }
 }
@@ -291,6 +342,11 @@ const COUNTERS: &[&str] = &[
     "files_bad",
     "rollout_halts",
     "degraded",
+    "checks",
+    "checks_failed",
+    "checks_late",
+    "flaps",
+    "failovers",
 ];
 
 impl RunReport {
@@ -309,7 +365,12 @@ impl RunReport {
                     .services
                     .iter()
                     .find(|s| &s.name == name)
-                    .map(|s| s.servers),
+                    .map(|s| s.servers)
+                    .or_else(|| {
+                        let lbs = &self.scenario.world.load_balancers;
+                        let lb = lbs.iter().find(|l| &l.name == name)?;
+                        Some(lb.checker_workers)
+                    }),
                 counters: COUNTERS
                     .iter()
                     .filter_map(|&n| counter(rec, name, n).map(|id| (n, id)))
@@ -321,6 +382,10 @@ impl RunReport {
                 latency: hist(rec, name, "latency"),
                 records_empty: gauge(rec, name, "records_empty"),
                 bad_servers: gauge(rec, name, "bad_servers"),
+                lb_gauges: LB_GAUGES
+                    .iter()
+                    .filter_map(|&n| gauge(rec, name, n).map(|id| (n, id)))
+                    .collect(),
             })
             .collect()
     }
@@ -357,6 +422,10 @@ impl RunReport {
         let goodput = cnt("goodput");
         let completions = cnt("completions");
         let busy = gauge(c.busy);
+        let lb = |name: &str| {
+            let id = c.lb_gauges.iter().find(|(n, _)| *n == name).map(|p| p.1);
+            gauge(id)
+        };
         let queue = gauge(c.queue_len);
         Values {
             first_tries: cnt("first_tries"),
@@ -405,6 +474,18 @@ impl RunReport {
             rollout_halts: cnt("rollout_halts"),
             bad_servers_mean: gauge(c.bad_servers).map(|g| g.mean),
             degraded: cnt("degraded"),
+            checks: cnt("checks"),
+            checks_failed: cnt("checks_failed"),
+            checks_late: cnt("checks_late"),
+            flaps: cnt("flaps"),
+            failovers: cnt("failovers"),
+            targets_in_service_mean: lb("targets_in_service").map(|g| g.mean),
+            targets_healthy_mean: lb("targets_healthy").map(|g| g.mean),
+            targets_pending_mean: lb("targets_pending").map(|g| g.mean),
+            zones_failed_mean: lb("zones_failed").map(|g| g.mean),
+            zones_failed_max: lb("zones_failed").map(|g| g.max),
+            failover_removed_max: lb("failover_removed").map(|g| g.max),
+            netmgr_backlog_mean: lb("netmgr_backlog").map(|g| g.mean),
         }
     }
 

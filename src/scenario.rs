@@ -82,6 +82,9 @@ pub struct ScenarioFile {
     /// Generated configuration files pushed to proxies (`src/config_push_file.rs`).
     #[serde(default)]
     pub config_push: Vec<crate::config_push_file::ConfigPushFile>,
+    /// Load balancers with health checks and zone failover (`src/load_balancer_file.rs`).
+    #[serde(default)]
+    pub load_balancer: Vec<crate::load_balancer_file::LoadBalancerFile>,
 }
 
 /// `[incident]`: what was published about the incident this scenario replays.
@@ -196,6 +199,17 @@ pub enum ActionKind {
     PushGood,
     /// The target proxy service stops failing on a bad config file (operator actions only).
     FailOpen,
+    /// Put `value` items in the target load balancer's network-propagation queue.
+    NetmgrBacklog,
+    /// Launch `value` new targets behind the target load balancer.
+    LaunchTargets,
+    /// Launch new targets at `value` per second (a trigger stops at its end).
+    LaunchRate,
+    /// Set the propagation queue's rate to `value` per second (a trigger restores it).
+    PropagationRate,
+    /// Switch the target load balancer's automatic zone failover off / on (operator actions).
+    FailoverOff,
+    FailoverOn,
 }
 
 /// A trigger: applied at `from_s`, reverted at `to_s`.
@@ -659,6 +673,7 @@ pub enum Kind {
     DnsAutomation,
     /// A generated configuration file pushed to proxies (`[[config_push]]`).
     ConfigPush,
+    LoadBalancer,
 }
 
 impl Kind {
@@ -671,6 +686,7 @@ impl Kind {
             Kind::Call => "call",
             Kind::DnsAutomation => "dns_automation",
             Kind::ConfigPush => "config_push",
+            Kind::LoadBalancer => "load_balancer",
         }
     }
 }
@@ -1194,6 +1210,7 @@ fn finish(
         issues: Vec::new(),
         applied,
         dns_automations: Vec::new(),
+        load_balancers: Vec::new(),
     };
     let mut scenario = v.scenario(raw, file);
     scenario.variant = variant.map(str::to_string);
@@ -1223,14 +1240,16 @@ pub(crate) struct Validator<'t> {
     applied: Vec<Applied>,
     /// The validated DNS automations (triggers and actions may name them).
     dns_automations: Vec<models::dns_plan::DnsAutomationSpec>,
+    /// The validated `[[load_balancer]]` entries (actions name them).
+    pub(crate) load_balancers: Vec<models::health::LoadBalancerSpec>,
 }
 
-fn p() -> FieldPath {
+pub(crate) fn p() -> FieldPath {
     FieldPath::root()
 }
 
 /// A number as a human reads it in an error message (`1e300`, not 301 digits).
-fn num(x: f64) -> String {
+pub(crate) fn num(x: f64) -> String {
     if x.is_finite() && x != 0.0 && !(1e-6..1e15).contains(&x.abs()) {
         format!("{x:e}")
     } else {
@@ -1445,6 +1464,7 @@ impl Validator<'_> {
         self.dns_automations =
             self.dns_automations(&raw.dns_automation, &mut names, &service_index);
         let config_pushes = self.config_pushes(&raw.config_push, &names, &service_index, duration);
+        self.load_balancers = self.load_balancers(&raw.load_balancer, &mut names);
         let mut actions = Vec::new();
         let mut triggers = Vec::new();
         for (i, t) in raw.triggers.iter().enumerate() {
@@ -1469,10 +1489,12 @@ impl Validator<'_> {
                     | ActionKind::StopGeneration
                     | ActionKind::PushGood
                     | ActionKind::FailOpen
+                    | ActionKind::FailoverOn
+                    | ActionKind::FailoverOff
             ) {
                 self.err(
                     &tp.key("action"),
-                    "a trigger must break something; restore and retries_on are operator actions",
+                    "a trigger must break something; restore, retries_on and failover on/off are operator actions",
                 );
             }
             let (from, to) = (SimTime::from_secs_f64(from), SimTime::from_secs_f64(to));
@@ -1490,6 +1512,7 @@ impl Validator<'_> {
                 self.check_cache_target(&tp, &apply, &clients);
                 self.check_crash_target(&tp, &apply, &services);
                 self.check_edge_target(&tp, &apply, &services);
+                self.check_lb_service(&tp, &apply);
                 actions.push(TimedAction {
                     at: from,
                     action: apply,
@@ -1538,6 +1561,7 @@ impl Validator<'_> {
             if let Some(action) = action {
                 self.check_cache_target(&ap, &action, &clients);
                 self.check_crash_target(&ap, &action, &services);
+                self.check_lb_service(&ap, &action);
                 let timed = TimedAction { at, action };
                 if a.removes_trigger {
                     trigger_removals.push(at);
@@ -1581,6 +1605,11 @@ impl Validator<'_> {
                 .iter()
                 .map(|c| (c.name.clone(), Kind::ConfigPush)),
         );
+        components.extend(
+            self.load_balancers
+                .iter()
+                .map(|l| (l.name.clone(), Kind::LoadBalancer)),
+        );
 
         Scenario {
             file: file.to_string(),
@@ -1603,6 +1632,7 @@ impl Validator<'_> {
                 max_live_requests,
                 dns_automations,
                 config_pushes,
+                load_balancers: std::mem::take(&mut self.load_balancers),
             },
             components,
             triggers,
@@ -1649,7 +1679,7 @@ impl Validator<'_> {
         }
     }
 
-    fn lookup(
+    pub(crate) fn lookup(
         &mut self,
         path: &FieldPath,
         name: &str,
@@ -2220,6 +2250,7 @@ impl Validator<'_> {
             | Action::StopGeneration { .. }
             | Action::PushGood { .. }
             | Action::ProxyFailOpen { .. } => return None,
+            Action::LoadBalancer { lb, op } => return Some((apply, self.lb_revert(lb, op))),
             // A flush is not undone: the cache refills (or not) by itself.
             Action::FlushCache { .. } => return Some((apply, None)),
         };
@@ -2246,6 +2277,9 @@ impl Validator<'_> {
             ActionKind::StopGeneration | ActionKind::PushGood | ActionKind::FailOpen
         ) {
             return None; // config-push actions: see `config_push_action`
+        }
+        if let Some(lb_action) = self.lb_action(ap, kind, target, value) {
+            return lb_action;
         }
         let tpath = ap.key("target");
         let vpath = ap.key("value");
@@ -2367,6 +2401,13 @@ impl Validator<'_> {
             ActionKind::StopGeneration | ActionKind::PushGood | ActionKind::FailOpen => {
                 return None;
             }
+            // Handled by `lb_action` above.
+            ActionKind::NetmgrBacklog
+            | ActionKind::LaunchTargets
+            | ActionKind::LaunchRate
+            | ActionKind::PropagationRate
+            | ActionKind::FailoverOff
+            | ActionKind::FailoverOn => return None,
         })
     }
 

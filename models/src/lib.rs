@@ -20,6 +20,7 @@ pub mod dist;
 pub mod dns;
 pub mod dns_plan;
 pub mod edge;
+pub mod health;
 pub mod policy;
 pub mod request;
 pub mod retry;
@@ -99,6 +100,8 @@ pub enum Event {
     },
     /// An event of config push `idx` (generate a file, deliver it, check a rollout stage).
     ConfigPush { idx: u32, ev: config_push::Ev },
+    /// An event of load balancer `lb` (health checks, propagation, launches, zone holds).
+    Lb { lb: u32, ev: health::Ev },
 }
 
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);
@@ -109,6 +112,7 @@ pub struct World {
     pub services: Vec<Service>,
     pub sinks: Vec<Sink>,
     actions: Vec<TimedAction>,
+    pub load_balancers: Vec<health::LoadBalancer>,
     live_requests: u64,
     max_live_requests: u64,
     pub dns_automations: Vec<dns_plan::Automation>,
@@ -143,12 +147,23 @@ impl World {
             max_live_requests: spec.max_live_requests,
             dns_automations: Vec::new(),
             config_pushes: Vec::new(),
+            load_balancers: spec
+                .load_balancers
+                .iter()
+                .map(|l| health::LoadBalancer::new(l, seed, &mut sim.rec))
+                .collect(),
         };
         for (i, a) in spec.dns_automations.iter().enumerate() {
             let built = dns_plan::Automation::build(a, seed, i as u32, sim, dns_plan_event);
             world.dns_automations.push(built);
         }
         world.build_config_pushes(spec, seed, sim);
+        for i in 0..world.load_balancers.len() {
+            let lb = &mut world.load_balancers[i];
+            let servers = lb.start(i as u32, sim);
+            let service = lb.service() as usize;
+            world.set_servers(service, servers, sim);
+        }
         for (i, c) in world.clients.iter_mut().enumerate() {
             let client = i as u32;
             match &c.mode {
@@ -1088,6 +1103,13 @@ impl World {
                     }
                 }
             }
+            Action::LoadBalancer { lb, op } => {
+                let l = &mut self.load_balancers[lb as usize];
+                if let Some(servers) = l.apply(lb, op, sim) {
+                    let service = l.service() as usize;
+                    self.set_servers(service, servers, sim);
+                }
+            }
         }
     }
 
@@ -1237,6 +1259,13 @@ impl Model for World {
                 generation,
             } => self.on_edge_timer(service as usize, node, generation, sim),
             Event::ConfigPush { idx, ev } => self.on_config_push(idx as usize, ev, sim),
+            Event::Lb { lb, ev } => {
+                let l = &mut self.load_balancers[lb as usize];
+                if let Some(servers) = l.handle(lb, ev, sim) {
+                    let service = l.service() as usize;
+                    self.set_servers(service, servers, sim);
+                }
+            }
         }
     }
 }

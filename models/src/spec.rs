@@ -235,6 +235,11 @@ pub enum Action {
     ProxyFailOpen {
         service: u32,
     },
+    /// A backlog, launches, or failover on/off at a load balancer.
+    LoadBalancer {
+        lb: u32,
+        op: crate::health::Op,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -256,4 +261,6 @@ pub struct WorldSpec {
     /// DNS automations (planner + enactors) driving services' DNS records.
     pub dns_automations: Vec<crate::dns_plan::DnsAutomationSpec>,
     pub config_pushes: Vec<crate::config_push::ConfigPushSpec>,
+    /// Load balancers, each in front of one service whose server count it sets.
+    pub load_balancers: Vec<crate::health::LoadBalancerSpec>,
 }
