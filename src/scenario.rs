@@ -24,6 +24,9 @@ use sim_core::{SimDuration, SimTime};
 use crate::locate::{FieldPath, Located, line_col};
 use crate::overrides::Override;
 
+#[path = "lease_file.rs"]
+pub mod lease_file;
+
 /// Largest scenario file read, in bytes.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// Largest simulated duration, in seconds (about 3.2 years).
@@ -70,6 +73,9 @@ pub struct ScenarioFile {
     /// Design variants: the same scenario with some fields changed, run with the same seeds.
     #[serde(default)]
     pub variants: Vec<VariantFile>,
+    /// Lease managers (EC2 DWFM-like): see `lease_file`.
+    #[serde(default)]
+    pub lease_manager: Vec<lease_file::LeaseManagerFile>,
 }
 
 /// `[[variants]]`: a name and the fields it changes (`set."clients[web].retry.jitter" = "full"`).
@@ -139,6 +145,14 @@ pub enum ActionKind {
     BadConfig,
     /// Turn the bad configuration's code path off (operator actions only).
     KillSwitch,
+    /// Cap the rate (`value` per second) at which the target lease manager admits lease
+    /// establishments (operator actions only).
+    LeaseThrottle,
+    /// Lift that cap (operator actions only).
+    LeaseUnthrottle,
+    /// Restart hosts of the target lease manager, flushing their work (`value` ≤ 1: fraction
+    /// of the hosts; > 1: number of hosts; operator actions only).
+    RestartHosts,
 }
 
 /// A trigger: applied at `from_s`, reverted at `to_s`.
@@ -588,6 +602,7 @@ pub enum Kind {
     Sink,
     /// A downstream call edge of a service (`api->db`): a client inside the service.
     Call,
+    LeaseManager,
 }
 
 impl Kind {
@@ -598,6 +613,7 @@ impl Kind {
             Kind::Service => "service",
             Kind::Sink => "sink",
             Kind::Call => "call",
+            Kind::LeaseManager => "lease_manager",
         }
     }
 }
@@ -1285,6 +1301,7 @@ impl Validator<'_> {
             .enumerate()
             .map(|(i, c)| (c.name.clone(), i as u32))
             .collect();
+        let lease_managers = self.lease_managers(&raw.lease_manager, &names, &service_index);
         let mut actions = Vec::new();
         let mut triggers = Vec::new();
         for (i, t) in raw.triggers.iter().enumerate() {
@@ -1303,14 +1320,17 @@ impl Validator<'_> {
                     | ActionKind::RetriesOn
                     | ActionKind::DnsRestore
                     | ActionKind::KillSwitch
-            ) {
+            ) || lease_file::is_lease_action(t.action)
+            {
                 self.err(
                     &tp.key("action"),
                     "a trigger must break something; restore and retries_on are operator actions",
                 );
             }
             let (from, to) = (SimTime::from_secs_f64(from), SimTime::from_secs_f64(to));
-            if let Some((apply, revert)) = self.trigger_actions(
+            if lease_file::is_lease_action(t.action) {
+                // reported above
+            } else if let Some((apply, revert)) = self.trigger_actions(
                 &tp,
                 t.action,
                 &t.target,
@@ -1346,14 +1366,19 @@ impl Validator<'_> {
             let ap = p().key("actions").index(i);
             let at =
                 SimTime::from_secs_f64(self.non_negative(&ap.key("at_s"), a.at_s, MAX_DURATION_S));
-            if let Some(action) = self.action(
-                &ap,
-                a.action,
-                &a.target,
-                a.value,
-                &client_index,
-                &service_index,
-            ) {
+            let action = if lease_file::is_lease_action(a.action) {
+                self.lease_action(&ap, a.action, &a.target, a.value, &lease_managers)
+            } else {
+                self.action(
+                    &ap,
+                    a.action,
+                    &a.target,
+                    a.value,
+                    &client_index,
+                    &service_index,
+                )
+            };
+            if let Some(action) = action {
                 self.check_cache_target(&ap, &action, &clients);
                 self.check_crash_target(&ap, &action, &services);
                 actions.push(TimedAction { at, action });
@@ -1376,6 +1401,11 @@ impl Validator<'_> {
         let sustain = SimDuration::from_secs_f64(sustain_s);
         components.extend(services.iter().map(|s| (s.name.clone(), Kind::Service)));
         components.extend(sinks.iter().map(|s| (s.name.clone(), Kind::Sink)));
+        components.extend(
+            lease_managers
+                .iter()
+                .map(|m| (m.name.clone(), Kind::LeaseManager)),
+        );
 
         Scenario {
             file: file.to_string(),
@@ -1396,6 +1426,7 @@ impl Validator<'_> {
                 sinks,
                 actions,
                 max_live_requests,
+                lease_managers,
             },
             components,
             triggers,
@@ -1969,6 +2000,9 @@ impl Validator<'_> {
             Action::Restore { .. } => return None,
             // A flush is not undone: the cache refills (or not) by itself.
             Action::FlushCache { .. } => return Some((apply, None)),
+            Action::LeaseThrottle { .. } | Action::RestartHosts { .. } => {
+                return Some((apply, None));
+            }
         };
         Some((apply, Some(revert)))
     }
@@ -2080,6 +2114,10 @@ impl Validator<'_> {
                 enabled: true,
             },
             ActionKind::CacheFlush => Action::FlushCache { client },
+            // Handled by `lease_action`.
+            ActionKind::LeaseThrottle | ActionKind::LeaseUnthrottle | ActionKind::RestartHosts => {
+                return None;
+            }
         })
     }
 

@@ -17,6 +17,7 @@ pub mod cache;
 pub mod client;
 pub mod dist;
 pub mod dns;
+pub mod lease;
 pub mod policy;
 pub mod request;
 pub mod retry;
@@ -85,6 +86,8 @@ pub enum Event {
         slot: u32,
         generation: u32,
     },
+    /// A timer or job completion of lease manager `mgr`.
+    Lease { mgr: u32, ev: lease::Ev },
 }
 
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);
@@ -97,6 +100,7 @@ pub struct World {
     actions: Vec<TimedAction>,
     live_requests: u64,
     max_live_requests: u64,
+    pub leases: Vec<lease::LeaseManager>,
 }
 
 impl World {
@@ -125,7 +129,15 @@ impl World {
             actions: spec.actions.clone(),
             live_requests: 0,
             max_live_requests: spec.max_live_requests,
+            leases: Vec::new(),
         };
+        for (i, l) in spec.lease_managers.iter().enumerate() {
+            let m = lease::LeaseManager::new(l, i as u32, seed, sim);
+            if let Some(s) = l.serves.and_then(|s| world.services.get_mut(s as usize)) {
+                s.error_rate = 0.0; // every droplet holds a lease at t = 0
+            }
+            world.leases.push(m);
+        }
         for (i, c) in world.clients.iter_mut().enumerate() {
             let client = i as u32;
             match &c.mode {
@@ -994,6 +1006,13 @@ impl World {
                     cache.flush();
                 }
             }
+            Action::LeaseThrottle {
+                manager,
+                rate_per_s,
+            } => self.leases[manager as usize].set_throttle(rate_per_s, now),
+            Action::RestartHosts { manager, hosts } => {
+                self.leases[manager as usize].restart_hosts(hosts, sim)
+            }
         }
     }
 
@@ -1066,6 +1085,9 @@ impl Model for World {
                 slot,
                 generation,
             } => self.on_send_due(client as usize, slot, generation, sim),
+            Event::Lease { mgr, ev } => {
+                self.leases[mgr as usize].handle(mgr, ev, &mut self.services, sim)
+            }
         }
     }
 }

@@ -192,6 +192,14 @@ pub enum Action {
         service: u32,
         empty: bool,
     },
+    /// Cap (or, with `None`, uncap) the rate of lease establishments a lease manager admits.
+    LeaseThrottle {
+        manager: u32,
+        rate_per_s: Option<f64>,
+    },
+    /// Restart the first `hosts` hosts of a lease manager (their queued and running work is
+    /// lost).
+    RestartHosts { manager: u32, hosts: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -210,4 +218,6 @@ pub struct WorldSpec {
     /// Limit on requests alive at once across the world; reaching it stops the run with the
     /// reason `live_request_limit`.
     pub max_live_requests: u64,
+    /// Lease managers (EC2 DWFM-like), see [`crate::lease`].
+    pub lease_managers: Vec<crate::lease::LeaseSpec>,
 }
