@@ -53,6 +53,10 @@ pub const METRIC_COLUMNS: &[&str] = &[
     "latency_ms_p999",
     "latency_ms_max",
     "wait_ms_mean",
+    "establishments",
+    "renewals",
+    "leases_held_mean",
+    "lease_fraction_mean",
 ];
 
 /// The metric ids of one component (those it has).
@@ -67,6 +71,8 @@ pub struct ComponentIds {
     pub busy: Option<GaugeId>,
     pub tasks_down: Option<GaugeId>,
     pub latency: Option<HistId>,
+    pub leases_held: Option<GaugeId>,
+    pub lease_fraction: Option<GaugeId>,
 }
 
 impl ComponentIds {
@@ -124,6 +130,11 @@ pub struct Values {
     pub utilisation: Option<f64>,
     pub latency: Option<HistStat>,
     pub wait_ms_mean: Option<f64>,
+    /// Lease managers: leases granted to droplets without one, and renewed.
+    pub establishments: Option<u64>,
+    pub renewals: Option<u64>,
+    pub leases_held_mean: Option<f64>,
+    pub lease_fraction_mean: Option<f64>,
 }
 
 impl Values {
@@ -190,6 +201,10 @@ impl Values {
             ms(lat.p999),
             ms(lat.max),
             flt(self.wait_ms_mean),
+            int(self.establishments),
+            int(self.renewals),
+            flt(self.leases_held_mean),
+            flt(self.lease_fraction_mean),
         ]
     }
 }
@@ -241,6 +256,8 @@ const COUNTERS: &[&str] = &[
     "failures",
     "started",
     "wait_ns",
+    "establishments",
+    "renewals",
 ];
 
 impl RunReport {
@@ -269,6 +286,8 @@ impl RunReport {
                 busy: gauge(rec, name, "busy"),
                 tasks_down: gauge(rec, name, "tasks_down"),
                 latency: hist(rec, name, "latency"),
+                leases_held: gauge(rec, name, "leases_held"),
+                lease_fraction: gauge(rec, name, "lease_fraction"),
             })
             .collect()
     }
@@ -342,6 +361,10 @@ impl RunReport {
                 .zip(cnt("started"))
                 .filter(|&(_, n)| n > 0)
                 .map(|(w, n)| w as f64 / n as f64 / 1e6),
+            establishments: cnt("establishments"),
+            renewals: cnt("renewals"),
+            leases_held_mean: gauge(c.leases_held).map(|g| g.mean),
+            lease_fraction_mean: gauge(c.lease_fraction).map(|g| g.mean),
         }
     }
 
