@@ -132,7 +132,10 @@ impl Validator<'_> {
             } else if seen.contains(&f.name.as_str()) {
                 self.err(
                     &path.key("name"),
-                    format!("duplicate name {:?} (already used by a lease manager)", f.name),
+                    format!(
+                        "duplicate name {:?} (already used by a lease manager)",
+                        f.name
+                    ),
                 );
             }
             seen.push(&f.name);
@@ -141,7 +144,9 @@ impl Validator<'_> {
             if total > MAX_DROPLETS {
                 self.err(
                     &path.key("droplets"),
-                    format!("{total} droplets over all lease managers; the limit is {MAX_DROPLETS}"),
+                    format!(
+                        "{total} droplets over all lease managers; the limit is {MAX_DROPLETS}"
+                    ),
                 );
             }
             out.push(spec);

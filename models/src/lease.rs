@@ -39,7 +39,7 @@
 //! in proportion to droplets without a lease).
 //!
 //! **Operator actions.** `lease_throttle` caps the rate at which *establishment* jobs are
-//! admitted (token bucket, burst one second's worth; renewals of held leases and requeued
+//! admitted (token bucket, burst ten seconds' worth; renewals of held leases and requeued
 //! timed-out jobs are not new work and pass); a refused droplet asks again at its next check.
 //! `restart_hosts` restarts the first `k` hosts: their queued and running jobs are lost (the
 //! droplets ask again at their next check), their workers are free at once.
@@ -116,6 +116,11 @@ pub struct Ev {
 }
 
 const TIMER: u32 = u32::MAX;
+
+/// `lease_throttle`'s bucket holds this many seconds' worth of tokens: enough to absorb the
+/// random arrival of check-ins (at a few per second, a one-second bucket refuses a droplet
+/// whenever two arrive close together, which slows the last few percent of a rebuild).
+const THROTTLE_BURST_S: f64 = 10.0;
 
 /// What an [`Ev`] means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -480,7 +485,10 @@ impl LeaseManager {
             } else if self.lease_until[k] != 0 {
                 (RUN_RENEW, self.renew_time.sample(&mut self.work_rng))
             } else {
-                (RUN_ESTABLISH, self.establish_time.sample(&mut self.work_rng))
+                (
+                    RUN_ESTABLISH,
+                    self.establish_time.sample(&mut self.work_rng),
+                )
             };
             self.job[k] = state;
             self.hosts[h].busy += 1;
@@ -512,7 +520,8 @@ impl LeaseManager {
         let now = sim.now();
         let k = d as usize;
         let state = self.job[k];
-        if self.generation[k] != generation || !matches!(state, RUN_RENEW | RUN_ESTABLISH | RUN_FAIL)
+        if self.generation[k] != generation
+            || !matches!(state, RUN_RENEW | RUN_ESTABLISH | RUN_FAIL)
         {
             return; // lost to a host restart
         }
@@ -560,7 +569,8 @@ impl LeaseManager {
         let now = sim.now();
         self.held = held;
         let fraction = held as f64 / self.n as f64;
-        sim.rec.gauge_set_count(self.m.leases_held, now, held as u64);
+        sim.rec
+            .gauge_set_count(self.m.leases_held, now, held as u64);
         sim.rec.gauge_set(self.m.lease_fraction, now, fraction);
         if let Some(s) = self.serves.and_then(|s| services.get_mut(s as usize)) {
             s.error_rate = 1.0 - fraction;
@@ -571,7 +581,7 @@ impl LeaseManager {
     /// lift the throttle).
     pub fn set_throttle(&mut self, rate_per_s: Option<f64>, now: SimTime) {
         self.throttle = rate_per_s.map(|r| {
-            let burst = r.max(1.0);
+            let burst = (r * THROTTLE_BURST_S).max(1.0);
             Bucket {
                 rate_per_s: r,
                 burst,
@@ -714,7 +724,11 @@ mod tests {
         let established = counter(&sim, "establishments");
         assert!((99..=100).contains(&established), "{established}");
         assert_eq!(m.held() as u64, established);
-        assert_eq!(m.queued() + 1, 220 - established, "every other droplet still queued");
+        assert_eq!(
+            m.queued() + 1,
+            220 - established,
+            "every other droplet still queued"
+        );
         // Every worker-second since ≈ 100 s was wasted work.
         let wasted = counter(&sim, "wasted");
         assert!(wasted > 19_000, "{wasted}");

@@ -199,7 +199,10 @@ pub enum Action {
     },
     /// Restart the first `hosts` hosts of a lease manager (their queued and running work is
     /// lost).
-    RestartHosts { manager: u32, hosts: u32 },
+    RestartHosts {
+        manager: u32,
+        hosts: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
