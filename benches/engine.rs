@@ -97,5 +97,37 @@ fn retry_storm(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hold, mm1, retry_storm);
+/// The lease manager at scale: `scenarios/aws-2025-10-20.toml` with 100 000 droplets on 20
+/// hosts (as its `scale-100k` variant: one timer per droplet in the event queue, DDB and launch
+/// clients) for its first 2 000 simulated seconds (steady renewals, ≈ 2.5 M events).
+fn lease_renewals(c: &mut Criterion) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/aws-2025-10-20.toml");
+    let text = std::fs::read_to_string(path).expect("scenario");
+    let set = |path: &str, value: toml::Value| metastable::overrides::Override {
+        path: path.into(),
+        value,
+        line: 0,
+        column: 0,
+        label: "bench".into(),
+    };
+    let overrides = [
+        set("scenario.duration_s", toml::Value::Float(2000.0)),
+        set(
+            "lease_manager[dwfm].droplets",
+            toml::Value::Integer(100_000),
+        ),
+        set("lease_manager[dwfm].hosts", toml::Value::Integer(20)),
+    ];
+    let sc = metastable::parse_with(&text, path, &overrides).expect("valid scenario");
+    let events = metastable::run(&sc, 1).stats.events;
+    let mut g = c.benchmark_group("lease");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(events));
+    g.bench_function("renewals_100k_droplets_2000s", |b| {
+        b.iter(|| metastable::run(&sc, 1).stats.events)
+    });
+    g.finish();
+}
+
+criterion_group!(benches, hold, mm1, retry_storm, lease_renewals);
 criterion_main!(benches);

@@ -50,7 +50,8 @@ pub struct Analysis {
     /// Largest per-window arrivals at one service ÷ first tries of the clients: the load
     /// amplification layered retries and fan-out cause deep in a call graph.
     pub peak_load_amplification: Option<f64>,
-    /// Completions nobody waited for ÷ all completions, over all services, whole run.
+    /// Completions nobody waited for ÷ all completions, over all services (and lease managers'
+    /// timed-out jobs ÷ their jobs), whole run.
     pub wasted_fraction: Option<f64>,
     /// Per-window goodput (successful calls per second, all clients).
     pub goodput_per_s: Vec<f64>,
@@ -116,6 +117,18 @@ impl RunReport {
                     let a = v.arrivals.unwrap_or(0) as f64 / first as f64;
                     peak_load_amplification = Some(peak_load_amplification.map_or(a, |m| m.max(a)));
                 }
+            }
+        }
+        // Lease managers' jobs that timed out are wasted work too.
+        for c in self
+            .component_ids()
+            .iter()
+            .filter(|c| c.kind == Kind::LeaseManager)
+        {
+            for w in 0..n {
+                let v = self.window_values(c, w);
+                wasted += v.wasted.unwrap_or(0);
+                completions += v.completions.unwrap_or(0);
             }
         }
         let wasted_fraction = (completions > 0).then(|| wasted as f64 / completions as f64);

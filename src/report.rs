@@ -76,6 +76,10 @@ pub const METRIC_COLUMNS: &[&str] = &[
     "zones_failed_max",
     "failover_removed_max",
     "netmgr_backlog_mean",
+    "establishments",
+    "renewals",
+    "leases_held_mean",
+    "lease_fraction_mean",
 ];
 
 /// The metric ids of one component (those it has).
@@ -95,6 +99,8 @@ pub struct ComponentIds {
     pub bad_servers: Option<GaugeId>,
     /// A load balancer's gauges (`LB_GAUGES`).
     lb_gauges: Vec<(&'static str, GaugeId)>,
+    pub leases_held: Option<GaugeId>,
+    pub lease_fraction: Option<GaugeId>,
 }
 
 /// Gauges of a load balancer (`models::health`).
@@ -193,6 +199,11 @@ pub struct Values {
     /// Most targets zone failover held out of service at once.
     pub failover_removed_max: Option<f64>,
     pub netmgr_backlog_mean: Option<f64>,
+    /// Lease managers: leases granted to droplets without one, and renewed.
+    pub establishments: Option<u64>,
+    pub renewals: Option<u64>,
+    pub leases_held_mean: Option<f64>,
+    pub lease_fraction_mean: Option<f64>,
 }
 
 impl Values {
@@ -282,6 +293,10 @@ impl Values {
             flt(self.zones_failed_max),
             flt(self.failover_removed_max),
             flt(self.netmgr_backlog_mean),
+            int(self.establishments),
+            int(self.renewals),
+            flt(self.leases_held_mean),
+            flt(self.lease_fraction_mean),
         ]
     }
 }
@@ -347,6 +362,8 @@ const COUNTERS: &[&str] = &[
     "checks_late",
     "flaps",
     "failovers",
+    "establishments",
+    "renewals",
 ];
 
 impl RunReport {
@@ -386,6 +403,8 @@ impl RunReport {
                     .iter()
                     .filter_map(|&n| gauge(rec, name, n).map(|id| (n, id)))
                     .collect(),
+                leases_held: gauge(rec, name, "leases_held"),
+                lease_fraction: gauge(rec, name, "lease_fraction"),
             })
             .collect()
     }
@@ -486,6 +505,10 @@ impl RunReport {
             zones_failed_max: lb("zones_failed").map(|g| g.max),
             failover_removed_max: lb("failover_removed").map(|g| g.max),
             netmgr_backlog_mean: lb("netmgr_backlog").map(|g| g.mean),
+            establishments: cnt("establishments"),
+            renewals: cnt("renewals"),
+            leases_held_mean: gauge(c.leases_held).map(|g| g.mean),
+            lease_fraction_mean: gauge(c.lease_fraction).map(|g| g.mean),
         }
     }
 

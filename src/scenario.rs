@@ -27,6 +27,8 @@ use crate::overrides::Override;
 #[path = "edge_file.rs"]
 mod edge_file;
 pub use edge_file::EdgeFile;
+#[path = "lease_file.rs"]
+pub mod lease_file;
 
 /// Largest scenario file read, in bytes.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -85,6 +87,9 @@ pub struct ScenarioFile {
     /// Load balancers with health checks and zone failover (`src/load_balancer_file.rs`).
     #[serde(default)]
     pub load_balancer: Vec<crate::load_balancer_file::LoadBalancerFile>,
+    /// Lease managers (EC2 DWFM-like): see `lease_file`.
+    #[serde(default)]
+    pub lease_manager: Vec<lease_file::LeaseManagerFile>,
 }
 
 /// `[incident]`: what was published about the incident this scenario replays.
@@ -210,6 +215,14 @@ pub enum ActionKind {
     /// Switch the target load balancer's automatic zone failover off / on (operator actions).
     FailoverOff,
     FailoverOn,
+    /// Cap the rate (`value` per second) at which the target lease manager admits lease
+    /// establishments (operator actions only).
+    LeaseThrottle,
+    /// Lift that cap (operator actions only).
+    LeaseUnthrottle,
+    /// Restart hosts of the target lease manager, flushing their work (`value` ≤ 1: fraction
+    /// of the hosts; > 1: number of hosts; operator actions only).
+    RestartHosts,
 }
 
 /// A trigger: applied at `from_s`, reverted at `to_s`.
@@ -674,6 +687,7 @@ pub enum Kind {
     /// A generated configuration file pushed to proxies (`[[config_push]]`).
     ConfigPush,
     LoadBalancer,
+    LeaseManager,
 }
 
 impl Kind {
@@ -687,6 +701,7 @@ impl Kind {
             Kind::DnsAutomation => "dns_automation",
             Kind::ConfigPush => "config_push",
             Kind::LoadBalancer => "load_balancer",
+            Kind::LeaseManager => "lease_manager",
         }
     }
 }
@@ -1465,6 +1480,7 @@ impl Validator<'_> {
             self.dns_automations(&raw.dns_automation, &mut names, &service_index);
         let config_pushes = self.config_pushes(&raw.config_push, &names, &service_index, duration);
         self.load_balancers = self.load_balancers(&raw.load_balancer, &mut names);
+        let lease_managers = self.lease_managers(&raw.lease_manager, &names, &service_index);
         let mut actions = Vec::new();
         let mut triggers = Vec::new();
         for (i, t) in raw.triggers.iter().enumerate() {
@@ -1491,14 +1507,17 @@ impl Validator<'_> {
                     | ActionKind::FailOpen
                     | ActionKind::FailoverOn
                     | ActionKind::FailoverOff
-            ) {
+            ) || lease_file::is_lease_action(t.action)
+            {
                 self.err(
                     &tp.key("action"),
                     "a trigger must break something; restore, retries_on and failover on/off are operator actions",
                 );
             }
             let (from, to) = (SimTime::from_secs_f64(from), SimTime::from_secs_f64(to));
-            if let Some((apply, revert)) = self.trigger_actions(
+            if lease_file::is_lease_action(t.action) {
+                // reported above
+            } else if let Some((apply, revert)) = self.trigger_actions(
                 &tp,
                 t.action,
                 &t.target,
@@ -1538,25 +1557,29 @@ impl Validator<'_> {
             let ap = p().key("actions").index(i);
             let at =
                 SimTime::from_secs_f64(self.non_negative(&ap.key("at_s"), a.at_s, MAX_DURATION_S));
-            let action = match self.config_push_action(
-                &ap,
-                a.action,
-                &a.target,
-                a.value,
-                &config_pushes,
-                &service_index,
-            ) {
-                Some(action) => action,
-                None => self
-                    .action(
-                        &ap,
-                        a.action,
-                        &a.target,
-                        a.value,
-                        &client_index,
-                        &service_index,
-                    )
-                    .map(|action| self.edge_action(&ap, a, action, &services)),
+            let action = if lease_file::is_lease_action(a.action) {
+                self.lease_action(&ap, a.action, &a.target, a.value, &lease_managers)
+            } else {
+                match self.config_push_action(
+                    &ap,
+                    a.action,
+                    &a.target,
+                    a.value,
+                    &config_pushes,
+                    &service_index,
+                ) {
+                    Some(action) => action,
+                    None => self
+                        .action(
+                            &ap,
+                            a.action,
+                            &a.target,
+                            a.value,
+                            &client_index,
+                            &service_index,
+                        )
+                        .map(|action| self.edge_action(&ap, a, action, &services)),
+                }
             };
             if let Some(action) = action {
                 self.check_cache_target(&ap, &action, &clients);
@@ -1610,6 +1633,11 @@ impl Validator<'_> {
                 .iter()
                 .map(|l| (l.name.clone(), Kind::LoadBalancer)),
         );
+        components.extend(
+            lease_managers
+                .iter()
+                .map(|m| (m.name.clone(), Kind::LeaseManager)),
+        );
 
         Scenario {
             file: file.to_string(),
@@ -1633,6 +1661,7 @@ impl Validator<'_> {
                 dns_automations,
                 config_pushes,
                 load_balancers: std::mem::take(&mut self.load_balancers),
+                lease_managers,
             },
             components,
             triggers,
@@ -2253,6 +2282,9 @@ impl Validator<'_> {
             Action::LoadBalancer { lb, op } => return Some((apply, self.lb_revert(lb, op))),
             // A flush is not undone: the cache refills (or not) by itself.
             Action::FlushCache { .. } => return Some((apply, None)),
+            Action::LeaseThrottle { .. } | Action::RestartHosts { .. } => {
+                return Some((apply, None));
+            }
         };
         Some((apply, Some(revert)))
     }
@@ -2408,6 +2440,10 @@ impl Validator<'_> {
             | ActionKind::PropagationRate
             | ActionKind::FailoverOff
             | ActionKind::FailoverOn => return None,
+            // Handled by `lease_action`.
+            ActionKind::LeaseThrottle | ActionKind::LeaseUnthrottle | ActionKind::RestartHosts => {
+                return None;
+            }
         })
     }
 

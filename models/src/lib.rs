@@ -21,6 +21,7 @@ pub mod dns;
 pub mod dns_plan;
 pub mod edge;
 pub mod health;
+pub mod lease;
 pub mod policy;
 pub mod request;
 pub mod retry;
@@ -102,6 +103,8 @@ pub enum Event {
     ConfigPush { idx: u32, ev: config_push::Ev },
     /// An event of load balancer `lb` (health checks, propagation, launches, zone holds).
     Lb { lb: u32, ev: health::Ev },
+    /// A timer or job completion of lease manager `mgr`.
+    Lease { mgr: u32, ev: lease::Ev },
 }
 
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);
@@ -117,6 +120,7 @@ pub struct World {
     max_live_requests: u64,
     pub dns_automations: Vec<dns_plan::Automation>,
     pub config_pushes: Vec<config_push::ConfigPush>,
+    pub leases: Vec<lease::LeaseManager>,
 }
 
 impl World {
@@ -152,6 +156,7 @@ impl World {
                 .iter()
                 .map(|l| health::LoadBalancer::new(l, seed, &mut sim.rec))
                 .collect(),
+            leases: Vec::new(),
         };
         for (i, a) in spec.dns_automations.iter().enumerate() {
             let built = dns_plan::Automation::build(a, seed, i as u32, sim, dns_plan_event);
@@ -163,6 +168,13 @@ impl World {
             let servers = lb.start(i as u32, sim);
             let service = lb.service() as usize;
             world.set_servers(service, servers, sim);
+        }
+        for (i, l) in spec.lease_managers.iter().enumerate() {
+            let m = lease::LeaseManager::new(l, i as u32, seed, sim);
+            if let Some(s) = l.serves.and_then(|s| world.services.get_mut(s as usize)) {
+                s.error_rate = 0.0; // every droplet holds a lease at t = 0
+            }
+            world.leases.push(m);
         }
         for (i, c) in world.clients.iter_mut().enumerate() {
             let client = i as u32;
@@ -1110,6 +1122,13 @@ impl World {
                     self.set_servers(service, servers, sim);
                 }
             }
+            Action::LeaseThrottle {
+                manager,
+                rate_per_s,
+            } => self.leases[manager as usize].set_throttle(rate_per_s, now),
+            Action::RestartHosts { manager, hosts } => {
+                self.leases[manager as usize].restart_hosts(hosts, sim)
+            }
         }
     }
 
@@ -1265,6 +1284,9 @@ impl Model for World {
                     let service = l.service() as usize;
                     self.set_servers(service, servers, sim);
                 }
+            }
+            Event::Lease { mgr, ev } => {
+                self.leases[mgr as usize].handle(mgr, ev, &mut self.services, sim)
             }
         }
     }

@@ -240,6 +240,17 @@ pub enum Action {
         lb: u32,
         op: crate::health::Op,
     },
+    /// Cap (or, with `None`, uncap) the rate of lease establishments a lease manager admits.
+    LeaseThrottle {
+        manager: u32,
+        rate_per_s: Option<f64>,
+    },
+    /// Restart the first `hosts` hosts of a lease manager (their queued and running work is
+    /// lost).
+    RestartHosts {
+        manager: u32,
+        hosts: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -263,4 +274,6 @@ pub struct WorldSpec {
     pub config_pushes: Vec<crate::config_push::ConfigPushSpec>,
     /// Load balancers, each in front of one service whose server count it sets.
     pub load_balancers: Vec<crate::health::LoadBalancerSpec>,
+    /// Lease managers (EC2 DWFM-like), see [`crate::lease`].
+    pub lease_managers: Vec<crate::lease::LeaseSpec>,
 }

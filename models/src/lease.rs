@@ -1,0 +1,818 @@
+//! A lease manager: the EC2 DropletWorkflow Manager (DWFM) of the AWS us-east-1 incident of
+//! 2025-10-20, whose congestive collapse *emerges* from its work queue.
+//!
+//! **Droplets.** `N` droplets (physical hosts) each hold a lease that expires `lease_ttl` after
+//! it was last granted. Every droplet has a periodic check (`check_interval`; phases random,
+//! synchronised, or random with a jittered interval). At a check, a droplet without a live job
+//! asks for one: a *renewal* if it holds a lease, an *establishment* if not. A droplet whose
+//! lease expires asks for an establishment at once (if it has no live job), then at each check.
+//! A droplet has at most one live job (queued or running), so the queues hold at most `N` jobs.
+//!
+//! **Manager hosts.** `H` hosts, each with `W` workers and its own work queue; droplet `d`
+//! belongs to host `d mod H`. A worker takes the next job (FIFO, or LIFO: the newest first);
+//! with `drop_expired`, a job that has already waited `job_timeout` or longer is dropped
+//! unworked (the droplet asks again at its next check). A job's work takes `renew_time` if the
+//! droplet holds a lease when the job starts, else `establish_time`.
+//!
+//! **Dependency.** A job needs the `depends_on` service (DynamoDB): if that service is `down`
+//! or its DNS record is empty (`record_empty`) *when the job starts*, the job fails after
+//! `fail_time` (fast) and the droplet retries at its next check. (No resolver cache: the lease
+//! manager sees the authoritative record.)
+//!
+//! **Timeout and requeue.** A job that completes more than `job_timeout` after it was enqueued
+//! has timed out: its work is *wasted* and it is re-enqueued at the tail with a new enqueue
+//! time (DWFM's documented behaviour: "work timed out before completing; additional work was
+//! queued to re-attempt"). A job that completes in time succeeds (or fails, see above); a
+//! success (re)grants the lease for a fresh `lease_ttl` draw from the completion time.
+//!
+//! **The collapse condition.** With `Q` jobs queued at a host whose throughput is `μ` jobs/s,
+//! a job enqueued at the tail waits `Q/μ`. If `Q/μ + S > D` (`D` = `job_timeout`, `S` its work)
+//! it times out, is requeued at the tail, and `Q` does not shrink: every job times out and
+//! goodput is 0 forever, although every worker is busy. Once every droplet has a live job
+//! there is no new work either: the state is absorbing. Only an outside action leaves it —
+//! flushing the queues (`restart_hosts`) *and* admitting new work no faster than it can be
+//! done (`lease_throttle`), or, designed in, a queue-size admission limit (`max_queue`) or a
+//! discipline that serves fresh work (LIFO).
+//!
+//! **Coupling to users.** With `serves`, the served service's `error_rate` is set to
+//! `1 − held/N` every time the number of held leases changes (so a launch client's calls fail
+//! in proportion to droplets without a lease).
+//!
+//! **Operator actions.** `lease_throttle` caps the rate at which *establishment* jobs are
+//! admitted (token bucket, burst ten seconds' worth; renewals of held leases and requeued
+//! timed-out jobs are not new work and pass); a refused droplet asks again at its next check.
+//! `restart_hosts` restarts the first `k` hosts: their queued and running jobs are lost (the
+//! droplets ask again at their next check), their workers are free at once.
+//!
+//! Events: one timer per droplet (next check or lease expiry, whichever is first; lazily
+//! cancelled through `timer_at`) and one completion per running job (lazily cancelled through
+//! the droplet's job generation). Per droplet: 37 bytes of state.
+
+use std::collections::VecDeque;
+
+use sim_core::{CounterId, GaugeId, Recorder, Sim, SimDuration, SimRng, SimTime};
+
+use crate::Event;
+use crate::dist::Dist;
+use crate::service::Service;
+
+/// Order in which a manager host takes queued jobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaseDiscipline {
+    Fifo,
+    /// Newest first (a requeued timed-out job is newest too).
+    Lifo,
+}
+
+/// When droplets check in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Renewal {
+    /// Each droplet's first check is uniform in `[0, interval)`; then every `interval`.
+    RandomPhase,
+    /// Every droplet checks at `interval`, `2·interval`, … (all at once).
+    Synchronised,
+    /// Random first check, then each interval drawn uniformly from
+    /// `[(1 − fraction)·interval, (1 + fraction)·interval]`.
+    Jittered { fraction: f64 },
+}
+
+/// A validated lease manager.
+#[derive(Clone, Debug)]
+pub struct LeaseSpec {
+    pub name: String,
+    pub droplets: u32,
+    pub hosts: u32,
+    pub workers_per_host: u32,
+    pub check_interval: SimDuration,
+    pub renewal: Renewal,
+    /// Lifetime of a granted lease (drawn per grant).
+    pub lease_ttl: Dist,
+    /// Remaining lifetime of each droplet's lease at t = 0 (`None`: `U(0,1) ×` a `lease_ttl`
+    /// draw, the residual life of a lease granted at a random earlier time).
+    pub initial_lease_remaining: Option<Dist>,
+    /// `D`: a job completing later than this after its enqueue has timed out.
+    pub job_timeout: SimDuration,
+    pub renew_time: Dist,
+    pub establish_time: Dist,
+    /// Work of a job whose dependency is unavailable (it fails fast).
+    pub fail_time: Dist,
+    /// Service index of the dependency.
+    pub depends_on: Option<u32>,
+    /// Service index whose `error_rate` tracks `1 − held/N`.
+    pub serves: Option<u32>,
+    /// Per host: a new or requeued job is refused while the host's queue holds this many.
+    pub max_queue: Option<u32>,
+    pub discipline: LeaseDiscipline,
+    pub drop_expired: bool,
+}
+
+/// A lease manager event: a droplet's timer, or the completion of a droplet's running job.
+/// Packed into two words so that `Event::Lease` stays within 16 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ev {
+    droplet: u32,
+    /// [`TIMER`] for a timer, else the job generation.
+    generation: u32,
+}
+
+const TIMER: u32 = u32::MAX;
+
+/// `lease_throttle`'s bucket holds this many seconds' worth of tokens: enough to absorb the
+/// random arrival of check-ins (at a few per second, a one-second bucket refuses a droplet
+/// whenever two arrive close together, which slows the last few percent of a rebuild).
+const THROTTLE_BURST_S: f64 = 10.0;
+
+/// What an [`Ev`] means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvKind {
+    Timer { droplet: u32 },
+    Done { droplet: u32, generation: u32 },
+}
+
+impl Ev {
+    pub fn timer(droplet: u32) -> Ev {
+        Ev {
+            droplet,
+            generation: TIMER,
+        }
+    }
+    pub fn done(droplet: u32, generation: u32) -> Ev {
+        debug_assert!(generation != TIMER);
+        Ev {
+            droplet,
+            generation,
+        }
+    }
+    pub fn kind(self) -> EvKind {
+        if self.generation == TIMER {
+            EvKind::Timer {
+                droplet: self.droplet,
+            }
+        } else {
+            EvKind::Done {
+                droplet: self.droplet,
+                generation: self.generation,
+            }
+        }
+    }
+}
+
+/// A droplet's job state.
+const NO_JOB: u8 = 0;
+const QUEUED: u8 = 1;
+const RUN_RENEW: u8 = 2;
+const RUN_ESTABLISH: u8 = 3;
+const RUN_FAIL: u8 = 4;
+
+struct Host {
+    queue: VecDeque<u32>,
+    busy: u32,
+}
+
+struct Metrics {
+    arrivals: CounterId,
+    started: CounterId,
+    wait_ns: CounterId,
+    completions: CounterId,
+    goodput: CounterId,
+    wasted: CounterId,
+    expired: CounterId,
+    errors: CounterId,
+    rejected: CounterId,
+    throttled: CounterId,
+    lost: CounterId,
+    establishments: CounterId,
+    renewals: CounterId,
+    leases_held: GaugeId,
+    lease_fraction: GaugeId,
+    queue_len: GaugeId,
+    busy: GaugeId,
+}
+
+/// Token bucket of `lease_throttle`.
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    rate_per_s: f64,
+    burst: f64,
+    tokens: f64,
+    refilled: SimTime,
+}
+
+impl Bucket {
+    fn take(&mut self, now: SimTime) -> bool {
+        let dt = now.since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + dt * self.rate_per_s).min(self.burst);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+pub struct LeaseManager {
+    pub name: String,
+    n: u32,
+    workers: u32,
+    interval: SimDuration,
+    renewal: Renewal,
+    lease_ttl: Dist,
+    timeout: SimDuration,
+    renew_time: Dist,
+    establish_time: Dist,
+    fail_time: Dist,
+    depends_on: Option<u32>,
+    serves: Option<u32>,
+    max_queue: Option<u32>,
+    discipline: LeaseDiscipline,
+    drop_expired: bool,
+    /// Per droplet: lease expiry (0 = no lease), next check, the pending timer's time (a timer
+    /// firing at another time is stale), the live job's enqueue time, generation and state.
+    lease_until: Vec<u64>,
+    next_check: Vec<u64>,
+    timer_at: Vec<u64>,
+    enqueued: Vec<u64>,
+    generation: Vec<u32>,
+    job: Vec<u8>,
+    hosts: Vec<Host>,
+    held: u32,
+    queued: u64,
+    busy: u64,
+    throttle: Option<Bucket>,
+    work_rng: SimRng,
+    ttl_rng: SimRng,
+    check_rng: SimRng,
+    m: Metrics,
+}
+
+impl LeaseManager {
+    /// Builds manager number `idx` (its index in `World::leases`): every droplet holds a lease
+    /// at t = 0 and has its first timer scheduled.
+    pub fn new(spec: &LeaseSpec, idx: u32, seed: u64, sim: &mut Sim<Event>) -> LeaseManager {
+        let name = spec.name.as_str();
+        let rec: &mut Recorder = &mut sim.rec;
+        let m = Metrics {
+            arrivals: rec.counter(name, "arrivals"),
+            started: rec.counter(name, "started"),
+            wait_ns: rec.counter(name, "wait_ns"),
+            completions: rec.counter(name, "completions"),
+            goodput: rec.counter(name, "goodput"),
+            wasted: rec.counter(name, "wasted"),
+            expired: rec.counter(name, "expired"),
+            errors: rec.counter(name, "errors"),
+            rejected: rec.counter(name, "rejected"),
+            throttled: rec.counter(name, "throttled"),
+            lost: rec.counter(name, "lost"),
+            establishments: rec.counter(name, "establishments"),
+            renewals: rec.counter(name, "renewals"),
+            leases_held: rec.gauge(name, "leases_held"),
+            lease_fraction: rec.gauge(name, "lease_fraction"),
+            queue_len: rec.gauge(name, "queue_len"),
+            busy: rec.gauge(name, "busy"),
+        };
+        let n = spec.droplets.max(1);
+        let h = spec.hosts.max(1);
+        let mut init_rng = sim_core::stream(seed, &format!("{name}/initial"));
+        let mut check_rng = sim_core::stream(seed, &format!("{name}/checks"));
+        let mut lease_until = Vec::with_capacity(n as usize);
+        let mut next_check = Vec::with_capacity(n as usize);
+        let mut timer_at = Vec::with_capacity(n as usize);
+        let interval = spec.check_interval.as_nanos().max(1);
+        for d in 0..n {
+            let remaining = match &spec.initial_lease_remaining {
+                Some(dist) => dist.sample(&mut init_rng).as_nanos(),
+                None => {
+                    let ttl = spec.lease_ttl.sample(&mut init_rng).as_nanos() as f64;
+                    let u: f64 = rand::RngExt::random(&mut init_rng);
+                    (u * ttl) as u64
+                }
+            };
+            let until = remaining.max(1);
+            let check = match spec.renewal {
+                Renewal::Synchronised => interval,
+                Renewal::RandomPhase | Renewal::Jittered { .. } => {
+                    rand::RngExt::random_range(&mut check_rng, 0..interval)
+                }
+            };
+            lease_until.push(until);
+            next_check.push(check);
+            let at = check.min(until);
+            timer_at.push(at);
+            sim.schedule_at(
+                SimTime(at),
+                Event::Lease {
+                    mgr: idx,
+                    ev: Ev::timer(d),
+                },
+            );
+        }
+        let now = sim.now();
+        sim.rec.gauge_set_count(m.leases_held, now, n as u64);
+        sim.rec.gauge_set(m.lease_fraction, now, 1.0);
+        LeaseManager {
+            name: spec.name.clone(),
+            n,
+            workers: spec.workers_per_host.max(1),
+            interval: SimDuration(interval),
+            renewal: spec.renewal,
+            lease_ttl: spec.lease_ttl.clone(),
+            timeout: spec.job_timeout,
+            renew_time: spec.renew_time.clone(),
+            establish_time: spec.establish_time.clone(),
+            fail_time: spec.fail_time.clone(),
+            depends_on: spec.depends_on,
+            serves: spec.serves,
+            max_queue: spec.max_queue,
+            discipline: spec.discipline,
+            drop_expired: spec.drop_expired,
+            lease_until,
+            next_check,
+            timer_at,
+            enqueued: vec![0; n as usize],
+            generation: vec![0; n as usize],
+            job: vec![NO_JOB; n as usize],
+            hosts: (0..h)
+                .map(|_| Host {
+                    queue: VecDeque::new(),
+                    busy: 0,
+                })
+                .collect(),
+            held: n,
+            queued: 0,
+            busy: 0,
+            throttle: None,
+            work_rng: sim_core::stream(seed, &format!("{name}/work")),
+            ttl_rng: sim_core::stream(seed, &format!("{name}/ttl")),
+            check_rng,
+            m,
+        }
+    }
+
+    /// Leases held now.
+    pub fn held(&self) -> u32 {
+        self.held
+    }
+
+    /// Jobs queued now (all hosts).
+    pub fn queued(&self) -> u64 {
+        self.queued
+    }
+
+    /// Dispatches event `ev` of this manager (number `idx`).
+    #[inline]
+    pub fn handle(&mut self, idx: u32, ev: Ev, services: &mut [Service], sim: &mut Sim<Event>) {
+        match ev.kind() {
+            EvKind::Timer { droplet } => self.on_timer(idx, droplet, services, sim),
+            EvKind::Done {
+                droplet,
+                generation,
+            } => self.on_done(idx, droplet, generation, services, sim),
+        }
+    }
+
+    fn schedule_timer(&mut self, idx: u32, d: u32, at: u64, sim: &mut Sim<Event>) {
+        self.timer_at[d as usize] = at;
+        sim.schedule_at(
+            SimTime(at),
+            Event::Lease {
+                mgr: idx,
+                ev: Ev::timer(d),
+            },
+        );
+    }
+
+    fn on_timer(&mut self, idx: u32, d: u32, services: &mut [Service], sim: &mut Sim<Event>) {
+        let now = sim.now().0;
+        let k = d as usize;
+        if self.timer_at[k] != now {
+            return; // replaced by an earlier timer
+        }
+        let mut wants_job = false;
+        let until = self.lease_until[k];
+        if until != 0 && now >= until {
+            self.lease_until[k] = 0;
+            self.set_held(self.held - 1, services, sim);
+            wants_job = true; // "a droplet without a lease asks for a lease-establishment job"
+        }
+        if now >= self.next_check[k] {
+            let step = match self.renewal {
+                Renewal::RandomPhase | Renewal::Synchronised => self.interval.as_nanos(),
+                Renewal::Jittered { fraction } => {
+                    let u: f64 = rand::RngExt::random(&mut self.check_rng);
+                    let f = 1.0 - fraction + 2.0 * fraction * u;
+                    ((self.interval.as_nanos() as f64 * f) as u64).max(1)
+                }
+            };
+            self.next_check[k] = self.next_check[k].saturating_add(step).max(now + 1);
+            wants_job = true;
+        }
+        if wants_job && self.job[k] == NO_JOB {
+            self.request(idx, d, services, sim);
+        }
+        let until = self.lease_until[k];
+        let at = if until != 0 {
+            self.next_check[k].min(until)
+        } else {
+            self.next_check[k]
+        };
+        self.schedule_timer(idx, d, at, sim);
+    }
+
+    /// Droplet `d` asks for a job (admission: throttle for establishments, queue bound).
+    fn request(&mut self, idx: u32, d: u32, services: &mut [Service], sim: &mut Sim<Event>) {
+        let now = sim.now();
+        if self.lease_until[d as usize] == 0
+            && let Some(b) = &mut self.throttle
+            && !b.take(now)
+        {
+            sim.rec.incr(self.m.throttled);
+            return;
+        }
+        if !self.admit_to_queue(d) {
+            sim.rec.incr(self.m.rejected);
+            return;
+        }
+        sim.rec.incr(self.m.arrivals);
+        self.enqueue(idx, d, services, sim);
+    }
+
+    fn admit_to_queue(&self, d: u32) -> bool {
+        let h = (d % self.hosts.len() as u32) as usize;
+        self.max_queue
+            .is_none_or(|q| self.hosts[h].queue.len() < q as usize)
+    }
+
+    fn enqueue(&mut self, idx: u32, d: u32, services: &mut [Service], sim: &mut Sim<Event>) {
+        let now = sim.now();
+        let k = d as usize;
+        self.job[k] = QUEUED;
+        self.enqueued[k] = now.0;
+        let h = (d % self.hosts.len() as u32) as usize;
+        self.hosts[h].queue.push_back(d);
+        self.queued += 1;
+        sim.rec.gauge_set_count(self.m.queue_len, now, self.queued);
+        if self.hosts[h].busy < self.workers {
+            self.start_next(idx, h, services, sim);
+        }
+    }
+
+    /// A worker of host `h` is free: start the next job that is worth starting.
+    fn start_next(&mut self, idx: u32, h: usize, services: &[Service], sim: &mut Sim<Event>) {
+        let now = sim.now();
+        loop {
+            let next = match self.discipline {
+                LeaseDiscipline::Fifo => self.hosts[h].queue.pop_front(),
+                LeaseDiscipline::Lifo => self.hosts[h].queue.pop_back(),
+            };
+            let Some(d) = next else { break };
+            self.queued -= 1;
+            let k = d as usize;
+            let waited = now.0.saturating_sub(self.enqueued[k]);
+            if self.drop_expired && waited >= self.timeout.as_nanos() {
+                self.job[k] = NO_JOB;
+                sim.rec.incr(self.m.expired);
+                continue;
+            }
+            let dep_ok = self.depends_on.is_none_or(|s| {
+                services
+                    .get(s as usize)
+                    .is_none_or(|s| !s.down && !s.record_empty)
+            });
+            let (state, work) = if !dep_ok {
+                (RUN_FAIL, self.fail_time.sample(&mut self.work_rng))
+            } else if self.lease_until[k] != 0 {
+                (RUN_RENEW, self.renew_time.sample(&mut self.work_rng))
+            } else {
+                (
+                    RUN_ESTABLISH,
+                    self.establish_time.sample(&mut self.work_rng),
+                )
+            };
+            self.job[k] = state;
+            self.hosts[h].busy += 1;
+            self.busy += 1;
+            sim.rec.incr(self.m.started);
+            sim.rec.add_saturating(self.m.wait_ns, waited);
+            sim.rec.gauge_set_count(self.m.busy, now, self.busy);
+            let generation = self.generation[k];
+            sim.schedule_in(
+                work,
+                Event::Lease {
+                    mgr: idx,
+                    ev: Ev::done(d, generation),
+                },
+            );
+            break;
+        }
+        sim.rec.gauge_set_count(self.m.queue_len, now, self.queued);
+    }
+
+    fn on_done(
+        &mut self,
+        idx: u32,
+        d: u32,
+        generation: u32,
+        services: &mut [Service],
+        sim: &mut Sim<Event>,
+    ) {
+        let now = sim.now();
+        let k = d as usize;
+        let state = self.job[k];
+        if self.generation[k] != generation
+            || !matches!(state, RUN_RENEW | RUN_ESTABLISH | RUN_FAIL)
+        {
+            return; // lost to a host restart
+        }
+        let h = (d % self.hosts.len() as u32) as usize;
+        self.hosts[h].busy -= 1;
+        self.busy -= 1;
+        sim.rec.gauge_set_count(self.m.busy, now, self.busy);
+        sim.rec.incr(self.m.completions);
+        let age = now.0.saturating_sub(self.enqueued[k]);
+        if age > self.timeout.as_nanos() {
+            // Timed out: the work is wasted and the job is queued again at the tail.
+            sim.rec.incr(self.m.wasted);
+            self.job[k] = NO_JOB;
+            if self.admit_to_queue(d) {
+                self.enqueue(idx, d, services, sim);
+            } else {
+                sim.rec.incr(self.m.rejected);
+            }
+        } else if state == RUN_FAIL {
+            sim.rec.incr(self.m.errors);
+            self.job[k] = NO_JOB;
+        } else {
+            self.job[k] = NO_JOB;
+            sim.rec.incr(self.m.goodput);
+            let ttl = self.lease_ttl.sample(&mut self.ttl_rng).as_nanos().max(1);
+            let until = now.0.saturating_add(ttl);
+            let was_held = self.lease_until[k] != 0;
+            self.lease_until[k] = until;
+            if was_held {
+                sim.rec.incr(self.m.renewals);
+            } else {
+                sim.rec.incr(self.m.establishments);
+                self.set_held(self.held + 1, services, sim);
+                if until < self.timer_at[k] {
+                    self.schedule_timer(idx, d, until, sim);
+                }
+            }
+        }
+        if self.hosts[h].busy < self.workers {
+            self.start_next(idx, h, services, sim);
+        }
+    }
+
+    fn set_held(&mut self, held: u32, services: &mut [Service], sim: &mut Sim<Event>) {
+        let now = sim.now();
+        self.held = held;
+        let fraction = held as f64 / self.n as f64;
+        sim.rec
+            .gauge_set_count(self.m.leases_held, now, held as u64);
+        sim.rec.gauge_set(self.m.lease_fraction, now, fraction);
+        if let Some(s) = self.serves.and_then(|s| services.get_mut(s as usize)) {
+            s.error_rate = 1.0 - fraction;
+        }
+    }
+
+    /// `lease_throttle`: admit at most `rate_per_s` establishment jobs per second (`None`:
+    /// lift the throttle).
+    pub fn set_throttle(&mut self, rate_per_s: Option<f64>, now: SimTime) {
+        self.throttle = rate_per_s.map(|r| {
+            let burst = (r * THROTTLE_BURST_S).max(1.0);
+            Bucket {
+                rate_per_s: r,
+                burst,
+                tokens: burst,
+                refilled: now,
+            }
+        });
+    }
+
+    /// `restart_hosts`: the first `k` hosts restart; everything they hold is lost.
+    pub fn restart_hosts(&mut self, k: u32, sim: &mut Sim<Event>) {
+        let now = sim.now();
+        let n_hosts = self.hosts.len();
+        let k = (k as usize).min(n_hosts);
+        let mut lost = 0u64;
+        for h in 0..k {
+            let host = &mut self.hosts[h];
+            for &d in &host.queue {
+                self.job[d as usize] = NO_JOB;
+            }
+            lost += host.queue.len() as u64;
+            self.queued -= host.queue.len() as u64;
+            host.queue.clear();
+            self.busy -= host.busy as u64;
+            host.busy = 0;
+            for d in (h..self.n as usize).step_by(n_hosts) {
+                if matches!(self.job[d], RUN_RENEW | RUN_ESTABLISH | RUN_FAIL) {
+                    self.job[d] = NO_JOB;
+                    self.generation[d] = next_generation(self.generation[d]);
+                    lost += 1;
+                }
+            }
+        }
+        sim.rec.add(self.m.lost, lost);
+        sim.rec.gauge_set_count(self.m.queue_len, now, self.queued);
+        sim.rec.gauge_set_count(self.m.busy, now, self.busy);
+    }
+}
+
+/// The next job generation, skipping the timer marker.
+fn next_generation(g: u32) -> u32 {
+    let n = g.wrapping_add(1);
+    if n == TIMER { 0 } else { n }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Event, World, WorldSpec};
+    use sim_core::{Limits, Sim};
+
+    fn spec(droplets: u32, timeout_s: f64) -> LeaseSpec {
+        LeaseSpec {
+            name: "dwfm".into(),
+            droplets,
+            hosts: 1,
+            workers_per_host: 1,
+            check_interval: SimDuration::from_secs_f64(1e9),
+            renewal: Renewal::RandomPhase,
+            lease_ttl: Dist::Constant {
+                ns: SimDuration::from_secs_f64(1e7).as_nanos(),
+            },
+            // Every lease has expired at t = 1 ns: every droplet asks for an establishment
+            // at once, so the queue starts at Q = N.
+            initial_lease_remaining: Some(Dist::Constant { ns: 1 }),
+            job_timeout: SimDuration::from_secs_f64(timeout_s),
+            renew_time: Dist::Constant {
+                ns: SimDuration::from_millis(10).as_nanos(),
+            },
+            establish_time: Dist::Constant {
+                ns: SimDuration::from_millis(1000).as_nanos(),
+            },
+            fail_time: Dist::Constant { ns: 1_000_000 },
+            depends_on: None,
+            serves: None,
+            max_queue: None,
+            discipline: LeaseDiscipline::Fifo,
+            drop_expired: false,
+        }
+    }
+
+    fn run(spec: LeaseSpec, horizon_s: f64) -> (World, Sim<Event>) {
+        let world_spec = WorldSpec {
+            clients: vec![],
+            services: vec![],
+            sinks: vec![],
+            actions: vec![],
+            max_live_requests: 1_000_000,
+            lease_managers: vec![spec],
+        };
+        let rec = Recorder::new(SimDuration::from_secs_f64(10.0), SimDuration::ZERO, 100_000);
+        let mut sim = Sim::new(rec);
+        let mut world = World::build(&world_spec, 1, &mut sim);
+        sim.run(
+            &mut world,
+            Limits {
+                horizon: SimTime::from_secs_f64(horizon_s),
+                max_events: 100_000_000,
+            },
+        );
+        (world, sim)
+    }
+
+    fn counter(sim: &Sim<Event>, name: &str) -> u64 {
+        match sim.rec.find("dwfm", name) {
+            Some(sim_core::MetricRef::Counter(c)) => sim.rec.counter_total(c),
+            _ => panic!("no counter {name}"),
+        }
+    }
+
+    /// μ = 1 job/s (one worker, 1 s per establishment), D = 100 s: a queue of 80 < μ·D drains
+    /// with every lease established and nothing wasted.
+    #[test]
+    fn queue_below_mu_times_d_drains() {
+        let (world, sim) = run(spec(80, 100.0), 1_000.0);
+        let m = &world.leases[0];
+        assert_eq!(m.held(), 80);
+        assert_eq!(m.queued(), 0);
+        assert_eq!(counter(&sim, "wasted"), 0);
+        assert_eq!(counter(&sim, "establishments"), 80);
+    }
+
+    /// A burst of `Q` jobs at once (μ = 1/s, D = 100 s): the first μ·D finish in time; the
+    /// other `Q − μ·D` time out and are requeued, and a requeued job then waits
+    /// `(Q − μ·D)/μ`. So a burst drains iff `Q − μ·D ≤ μ·D`, i.e. `Q ≤ 2·μ·D` (with waste).
+    #[test]
+    fn burst_below_twice_mu_times_d_drains_with_waste() {
+        let (world, sim) = run(spec(180, 100.0), 2_000.0);
+        assert_eq!(world.leases[0].held(), 180);
+        assert_eq!(counter(&sim, "wasted"), 80, "jobs 101..=180 timed out once");
+    }
+
+    /// Above `2·μ·D` the requeued backlog itself exceeds μ·D: every job times out from then
+    /// on, and goodput stays 0 forever although the worker is always busy.
+    #[test]
+    fn queue_above_mu_times_d_collapses_for_good() {
+        let (world, sim) = run(spec(220, 100.0), 20_000.0);
+        let m = &world.leases[0];
+        // The first ~D·μ jobs complete in time; then none ever again.
+        let established = counter(&sim, "establishments");
+        assert!((99..=100).contains(&established), "{established}");
+        assert_eq!(m.held() as u64, established);
+        assert_eq!(
+            m.queued() + 1,
+            220 - established,
+            "every other droplet still queued"
+        );
+        // Every worker-second since ≈ 100 s was wasted work.
+        let wasted = counter(&sim, "wasted");
+        assert!(wasted > 19_000, "{wasted}");
+    }
+
+    /// The absorbing state: Q/μ > D with requeue keeps Q; flushing the queue and admitting
+    /// work no faster than μ recovers.
+    #[test]
+    fn flush_and_throttle_leave_the_collapse() {
+        let s = spec(300, 100.0);
+        let world_spec = WorldSpec {
+            clients: vec![],
+            services: vec![],
+            sinks: vec![],
+            actions: vec![
+                crate::TimedAction {
+                    at: SimTime::from_secs_f64(5_000.0),
+                    action: crate::Action::LeaseThrottle {
+                        manager: 0,
+                        rate_per_s: Some(0.5),
+                    },
+                },
+                crate::TimedAction {
+                    at: SimTime::from_secs_f64(5_000.0),
+                    action: crate::Action::RestartHosts {
+                        manager: 0,
+                        hosts: 1,
+                    },
+                },
+            ],
+            max_live_requests: 1_000_000,
+            lease_managers: vec![LeaseSpec {
+                check_interval: SimDuration::from_secs_f64(60.0),
+                ..s
+            }],
+        };
+        let rec = Recorder::new(SimDuration::from_secs_f64(10.0), SimDuration::ZERO, 100_000);
+        let mut sim = Sim::new(rec);
+        let mut world = World::build(&world_spec, 1, &mut sim);
+        sim.run(
+            &mut world,
+            Limits {
+                horizon: SimTime::from_secs_f64(4_999.0),
+                max_events: 100_000_000,
+            },
+        );
+        assert!(world.leases[0].held() <= 100, "collapsed before the action");
+        sim.run(
+            &mut world,
+            Limits {
+                horizon: SimTime::from_secs_f64(6_000.0),
+                max_events: 100_000_000,
+            },
+        );
+        // 200 droplets at 0.5/s: 400 s plus a check interval.
+        assert_eq!(world.leases[0].held(), 300);
+    }
+
+    #[test]
+    fn lifo_serves_fresh_work_and_recovers() {
+        let s = LeaseSpec {
+            discipline: LeaseDiscipline::Lifo,
+            ..spec(300, 100.0)
+        };
+        let (world, sim) = run(s, 2_000.0);
+        assert_eq!(world.leases[0].held(), 300);
+        assert!(counter(&sim, "wasted") < 300);
+    }
+
+    #[test]
+    fn max_queue_below_mu_times_d_prevents_the_collapse() {
+        let s = LeaseSpec {
+            max_queue: Some(50),
+            check_interval: SimDuration::from_secs_f64(60.0),
+            ..spec(300, 100.0)
+        };
+        let (world, sim) = run(s, 2_000.0);
+        assert_eq!(world.leases[0].held(), 300);
+        assert_eq!(counter(&sim, "wasted"), 0);
+        assert!(counter(&sim, "rejected") >= 250);
+    }
+
+    #[test]
+    fn event_is_small() {
+        assert!(std::mem::size_of::<Ev>() == 8);
+    }
+}
