@@ -97,11 +97,14 @@ fn retry_storm(c: &mut Criterion) {
     g.finish();
 }
 
-/// The lease manager at scale: `scenarios/aws-2025-10-20.toml` with 100 000 droplets on 20
+/// The lease manager at scale: `scenarios/aws-dwfm-lease-collapse.toml` with 100 000 droplets on 20
 /// hosts (as its `scale-100k` variant: one timer per droplet in the event queue, DDB and launch
 /// clients) for its first 2 000 simulated seconds (steady renewals, ≈ 2.5 M events).
 fn lease_renewals(c: &mut Criterion) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/aws-2025-10-20.toml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/aws-dwfm-lease-collapse.toml"
+    );
     let text = std::fs::read_to_string(path).expect("scenario");
     let set = |path: &str, value: toml::Value| metastable::overrides::Override {
         path: path.into(),

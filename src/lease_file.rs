@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use models::lease::{LeaseDiscipline, LeaseSpec, Renewal};
+use models::lease::{Feed, LeaseDiscipline, LeaseSpec, Renewal};
 use models::{Action, Dist};
 use serde::Deserialize;
 use sim_core::SimDuration;
@@ -63,6 +63,12 @@ pub struct LeaseManagerFile {
     /// Drop a job that has already waited job_timeout_s when a worker would start it.
     #[serde(default)]
     pub drop_expired: bool,
+    /// A `[[load_balancer]]` whose network-propagation queue gets work from establishments.
+    pub feeds: Option<String>,
+    /// With `feeds`: propagation items per establishment (default 1).
+    pub backlog_per_establishment: Option<f64>,
+    /// With `feeds`: new load-balancer targets per establishment (default 0).
+    pub targets_per_establishment: Option<f64>,
 }
 
 fn one() -> i64 {
@@ -139,7 +145,7 @@ impl Validator<'_> {
                 );
             }
             seen.push(&f.name);
-            let spec = self.lease_manager(&path, f, service_index);
+            let spec = self.lease_manager(&path, f, names, service_index);
             total += spec.droplets as i64;
             if total > MAX_DROPLETS {
                 self.err(
@@ -158,6 +164,7 @@ impl Validator<'_> {
         &mut self,
         path: &FieldPath,
         f: &LeaseManagerFile,
+        names: &BTreeMap<String, (Kind, usize)>,
         service_index: &BTreeMap<String, u32>,
     ) -> LeaseSpec {
         let droplets = self.int_in(&path.key("droplets"), f.droplets, 1, MAX_DROPLETS) as u32;
@@ -239,6 +246,7 @@ impl Validator<'_> {
         };
         let depends_on = service(self, "depends_on", &f.depends_on);
         let serves = service(self, "serves", &f.serves);
+        let feeds = self.lease_feed(&path, f, names);
         let max_queue = f
             .max_queue
             .map(|q| self.int_in(&path.key("max_queue"), q, 1, 1_000_000_000) as u32);
@@ -263,7 +271,48 @@ impl Validator<'_> {
                 LeaseDisciplineFile::Lifo => LeaseDiscipline::Lifo,
             },
             drop_expired: f.drop_expired,
+            feeds,
         }
+    }
+
+    fn lease_feed(
+        &mut self,
+        path: &FieldPath,
+        f: &LeaseManagerFile,
+        names: &BTreeMap<String, (Kind, usize)>,
+    ) -> Option<Feed> {
+        let Some(name) = &f.feeds else {
+            for (key, v) in [
+                ("backlog_per_establishment", f.backlog_per_establishment),
+                ("targets_per_establishment", f.targets_per_establishment),
+            ] {
+                if v.is_some() {
+                    self.err(&path.key(key), "needs feeds = \"<load balancer>\"");
+                }
+            }
+            return None;
+        };
+        let lb = match names.get(name) {
+            Some((Kind::LoadBalancer, i)) => *i as u32,
+            _ => {
+                self.err(
+                    &path.key("feeds"),
+                    format!("no load balancer named {name:?}"),
+                );
+                return None;
+            }
+        };
+        let backlog = f.backlog_per_establishment.map_or(1.0, |x| {
+            self.non_negative(&path.key("backlog_per_establishment"), x, 1e6)
+        });
+        let targets = f.targets_per_establishment.map_or(0.0, |x| {
+            self.non_negative(&path.key("targets_per_establishment"), x, 1e3)
+        });
+        Some(Feed {
+            lb,
+            backlog_per_establishment: backlog,
+            targets_per_establishment: targets,
+        })
     }
 
     /// `lease_throttle` (value: establishments admitted per second), `lease_unthrottle`,

@@ -245,3 +245,145 @@ fn bad_incident_tables_are_input_errors() {
         .to_string();
     assert!(e.contains("reserved variant name"), "{e}");
 }
+
+/// Per-window values of component `name`: `(event minute, values)` where the event minute is
+/// `(window start − lead_s) / 60`.
+fn minutes(
+    r: &metastable::RunReport,
+    name: &str,
+    lead_s: f64,
+) -> Vec<(f64, metastable::report::Values)> {
+    let ids = r.component_ids();
+    let c = ids
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no component {name}"));
+    (0..r.rec.n_windows())
+        .map(|w| {
+            let t = (r.rec.window_bounds(w).0.as_secs_f64() - lead_s) / 60.0;
+            (t, r.window_values(c, w))
+        })
+        .collect()
+}
+
+/// Success ratio of client `name` over event minutes `[from, to)` (AWS lead-in 1 800 s).
+fn aws_ratio(r: &metastable::RunReport, name: &str, from: f64, to: f64) -> f64 {
+    success_ratio(r, name, AWS_LEAD_S + from * 60.0, AWS_LEAD_S + to * 60.0)
+}
+
+/// The AWS replay's lead-in: simulated time − 1 800 s = minutes after 23:48 PDT.
+const AWS_LEAD_S: f64 = 1800.0;
+
+/// AWS us-east-1, 2025-10-19/20, the whole chain from one file: the DNS planner/enactor race
+/// empties DynamoDB's record (nothing scripts it: only an enactor's slowness is), operators
+/// restore it 157 min later, the DDB negative-cache tail ends within 15 min, the EC2 DWFM lease
+/// manager collapses and makes no progress until the 04:14 throttle + restarts, its leases are
+/// back ≈ 74 min later, the launches that resume feed a network-propagation backlog, the NLB's
+/// pending targets flap, its checker degrades and zone failover removes healthy capacity until
+/// failover is disabled at 09:36. Without the operator actions it never heals. Seeds 7 (the
+/// shipped one) and 2: in both the race hits DDB's record within minutes of 23:48.
+#[test]
+fn aws_race_dwfm_and_nlb_from_one_file() {
+    let sc = load("aws-2025-10-20.toml");
+    for seed in [7u64, 2] {
+        let hist = metastable::run(&sc, seed);
+        let without = sc.without_operator_actions().expect("operator actions");
+        let cf = metastable::run(&without, seed);
+        let rep = IncidentReport::new(&hist, Some(&cf)).expect("[incident]");
+        let ctx = format!(
+            "seed {seed} (reproduce: metastable run scenarios/aws-2025-10-20.toml --seed {seed})\n{}",
+            rep.table()
+        );
+        assert!(hist.stats.stop.is_complete(), "{ctx}");
+        // The race: counted by the automation, and DDB's clients fail from shortly after it.
+        let dns = hist.summary_of("ddb-dns").expect("ddb-dns");
+        assert!(dns.races.unwrap_or(0) >= 1, "{ctx}");
+        assert!(dns.stale_applies.unwrap_or(0) >= 1, "{ctx}");
+        let ddb = minutes(&hist, "ddb-clients", AWS_LEAD_S);
+        let failing: Vec<f64> = ddb
+            .iter()
+            .filter(|(_, v)| v.dns_failures.unwrap_or(0) > 0)
+            .map(|(t, _)| *t)
+            .collect();
+        let (first, last) = (failing[0], failing[failing.len() - 1]);
+        assert!(
+            (-13.0..=30.0).contains(&first),
+            "DDB failures from minute {first}; {ctx}"
+        );
+        // Restored at 157 min; cached empty answers expire within the 15-min negative TTL.
+        assert!(
+            last < 157.0 + 15.0 + 1.0,
+            "DDB failures until minute {last}; {ctx}"
+        );
+        assert!(aws_ratio(&hist, "ddb-clients", 60.0, 150.0) < 0.05, "{ctx}");
+        // DWFM: leases gone by the fix; no progress 157 → 266; ≥ 99 % back by 266 + 74 ± 6.
+        let dwfm = minutes(&hist, "dwfm", AWS_LEAD_S);
+        let frac = |lo: f64, hi: f64| {
+            dwfm.iter()
+                .filter(|(t, _)| *t >= lo && *t < hi)
+                .map(|(_, v)| v.lease_fraction_mean.unwrap_or(0.0))
+                .fold(0.0f64, f64::max)
+        };
+        assert!(
+            frac(160.0, 266.0) < 0.05,
+            "leases held before 04:14: {}; {ctx}",
+            frac(160.0, 266.0)
+        );
+        let back = dwfm
+            .iter()
+            .find(|(t, v)| *t >= 266.0 && v.lease_fraction_mean.unwrap_or(0.0) >= 0.99)
+            .map(|(t, _)| *t)
+            .unwrap_or_else(|| panic!("leases never back; {ctx}"));
+        assert!(
+            (back - 266.0 - 74.0).abs() <= 6.0,
+            "99 % of leases back {:.0} min after 04:14 (published 74); {ctx}",
+            back - 266.0
+        );
+        // NLB: healthy before the launches resume; then, while every target is healthy or
+        // merely pending, failover takes capacity away (all of it here) until 09:36.
+        assert!(aws_ratio(&hist, "nlb-users", -20.0, 266.0) > 0.97, "{ctx}");
+        let nlb_down = aws_ratio(&hist, "nlb-users", 330.0, 460.0);
+        assert!(
+            nlb_down < 0.2,
+            "NLB success {nlb_down:.2} 05:18–09:28; {ctx}"
+        );
+        let lb = minutes(&hist, "nlb", AWS_LEAD_S);
+        let failed = lb
+            .iter()
+            .filter(|(t, _)| (330.0..460.0).contains(t))
+            .map(|(_, v)| v.zones_failed_max.unwrap_or(0.0))
+            .fold(0.0f64, f64::max);
+        assert!(failed >= 1.0, "no zone failed away; {ctx}");
+        let onset = lb
+            .iter()
+            .find(|(_, v)| v.zones_failed_max.unwrap_or(0.0) >= 1.0)
+            .map(|(t, _)| *t)
+            .expect("onset");
+        assert!(
+            (266.0..=424.0).contains(&onset),
+            "first failover at minute {onset} (published: errors 05:30 = 342, detected 06:52 = 424); {ctx}"
+        );
+        assert!(aws_ratio(&hist, "nlb-users", 470.0, 872.0) > 0.97, "{ctx}");
+        // The report: trigger 157 min; the tail ends when failover is disabled (09:36, 311 min
+        // after the fix); it does not heal without the operators (DWFM stays collapsed).
+        assert_eq!(rep.trigger_min, Some(157.0), "{ctx}");
+        let tail = rep.tail_min.expect("tail");
+        assert!((305.0..=320.0).contains(&tail), "tail {tail:.0} min; {ctx}");
+        assert_eq!(rep.without_operators, Some(Verdict::Metastable), "{ctx}");
+        assert!(aws_ratio(&cf, "launches", 600.0, 872.0) < 0.05, "{ctx}");
+    }
+}
+
+/// AWS remediation 2, velocity control: with failover allowed to hold at most one zone's
+/// targets out, the NLB keeps serving through the propagation backlog.
+#[test]
+fn aws_nlb_velocity_limit_keeps_capacity() {
+    let sc = load("aws-2025-10-20.toml");
+    let seed = 7;
+    let r = metastable::run(variant(&sc, "nlb-velocity-limit"), seed);
+    let ok = aws_ratio(&r, "nlb-users", 266.0, 872.0);
+    assert!(
+        ok > 0.95,
+        "NLB success {ok:.3} with the velocity limit; seed {seed} (reproduce: metastable run scenarios/aws-2025-10-20.toml --seed {seed} --variant nlb-velocity-limit)"
+    );
+}

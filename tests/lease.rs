@@ -1,4 +1,4 @@
-//! The lease manager (EC2 DWFM) and the AWS 2025-10-20 replay (`scenarios/aws-2025-10-20.toml`),
+//! The lease manager (EC2 DWFM) and the DWFM part of the AWS 2025-10-20 incident (`scenarios/aws-dwfm-lease-collapse.toml`),
 //! end to end: the congestive collapse emerges after the DNS fix and persists without operator
 //! actions; with the historical throttle + host restarts the leases come back in ≈ 74 min; a
 //! queue-size admission limit recovers by itself; the DDB client tail ends within 15 min;
@@ -20,7 +20,7 @@ use metastable::overrides::Override;
 use metastable::report::Values;
 use metastable::{RunReport, Scenario};
 
-const FILE: &str = "scenarios/aws-2025-10-20.toml";
+const FILE: &str = "scenarios/aws-dwfm-lease-collapse.toml";
 const LEAD_IN_S: f64 = 1800.0;
 const FIX_MIN: f64 = 157.0;
 const ACTIONS_MIN: f64 = 266.0;

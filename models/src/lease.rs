@@ -104,6 +104,22 @@ pub struct LeaseSpec {
     pub max_queue: Option<u32>,
     pub discipline: LeaseDiscipline,
     pub drop_expired: bool,
+    /// A load balancer whose network-propagation work follows lease establishments.
+    pub feeds: Option<Feed>,
+}
+
+/// Work that lease establishments hand to a load balancer: once a droplet holds a lease again,
+/// launches and terminations that waited for it go ahead, and each needs its network state
+/// propagated (AWS 2025-10-20: Network Manager's backlog once DWFM had its leases back), and some
+/// are new targets behind the load balancer, pending until their state has propagated.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Feed {
+    /// Index of the load balancer.
+    pub lb: u32,
+    /// Propagation items per establishment (fractions accumulate).
+    pub backlog_per_establishment: f64,
+    /// New load-balancer targets per establishment (fractions accumulate).
+    pub targets_per_establishment: f64,
 }
 
 /// A lease manager event: a droplet's timer, or the completion of a droplet's running job.
@@ -228,6 +244,9 @@ pub struct LeaseManager {
     max_queue: Option<u32>,
     discipline: LeaseDiscipline,
     drop_expired: bool,
+    pub feed: Option<Feed>,
+    /// Establishments not yet handed to the fed load balancer, as accumulated (items, targets).
+    fed: (f64, f64),
     /// Per droplet: lease expiry (0 = no lease), next check, the pending timer's time (a timer
     /// firing at another time is stale), the live job's enqueue time, generation and state.
     lease_until: Vec<u64>,
@@ -327,6 +346,8 @@ impl LeaseManager {
             max_queue: spec.max_queue,
             discipline: spec.discipline,
             drop_expired: spec.drop_expired,
+            feed: spec.feeds,
+            fed: (0.0, 0.0),
             lease_until,
             next_check,
             timer_at,
@@ -358,6 +379,20 @@ impl LeaseManager {
     /// Jobs queued now (all hosts).
     pub fn queued(&self) -> u64 {
         self.queued
+    }
+
+    /// The whole propagation items and targets owed to the fed load balancer since the last
+    /// call: `(lb, items, targets)`, or `None` if nothing whole is owed.
+    pub fn take_feed(&mut self) -> Option<(u32, u64, u32)> {
+        let f = self.feed?;
+        let items = self.fed.0.floor();
+        let targets = self.fed.1.floor();
+        if items < 1.0 && targets < 1.0 {
+            return None;
+        }
+        self.fed.0 -= items;
+        self.fed.1 -= targets;
+        Some((f.lb, items as u64, targets as u32))
     }
 
     /// Dispatches event `ev` of this manager (number `idx`).
@@ -554,6 +589,10 @@ impl LeaseManager {
                 sim.rec.incr(self.m.renewals);
             } else {
                 sim.rec.incr(self.m.establishments);
+                if let Some(f) = self.feed {
+                    self.fed.0 += f.backlog_per_establishment;
+                    self.fed.1 += f.targets_per_establishment;
+                }
                 self.set_held(self.held + 1, services, sim);
                 if until < self.timer_at[k] {
                     self.schedule_timer(idx, d, until, sim);
@@ -660,6 +699,7 @@ mod tests {
             max_queue: None,
             discipline: LeaseDiscipline::Fifo,
             drop_expired: false,
+            feeds: None,
         }
     }
 

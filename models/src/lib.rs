@@ -1196,6 +1196,22 @@ impl World {
         }
     }
 
+    /// Lease establishments hand load balancer `lb` `items` propagation items and `targets`
+    /// new targets.
+    fn feed_load_balancer(&mut self, lb: u32, items: u64, targets: u32, sim: &mut Sim<Event>) {
+        let ops = [
+            (items > 0).then_some(health::Op::Backlog { items }),
+            (targets > 0).then_some(health::Op::Launch { targets }),
+        ];
+        for op in ops.into_iter().flatten() {
+            let l = &mut self.load_balancers[lb as usize];
+            if let Some(servers) = l.apply(lb, op, sim) {
+                let service = l.service() as usize;
+                self.set_servers(service, servers, sim);
+            }
+        }
+    }
+
     fn set_servers(&mut self, s: usize, servers: u32, sim: &mut Sim<Event>) {
         let now = sim.now();
         let svc = &mut self.services[s];
@@ -1286,7 +1302,11 @@ impl Model for World {
                 }
             }
             Event::Lease { mgr, ev } => {
-                self.leases[mgr as usize].handle(mgr, ev, &mut self.services, sim)
+                let m = &mut self.leases[mgr as usize];
+                m.handle(mgr, ev, &mut self.services, sim);
+                if let Some((lb, items, targets)) = m.take_feed() {
+                    self.feed_load_balancer(lb, items, targets, sim);
+                }
             }
         }
     }
