@@ -246,7 +246,7 @@ impl Validator<'_> {
         };
         let depends_on = service(self, "depends_on", &f.depends_on);
         let serves = service(self, "serves", &f.serves);
-        let feeds = self.lease_feed(&path, f, names);
+        let feeds = self.lease_feed(path, f, names);
         let max_queue = f
             .max_queue
             .map(|q| self.int_in(&path.key("max_queue"), q, 1, 1_000_000_000) as u32);

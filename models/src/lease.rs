@@ -711,6 +711,7 @@ mod tests {
             actions: vec![],
             max_live_requests: 1_000_000,
             lease_managers: vec![spec],
+            ..WorldSpec::default()
         };
         let rec = Recorder::new(SimDuration::from_secs_f64(10.0), SimDuration::ZERO, 100_000);
         let mut sim = Sim::new(rec);
@@ -804,6 +805,7 @@ mod tests {
                 check_interval: SimDuration::from_secs_f64(60.0),
                 ..s
             }],
+            ..WorldSpec::default()
         };
         let rec = Recorder::new(SimDuration::from_secs_f64(10.0), SimDuration::ZERO, 100_000);
         let mut sim = Sim::new(rec);

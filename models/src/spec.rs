@@ -259,7 +259,7 @@ pub struct TimedAction {
     pub action: Action,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct WorldSpec {
     pub clients: Vec<ClientSpec>,
     pub services: Vec<ServiceSpec>,
