@@ -60,8 +60,11 @@ impl IncidentReport {
         }
     }
 
-    pub fn published_ratio(&self) -> f64 {
-        self.incident.tail_min / self.incident.trigger_min
+    pub fn published_ratio(&self) -> Option<f64> {
+        match (self.incident.tail_min, self.incident.trigger_min) {
+            (Some(t), Some(g)) if g > 0.0 => Some(t / g),
+            _ => None,
+        }
     }
 
     /// `incident.csv`: one row per quantity, measured next to published.
@@ -74,17 +77,14 @@ impl IncidentReport {
             (
                 "trigger_min",
                 f(self.trigger_min),
-                f(Some(self.incident.trigger_min)),
+                f(self.incident.trigger_min),
             ),
-            (
-                "tail_min",
-                f(self.tail_min),
-                f(Some(self.incident.tail_min)),
-            ),
+            ("tail_min", f(self.tail_min), f(self.incident.tail_min)),
             (
                 "tail_over_trigger",
                 self.ratio().map_or(String::new(), |x| format!("{x:.2}")),
-                format!("{:.2}", self.published_ratio()),
+                self.published_ratio()
+                    .map_or(String::new(), |x| format!("{x:.2}")),
             ),
             (
                 "heals_by_itself",
@@ -109,26 +109,32 @@ impl IncidentReport {
         let f = |x: Option<f64>, never: &str| x.map_or(never.to_string(), |x| format!("{x:.0}"));
         let yes = |b: bool| if b { "yes" } else { "no" };
         let _ = writeln!(s, "  {:<26} {:>12} {:>12}", "", "measured", "published");
+        let r = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.2}"));
         let _ = writeln!(
             s,
-            "  {:<26} {:>12} {:>12.0}",
+            "  {:<26} {:>12} {:>12}",
             "trigger (min)",
             f(self.trigger_min, "-"),
-            i.trigger_min
+            f(i.trigger_min, "-")
         );
+        let never = if i.heals_by_itself {
+            "-"
+        } else {
+            "no recovery"
+        };
         let _ = writeln!(
             s,
-            "  {:<26} {:>12} {:>12.0}",
+            "  {:<26} {:>12} {:>12}",
             "tail after trigger (min)",
             f(self.tail_min, "no recovery"),
-            i.tail_min
+            f(i.tail_min, never)
         );
         let _ = writeln!(
             s,
-            "  {:<26} {:>12} {:>12.2}",
+            "  {:<26} {:>12} {:>12}",
             "tail ÷ trigger",
-            self.ratio().map_or("-".to_string(), |x| format!("{x:.2}")),
-            self.published_ratio()
+            r(self.ratio()),
+            r(self.published_ratio())
         );
         let _ = writeln!(
             s,
@@ -138,7 +144,7 @@ impl IncidentReport {
             yes(i.heals_by_itself)
         );
         if !i.tail_to.is_empty() {
-            let _ = writeln!(s, "  published tail: to {}", i.tail_to);
+            let _ = writeln!(s, "  published tail ends: {}", i.tail_to);
         }
         if let Some(v) = self.without_operators {
             let _ = writeln!(

@@ -113,8 +113,9 @@ pub struct IncidentFile {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct PublishedFile {
-    pub trigger_min: f64,
-    pub tail_min: f64,
+    /// Absent when not published (e.g. a textbook case).
+    pub trigger_min: Option<f64>,
+    pub tail_min: Option<f64>,
     pub heals_by_itself: bool,
     /// What the published tail is measured to (e.g. "EC2 fully recovered 13:50 PDT").
     #[serde(default)]
@@ -758,8 +759,8 @@ pub struct Incident {
     pub source: String,
     /// Start of the trigger when no `[[triggers]]` entry gives it.
     pub trigger_from: Option<SimTime>,
-    pub trigger_min: f64,
-    pub tail_min: f64,
+    pub trigger_min: Option<f64>,
+    pub tail_min: Option<f64>,
     pub heals_by_itself: bool,
     pub tail_to: String,
     /// See `IncidentFile::counterfactual`.
@@ -1683,16 +1684,14 @@ impl Validator<'_> {
             SimTime::from_secs_f64(self.non_negative(&ip.key("trigger_from_s"), t, MAX_DURATION_S))
         });
         let pp = ip.key("published");
-        let trigger_min = self.positive(
-            &pp.key("trigger_min"),
-            inc.published.trigger_min,
-            MAX_DURATION_S / 60.0,
-        );
-        let tail_min = self.non_negative(
-            &pp.key("tail_min"),
-            inc.published.tail_min,
-            MAX_DURATION_S / 60.0,
-        );
+        let trigger_min = inc
+            .published
+            .trigger_min
+            .map(|x| self.positive(&pp.key("trigger_min"), x, MAX_DURATION_S / 60.0));
+        let tail_min = inc
+            .published
+            .tail_min
+            .map(|x| self.non_negative(&pp.key("tail_min"), x, MAX_DURATION_S / 60.0));
         if inc.title.trim().is_empty() {
             self.err(&ip.key("title"), "must not be empty");
         }

@@ -387,3 +387,25 @@ fn aws_nlb_velocity_limit_keeps_capacity() {
         "NLB success {ok:.3} with the velocity limit; seed {seed} (reproduce: metastable run scenarios/aws-2025-10-20.toml --seed {seed} --variant nlb-velocity-limit)"
     );
 }
+
+/// A textbook case without a published timeline: only "does not heal by itself" is given, and
+/// the report leaves the rest blank.
+#[test]
+fn hotos_cache_incident_has_no_published_times_and_does_not_heal() {
+    let sc = load("hotos-2021-cache.toml");
+    let seed = 1;
+    let r = metastable::run(&sc, seed);
+    // No operator actions: the historical run is its own counterfactual.
+    assert!(sc.without_operator_actions().is_none());
+    let rep = IncidentReport::new(&r, None).expect("[incident]");
+    let ctx = format!(
+        "seed {seed} (reproduce: metastable run scenarios/hotos-2021-cache.toml --seed {seed})\n{}",
+        rep.table()
+    );
+    assert_eq!(rep.published_ratio(), None, "{ctx}");
+    assert!(!rep.heals_by_itself, "{ctx}");
+    assert_eq!(rep.tail_min, None, "{ctx}");
+    let csv = String::from_utf8(rep.csv().expect("csv")).expect("utf-8");
+    assert!(csv.contains("1,tail_over_trigger,,\n"), "{csv}");
+    assert!(csv.contains("1,heals_by_itself,false,false\n"), "{csv}");
+}
