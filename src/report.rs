@@ -679,9 +679,19 @@ impl RunReport {
             a.wasted_fraction
                 .map_or("-".to_string(), |w| format!("{:.1} %", 100.0 * w)),
         );
+        // Columns as wide as their longest entry (at least the historical 16 and 8).
+        let ids = self.component_ids();
+        let nw = ids
+            .iter()
+            .map(|c| c.name.chars().count())
+            .fold(16, usize::max);
+        let kw = ids
+            .iter()
+            .map(|c| c.kind.as_str().len())
+            .fold(8, usize::max);
         let _ = writeln!(
             s,
-            "  {:<16} {:<8} {:>10} {:>9} {:>10} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9}",
+            "  {:<nw$} {:<kw$} {:>10} {:>9} {:>10} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9}",
             "component",
             "kind",
             "sent/recv",
@@ -695,13 +705,13 @@ impl RunReport {
             "lat p99"
         );
         let f = |x: Option<f64>, prec: usize| x.map_or("-".to_string(), |v| format!("{v:.prec$}"));
-        for c in self.component_ids() {
+        for c in ids {
             let v = self.summary_values(&c);
             let lat = v.latency.unwrap_or_default();
             let ms = |x: Option<u64>| x.map(|n| n as f64 / 1e6);
             let _ = writeln!(
                 s,
-                "  {:<16} {:<8} {:>10} {:>9} {:>10} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9}",
+                "  {:<nw$} {:<kw$} {:>10} {:>9} {:>10} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9}",
                 c.name,
                 c.kind.as_str(),
                 v.first_tries
