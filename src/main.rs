@@ -238,7 +238,7 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
     let mut chosen: Vec<&Scenario> = match &opts.variant {
         None => all,
         Some(name) => {
-            let Some(one) = all.iter().find(|s| s.variant_name() == name) else {
+            let Some(one) = sc.variant_named(name) else {
                 let names: Vec<&str> = all.iter().map(|s| s.variant_name()).collect();
                 return Err(input(anyhow!(
                     "--variant {name:?}: {} has no such variant (it has: {})",
@@ -246,7 +246,7 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
                     names.join(", ")
                 )));
             };
-            vec![*one]
+            vec![one]
         }
     };
     // An incident replay also runs without its operator actions (does it heal by itself?).

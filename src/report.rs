@@ -530,6 +530,20 @@ impl RunReport {
             .map(|c| self.summary_values(&c))
     }
 
+    /// Component `name`'s values in every window, with each window's start in seconds.
+    pub fn series_of(&self, name: &str) -> Option<Vec<(f64, Values)>> {
+        let ids = self.component_ids();
+        let c = ids.iter().find(|c| c.name == name)?;
+        Some(
+            (0..self.rec.n_windows())
+                .map(|w| {
+                    let start = self.rec.window_bounds(w).0.as_secs_f64();
+                    (start, self.window_values(c, w))
+                })
+                .collect(),
+        )
+    }
+
     /// `windows.csv`: one row per window and component.
     pub fn windows_csv(&self) -> Result<Vec<u8>, csv::Error> {
         let mut w = csv::Writer::from_writer(Vec::new());

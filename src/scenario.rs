@@ -789,6 +789,17 @@ impl Scenario {
         self.variant.as_deref().unwrap_or(BASELINE)
     }
 
+    /// The file as written (`"baseline"`) or one of its variants, by name.
+    pub fn variant_named(&self, name: &str) -> Option<&Scenario> {
+        if name == BASELINE {
+            return Some(self);
+        }
+        self.variants
+            .iter()
+            .find(|v| v.name == name)
+            .map(|v| &v.scenario)
+    }
+
     /// The file as written followed by each variant.
     pub fn with_variants(&self) -> Vec<&Scenario> {
         let mut all = vec![self];

@@ -1031,20 +1031,17 @@ impl Sweep {
         let sc = scenario::parse_with(&self.scenario_text, &self.scenario_file, &overrides)?;
         match variant {
             None => Ok(sc),
-            Some(name) => {
-                let mut all = sc.with_variants().into_iter();
-                match all.find(|s| s.variant_name() == name) {
-                    Some(s) => {
-                        let mut s = s.clone();
-                        s.variants.clear();
-                        Ok(s)
-                    }
-                    None => Err(LoadError::File {
-                        file: self.scenario_file.clone(),
-                        message: format!("no variant {name:?}"),
-                    }),
+            Some(name) => match sc.variant_named(name) {
+                Some(s) => {
+                    let mut s = s.clone();
+                    s.variants.clear();
+                    Ok(s)
                 }
-            }
+                None => Err(LoadError::File {
+                    file: self.scenario_file.clone(),
+                    message: format!("no variant {name:?}"),
+                }),
+            },
         }
     }
 

@@ -31,9 +31,7 @@ fn load() -> Scenario {
 }
 
 fn variant(sc: &Scenario, name: &str) -> Scenario {
-    sc.with_variants()
-        .into_iter()
-        .find(|s| s.variant_name() == name)
+    sc.variant_named(name)
         .unwrap_or_else(|| panic!("no variant {name}"))
         .clone()
 }

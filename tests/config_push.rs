@@ -26,27 +26,14 @@ fn load() -> metastable::Scenario {
 }
 
 fn variant<'a>(sc: &'a metastable::Scenario, name: &str) -> &'a metastable::Scenario {
-    sc.with_variants()
-        .into_iter()
-        .find(|s| s.variant_name() == name)
+    sc.variant_named(name)
         .unwrap_or_else(|| panic!("no variant {name}"))
 }
 
 /// `(window start s, values)` of component `name`, every window.
 fn series(r: &metastable::RunReport, name: &str) -> Vec<(f64, Values)> {
-    let ids = r.component_ids();
-    let c = ids
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no component {name}"));
-    (0..r.rec.n_windows())
-        .map(|w| {
-            (
-                r.rec.window_bounds(w).0.as_secs_f64(),
-                r.window_values(c, w),
-            )
-        })
-        .collect()
+    r.series_of(name)
+        .unwrap_or_else(|| panic!("no component {name}"))
 }
 
 fn summary(r: &metastable::RunReport, name: &str) -> Values {

@@ -21,9 +21,7 @@ fn load(name: &str) -> metastable::Scenario {
 }
 
 fn variant<'a>(sc: &'a metastable::Scenario, name: &str) -> &'a metastable::Scenario {
-    sc.with_variants()
-        .into_iter()
-        .find(|s| s.variant_name() == name)
+    sc.variant_named(name)
         .unwrap_or_else(|| panic!("no variant {name}"))
 }
 
@@ -33,17 +31,8 @@ fn parse(text: &str) -> metastable::Scenario {
 
 /// `(window start s, values)` of component `name` for every window.
 fn series(r: &metastable::RunReport, name: &str) -> Vec<(f64, Values)> {
-    let ids = r.component_ids();
-    let c = ids
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no component {name}"));
-    (0..r.rec.n_windows())
-        .map(|w| {
-            let start = r.rec.window_bounds(w).0.as_secs_f64();
-            (start, r.window_values(c, w))
-        })
-        .collect()
+    r.series_of(name)
+        .unwrap_or_else(|| panic!("no component {name}"))
 }
 
 /// Client successes ÷ first tries over windows starting in `[from, to)`.

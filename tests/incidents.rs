@@ -14,49 +14,37 @@ fn load(name: &str) -> metastable::Scenario {
 }
 
 fn variant<'a>(sc: &'a metastable::Scenario, name: &str) -> &'a metastable::Scenario {
-    sc.with_variants()
-        .into_iter()
-        .find(|s| s.variant_name() == name)
+    sc.variant_named(name)
         .unwrap_or_else(|| panic!("no variant {name}"))
 }
 
 /// Success ratio (successes ÷ first tries) of client `name` over windows `[from_s, to_s)`.
 fn success_ratio(r: &metastable::RunReport, name: &str, from_s: f64, to_s: f64) -> f64 {
-    let ids = r.component_ids();
-    let c = ids
+    let window_s = r.scenario.window.as_secs_f64();
+    let (f, s) = r
+        .series_of(name)
+        .unwrap_or_else(|| panic!("no component {name}"))
         .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no component {name}"));
-    let (mut f, mut s) = (0u64, 0u64);
-    for w in 0..r.rec.n_windows() {
-        let (a, b) = r.rec.window_bounds(w);
-        if a.as_secs_f64() >= from_s && b.as_secs_f64() <= to_s {
-            let v = r.window_values(c, w);
-            f += v.first_tries.unwrap_or(0);
-            s += v.successes.unwrap_or(0);
-        }
-    }
+        .filter(|(a, _)| *a >= from_s && *a + window_s <= to_s + 1e-9)
+        .fold((0u64, 0u64), |(f, s), (_, v)| {
+            (f + v.first_tries.unwrap_or(0), s + v.successes.unwrap_or(0))
+        });
     if f == 0 { 1.0 } else { s as f64 / f as f64 }
 }
 
 /// First window start ≥ `from_s` from which client `name`'s success ratio stays ≥ `level` for
 /// every later window (10 s windows), or `None`.
 fn healthy_from(r: &metastable::RunReport, name: &str, from_s: f64, level: f64) -> Option<f64> {
-    let n = r.rec.n_windows();
-    let starts: Vec<f64> = (0..n)
-        .map(|w| r.rec.window_bounds(w).0.as_secs_f64())
-        .collect();
-    let ok: Vec<bool> = (0..n)
-        .map(|w| {
-            let (a, b) = r.rec.window_bounds(w);
-            success_ratio(r, name, a.as_secs_f64(), b.as_secs_f64()) >= level
-        })
-        .collect();
-    let last_bad = (0..n).rev().find(|&w| starts[w] >= from_s && !ok[w]);
-    match last_bad {
+    let series = r
+        .series_of(name)
+        .unwrap_or_else(|| panic!("no component {name}"));
+    let ok = |v: &metastable::report::Values| {
+        let f = v.first_tries.unwrap_or(0);
+        f == 0 || v.successes.unwrap_or(0) as f64 / f as f64 >= level
+    };
+    match series.iter().rposition(|(t, v)| *t >= from_s && !ok(v)) {
         None => Some(from_s),
-        Some(w) if w + 1 < n => Some(starts[w + 1]),
-        Some(_) => None,
+        Some(w) => series.get(w + 1).map(|(t, _)| *t),
     }
 }
 
@@ -253,16 +241,10 @@ fn minutes(
     name: &str,
     lead_s: f64,
 ) -> Vec<(f64, metastable::report::Values)> {
-    let ids = r.component_ids();
-    let c = ids
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no component {name}"));
-    (0..r.rec.n_windows())
-        .map(|w| {
-            let t = (r.rec.window_bounds(w).0.as_secs_f64() - lead_s) / 60.0;
-            (t, r.window_values(c, w))
-        })
+    r.series_of(name)
+        .unwrap_or_else(|| panic!("no component {name}"))
+        .into_iter()
+        .map(|(start, v)| ((start - lead_s) / 60.0, v))
         .collect()
 }
 

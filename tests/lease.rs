@@ -63,25 +63,16 @@ fn shipped(until_min: f64, ddb_rate: f64) -> Scenario {
 }
 
 fn variant<'a>(sc: &'a Scenario, name: &str) -> &'a Scenario {
-    sc.with_variants()
-        .into_iter()
-        .find(|s| s.variant_name() == name)
+    sc.variant_named(name)
         .unwrap_or_else(|| panic!("no variant {name}"))
 }
 
 /// Per window of `component`: (event time of the window start in minutes, values).
 fn series(r: &RunReport, component: &str) -> Vec<(f64, Values)> {
-    let ids = r.component_ids();
-    let c = ids
-        .iter()
-        .find(|c| c.name == component)
-        .unwrap_or_else(|| panic!("no component {component}"));
-    (0..r.rec.n_windows())
-        .map(|w| {
-            let (a, _) = r.rec.window_bounds(w);
-            let t = (a.as_secs_f64() - LEAD_IN_S) / 60.0;
-            (t, r.window_values(c, w))
-        })
+    r.series_of(component)
+        .unwrap_or_else(|| panic!("no component {component}"))
+        .into_iter()
+        .map(|(start, v)| ((start - LEAD_IN_S) / 60.0, v))
         .collect()
 }
 

@@ -13,9 +13,7 @@ fn load(name: &str) -> metastable::Scenario {
 }
 
 fn variant<'a>(sc: &'a metastable::Scenario, name: &str) -> &'a metastable::Scenario {
-    sc.with_variants()
-        .into_iter()
-        .find(|s| s.variant_name() == name)
+    sc.variant_named(name)
         .unwrap_or_else(|| panic!("no variant {name}"))
 }
 

@@ -163,11 +163,9 @@ impl World {
             world.dns_automations.push(built);
         }
         world.build_config_pushes(spec, seed, sim);
-        for i in 0..world.load_balancers.len() {
-            let lb = &mut world.load_balancers[i];
-            let servers = lb.start(i as u32, sim);
-            let service = lb.service() as usize;
-            world.set_servers(service, servers, sim);
+        for i in 0..world.load_balancers.len() as u32 {
+            let servers = world.load_balancers[i as usize].start(i, sim);
+            world.lb_capacity(i, Some(servers), sim);
         }
         for (i, l) in spec.lease_managers.iter().enumerate() {
             let m = lease::LeaseManager::new(l, i as u32, seed, sim);
@@ -1116,11 +1114,8 @@ impl World {
                 }
             }
             Action::LoadBalancer { lb, op } => {
-                let l = &mut self.load_balancers[lb as usize];
-                if let Some(servers) = l.apply(lb, op, sim) {
-                    let service = l.service() as usize;
-                    self.set_servers(service, servers, sim);
-                }
+                let servers = self.load_balancers[lb as usize].apply(lb, op, sim);
+                self.lb_capacity(lb, servers, sim);
             }
             Action::LeaseThrottle {
                 manager,
@@ -1204,11 +1199,17 @@ impl World {
             (targets > 0).then_some(health::Op::Launch { targets }),
         ];
         for op in ops.into_iter().flatten() {
-            let l = &mut self.load_balancers[lb as usize];
-            if let Some(servers) = l.apply(lb, op, sim) {
-                let service = l.service() as usize;
-                self.set_servers(service, servers, sim);
-            }
+            let servers = self.load_balancers[lb as usize].apply(lb, op, sim);
+            self.lb_capacity(lb, servers, sim);
+        }
+    }
+
+    /// Load balancer `lb` changed its in-service capacity to `servers` (if `Some`): its
+    /// service gets that many servers.
+    fn lb_capacity(&mut self, lb: u32, servers: Option<u32>, sim: &mut Sim<Event>) {
+        if let Some(servers) = servers {
+            let service = self.load_balancers[lb as usize].service() as usize;
+            self.set_servers(service, servers, sim);
         }
     }
 
@@ -1295,11 +1296,8 @@ impl Model for World {
             } => self.on_edge_timer(service as usize, node, generation, sim),
             Event::ConfigPush { idx, ev } => self.on_config_push(idx as usize, ev, sim),
             Event::Lb { lb, ev } => {
-                let l = &mut self.load_balancers[lb as usize];
-                if let Some(servers) = l.handle(lb, ev, sim) {
-                    let service = l.service() as usize;
-                    self.set_servers(service, servers, sim);
-                }
+                let servers = self.load_balancers[lb as usize].handle(lb, ev, sim);
+                self.lb_capacity(lb, servers, sim);
             }
             Event::Lease { mgr, ev } => {
                 let m = &mut self.leases[mgr as usize];
