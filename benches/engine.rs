@@ -106,7 +106,7 @@ fn lease_renewals(c: &mut Criterion) {
         "/scenarios/aws-dwfm-lease-collapse.toml"
     );
     let text = std::fs::read_to_string(path).expect("scenario");
-    let set = |path: &str, value: toml::Value| metastable::overrides::Override {
+    let set = |path: &str, value: toml::Value| metastable::scenario::overrides::Override {
         path: path.into(),
         value,
         line: 0,

@@ -18,14 +18,12 @@
 pub mod analysis;
 pub mod commands;
 pub mod compare;
-pub mod config_push_file;
-pub mod dns_automation_file;
+
 pub mod incident;
-pub mod load_balancer_file;
-pub mod locate;
+
 pub mod map;
 pub mod output;
-pub mod overrides;
+
 pub mod plot;
 pub mod plot_map;
 pub mod report;

@@ -32,9 +32,9 @@ use std::fmt::Write as _;
 
 use rayon::prelude::*;
 
-use crate::locate::{FieldPath, line_col};
 use crate::results::{LEAD_COLUMNS, Table, VERDICTS, parse_record, record};
 use crate::scenario::Issue;
+use crate::scenario::locate::{FieldPath, line_col};
 use crate::sweep::{Sweep, SweepError, value_text};
 
 /// Most rows, and most columns, of a map (each cell is drawn).
@@ -57,7 +57,7 @@ pub struct MapPlan {
 
 /// Checks that `sweep` is a map (two listed axes, numeric increasing columns, `[map]`).
 pub fn plan(sweep: &Sweep, text: &str) -> Result<MapPlan, SweepError> {
-    let located = crate::locate::Located::parse(text);
+    let located = crate::scenario::locate::Located::parse(text);
     let at =
         |path: &FieldPath| line_col(text, located.as_ref().map_or(0, |l| l.span_of(path).start));
     let issue = |path: FieldPath, message: String| {

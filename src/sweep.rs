@@ -45,8 +45,8 @@ use rand::Rng as _;
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use crate::locate::{FieldPath, Located, line_col};
-use crate::overrides::{Override, parse_path};
+use crate::scenario::locate::{FieldPath, Located, line_col};
+use crate::scenario::overrides::{Override, parse_path};
 use crate::scenario::{self, Issue, LoadError, Scenario};
 
 /// Largest sweep file read, in bytes.

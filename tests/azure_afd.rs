@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use metastable::analysis::Verdict;
-use metastable::overrides::Override;
+use metastable::scenario::overrides::Override;
 use metastable::{RunReport, Scenario};
 
 const FILE: &str = "scenarios/azure-afd-2025-10-29.toml";

@@ -1,6 +1,6 @@
 //! Incident replays: the `[incident]` report (trigger, tail, tail ÷ trigger, healing without the
 //! operator actions) and the shapes of the replays asserted against the published timelines
-//! (../shared/reference/incidents.md).
+//! (docs/incidents.md).
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use metastable::analysis::Verdict;
-use metastable::overrides::Override;
 use metastable::report::Values;
+use metastable::scenario::overrides::Override;
 use metastable::{RunReport, Scenario};
 
 const FILE: &str = "scenarios/aws-dwfm-lease-collapse.toml";

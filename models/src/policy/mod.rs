@@ -21,7 +21,7 @@
 //! - A "request" is one logical call made by the application; an "attempt" is one try of it
 //!   (the first try or a retry). `max_attempts` counts the first try.
 //!
-//! Sources and the exact definitions are in `../shared/reference/policies.md` and in the doc
+//! Sources and the exact definitions are in `docs/policies.md` and in the doc
 //! comment of each item.
 
 pub mod backoff;

@@ -27,12 +27,12 @@
 use std::collections::BTreeMap;
 
 use models::Action;
-use models::dns_plan::DnsAutomationSpec;
+use models::control::dns_automation::DnsAutomationSpec;
 use serde::Deserialize;
 use sim_core::SimDuration;
 
-use crate::locate::FieldPath;
-use crate::scenario::{ActionKind, DistFile, Kind, MAX_DURATION_S, Validator};
+use super::common::{ActionKind, DistFile, Kind, MAX_DURATION_S, Validator};
+use super::locate::FieldPath;
 
 /// Most DNS automations in one scenario.
 pub const MAX_DNS_AUTOMATIONS: usize = 100;

@@ -6,13 +6,15 @@
 
 use std::collections::BTreeMap;
 
-use models::lease::{Feed, LeaseDiscipline, LeaseSpec, Renewal};
+use models::control::lease::{Feed, LeaseDiscipline, LeaseSpec, Renewal};
 use models::{Action, Dist};
 use serde::Deserialize;
 use sim_core::SimDuration;
 
-use super::{ActionKind, DistFile, Kind, MAX_DURATION_S, MAX_RATE_PER_S, Validator, num, p};
-use crate::locate::FieldPath;
+use super::common::{
+    ActionKind, DistFile, Kind, MAX_DURATION_S, MAX_RATE_PER_S, Validator, num, p,
+};
+use super::locate::FieldPath;
 
 /// Most lease managers in one scenario.
 pub const MAX_LEASE_MANAGERS: usize = 64;

@@ -39,7 +39,6 @@
 use rand::RngExt;
 use sim_core::{CounterId, GaugeId, Recorder, Sim, SimDuration, SimRng, SimTime};
 
-use crate::Event;
 use crate::dist::Dist;
 
 /// What a proxy does while its machine holds a bad file.
@@ -238,7 +237,7 @@ impl ConfigPush {
 
     /// Handles one of the push's events (push number `idx`). Returns true if the fraction of
     /// bad machines changed (the caller then updates the proxies).
-    pub fn handle(&mut self, idx: u32, ev: Ev, sim: &mut Sim<Event>) -> bool {
+    pub fn handle<E: From<(u32, Ev)>>(&mut self, idx: u32, ev: Ev, sim: &mut Sim<E>) -> bool {
         match ev {
             Ev::Generate => {
                 if !self.generating {
@@ -248,13 +247,7 @@ impl ConfigPush {
                 let bad = self.gen_rng.random::<f64>() < self.spec.bad_probability(now);
                 let staged = matches!(self.spec.rollout, Rollout::Staged { .. });
                 self.new_file(idx, bad, !staged, false, sim);
-                sim.schedule_in(
-                    self.spec.period,
-                    Event::ConfigPush {
-                        idx,
-                        ev: Ev::Generate,
-                    },
-                );
+                sim.schedule_in(self.spec.period, E::from((idx, Ev::Generate)));
                 false
             }
             Ev::Deliver { file } => self.deliver_due(idx, file, sim),
@@ -264,13 +257,13 @@ impl ConfigPush {
 
     /// A new file (bad or not; `pushed` by the operator or generated) starts its rollout: to
     /// every machine if `everywhere`, else to the first stage.
-    fn new_file(
+    fn new_file<E: From<(u32, Ev)>>(
         &mut self,
         idx: u32,
         bad: bool,
         everywhere: bool,
         pushed: bool,
-        sim: &mut Sim<Event>,
+        sim: &mut Sim<E>,
     ) {
         sim.rec.incr(if bad {
             self.m.files_bad
@@ -292,18 +285,19 @@ impl ConfigPush {
         };
         self.start_deliveries(idx, file, 0, end, sim);
         if !everywhere && let Rollout::Staged { bake, .. } = self.spec.rollout {
-            sim.schedule_in(
-                bake,
-                Event::ConfigPush {
-                    idx,
-                    ev: Ev::Bake { file },
-                },
-            );
+            sim.schedule_in(bake, E::from((idx, Ev::Bake { file })));
         }
     }
 
     /// Draws the delivery times of `file` to machines `[from, to)` and arms its event.
-    fn start_deliveries(&mut self, idx: u32, file: u32, from: u32, to: u32, sim: &mut Sim<Event>) {
+    fn start_deliveries<E: From<(u32, Ev)>>(
+        &mut self,
+        idx: u32,
+        file: u32,
+        from: u32,
+        to: u32,
+        sim: &mut Sim<E>,
+    ) {
         let now = sim.now();
         let f = &mut self.files[file as usize];
         for k in from..to {
@@ -317,23 +311,17 @@ impl ConfigPush {
 
     /// Schedules a `Deliver` event at the file's earliest pending delivery unless one at
     /// that time or earlier is already scheduled.
-    fn arm(&mut self, idx: u32, file: u32, sim: &mut Sim<Event>) {
+    fn arm<E: From<(u32, Ev)>>(&mut self, idx: u32, file: u32, sim: &mut Sim<E>) {
         let f = &mut self.files[file as usize];
         if let Some(&(at, _)) = f.pending.last()
             && at < f.armed_at
         {
             f.armed_at = at;
-            sim.schedule_at(
-                at,
-                Event::ConfigPush {
-                    idx,
-                    ev: Ev::Deliver { file },
-                },
-            );
+            sim.schedule_at(at, E::from((idx, Ev::Deliver { file })));
         }
     }
 
-    fn deliver_due(&mut self, idx: u32, file: u32, sim: &mut Sim<Event>) -> bool {
+    fn deliver_due<E: From<(u32, Ev)>>(&mut self, idx: u32, file: u32, sim: &mut Sim<E>) -> bool {
         let now = sim.now();
         let Some(f) = self.files.get_mut(file as usize) else {
             return false;
@@ -378,7 +366,7 @@ impl ConfigPush {
 
     /// The current stage of `file` has baked: halt and roll back if it shows errors, else
     /// start the next stage.
-    fn bake(&mut self, idx: u32, file: u32, sim: &mut Sim<Event>) -> bool {
+    fn bake<E: From<(u32, Ev)>>(&mut self, idx: u32, file: u32, sim: &mut Sim<E>) -> bool {
         let Rollout::Staged { bake, .. } = self.spec.rollout else {
             return false;
         };
@@ -407,13 +395,7 @@ impl ConfigPush {
             self.files[file as usize].stage = stage + 1;
             let next_end = self.stage_end(stage + 1);
             self.start_deliveries(idx, file, end, next_end, sim);
-            sim.schedule_in(
-                bake,
-                Event::ConfigPush {
-                    idx,
-                    ev: Ev::Bake { file },
-                },
-            );
+            sim.schedule_in(bake, E::from((idx, Ev::Bake { file })));
         }
         false
     }
@@ -428,7 +410,7 @@ impl ConfigPush {
     }
 
     /// Operator: insert a known-good file, delivered to every machine.
-    pub fn push_good(&mut self, idx: u32, sim: &mut Sim<Event>) {
+    pub fn push_good<E: From<(u32, Ev)>>(&mut self, idx: u32, sim: &mut Sim<E>) {
         self.new_file(idx, false, true, true, sim);
     }
 
@@ -442,6 +424,19 @@ impl ConfigPush {
 mod tests {
     use super::*;
     use sim_core::Recorder;
+
+    /// The test models' events: the push's own, and stand-ins for the operator's actions.
+    #[derive(Clone, Copy, Debug)]
+    enum TestEv {
+        Push(Ev),
+        Op(u32),
+    }
+
+    impl From<(u32, Ev)> for TestEv {
+        fn from((_, ev): (u32, Ev)) -> TestEv {
+            TestEv::Push(ev)
+        }
+    }
 
     fn spec(rollout: Rollout, on_bad: OnBad) -> ConfigPushSpec {
         ConfigPushSpec {
@@ -475,7 +470,7 @@ mod tests {
         assert_eq!(p(1e6), 1.0);
     }
 
-    fn sim() -> Sim<Event> {
+    fn sim() -> Sim<TestEv> {
         Sim::new(Recorder::new(
             SimDuration::from_secs_f64(1.0),
             SimDuration::ZERO,
@@ -500,18 +495,15 @@ mod tests {
     struct Only(ConfigPush);
 
     impl sim_core::Model for Only {
-        type Event = Event;
-        fn handle(&mut self, event: Event, sim: &mut Sim<Event>) {
+        type Event = TestEv;
+        fn handle(&mut self, event: TestEv, sim: &mut Sim<TestEv>) {
             match event {
-                Event::ConfigPush {
-                    ev: ev @ (Ev::Deliver { .. } | Ev::Bake { .. }),
-                    ..
-                } => {
+                TestEv::Push(ev @ (Ev::Deliver { .. } | Ev::Bake { .. })) => {
                     self.0.handle(0, ev, sim);
                 }
                 // Stand-ins for the operator: 0 = push_good, 1 = stop_generation.
-                Event::Action { idx: 0 } => self.0.push_good(0, sim),
-                Event::Action { idx: 1 } => self.0.stop_generation(),
+                TestEv::Op(0) => self.0.push_good(0, sim),
+                TestEv::Op(1) => self.0.stop_generation(),
                 _ => {}
             }
         }
@@ -527,24 +519,15 @@ mod tests {
         // arrive at 75 s, after the good one, and win) — dropped by the stop.
         m.0.new_file(0, true, true, false, &mut sim);
         let t = |s: f64| SimTime::from_secs_f64(s);
-        sim.schedule_at(t(40.0), Event::Action { idx: 0 });
-        sim.schedule_at(t(50.0), Event::Action { idx: 1 });
-        sim.schedule_at(
-            t(45.0),
-            Event::ConfigPush {
-                idx: 0,
-                ev: Ev::Generate,
-            },
-        );
+        sim.schedule_at(t(40.0), TestEv::Op(0));
+        sim.schedule_at(t(50.0), TestEv::Op(1));
+        sim.schedule_at(t(45.0), TestEv::Push(Ev::Generate));
         // `Only` ignores Generate; start the 45 s file by hand through a second model pass.
         struct WithGen(Only);
         impl sim_core::Model for WithGen {
-            type Event = Event;
-            fn handle(&mut self, event: Event, sim: &mut Sim<Event>) {
-                if let Event::ConfigPush {
-                    ev: Ev::Generate, ..
-                } = event
-                {
+            type Event = TestEv;
+            fn handle(&mut self, event: TestEv, sim: &mut Sim<TestEv>) {
+                if let TestEv::Push(Ev::Generate) = event {
                     self.0.0.new_file(0, true, true, false, sim);
                 } else {
                     self.0.handle(event, sim);

@@ -5,13 +5,14 @@
 
 use models::Action;
 use models::ServiceSpec;
-use models::edge::EdgeSpec;
+use models::infra::edge::EdgeSpec;
 use serde::Deserialize;
 use sim_core::SimDuration;
 
-use super::{
-    ActionFile, ActionKind, DistFile, FieldPath, MAX_DURATION_S, MAX_RATE_PER_S, Validator, num,
+use super::common::{
+    ActionFile, ActionKind, DistFile, MAX_DURATION_S, MAX_RATE_PER_S, Validator, num,
 };
+use super::locate::FieldPath;
 
 /// `edge = { ... }` on a service: its servers are edge nodes.
 #[derive(Deserialize, Debug)]

@@ -35,8 +35,8 @@ use std::collections::VecDeque;
 use rand::RngExt;
 use sim_core::{CounterId, GaugeId, HistId, Recorder, Sim, SimDuration, SimRng, SimTime};
 
-use crate::Service;
 use crate::dist::Dist;
+use crate::request_path::service::Service;
 
 /// A validated DNS automation.
 #[derive(Clone, Debug)]

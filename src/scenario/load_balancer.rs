@@ -30,12 +30,12 @@
 use std::collections::BTreeMap;
 
 use models::Action;
-use models::health::{LoadBalancerSpec, Op};
+use models::infra::load_balancer::{LoadBalancerSpec, Op};
 use serde::Deserialize;
 use sim_core::SimDuration;
 
-use crate::locate::FieldPath;
-use crate::scenario::{ActionKind, DistFile, Kind, MAX_DURATION_S, MAX_SERVERS, Validator, num, p};
+use super::common::{ActionKind, DistFile, Kind, MAX_DURATION_S, MAX_SERVERS, Validator, num, p};
+use super::locate::FieldPath;
 
 /// Most zones of one load balancer.
 pub const MAX_ZONES: i64 = 1_000;

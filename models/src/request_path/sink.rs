@@ -3,7 +3,10 @@
 
 use sim_core::{CounterId, HistId, Recorder};
 
-use crate::spec::SinkSpec;
+#[derive(Clone, Debug)]
+pub struct SinkSpec {
+    pub name: String,
+}
 
 pub struct Sink {
     pub name: String,

@@ -22,13 +22,13 @@
 
 use std::collections::BTreeMap;
 
-use models::config_push::{ConfigPushSpec, OnBad, ProxySpec, Rollout};
+use models::control::config_push::{ConfigPushSpec, OnBad, ProxySpec, Rollout};
 use models::{Action, TimedAction};
 use serde::Deserialize;
 use sim_core::{SimDuration, SimTime};
 
-use crate::locate::FieldPath;
-use crate::scenario::{ActionKind, DistFile, Kind, MAX_DURATION_MS, MAX_DURATION_S, Validator};
+use super::common::{ActionKind, DistFile, Kind, MAX_DURATION_MS, MAX_DURATION_S, Validator};
+use super::locate::FieldPath;
 
 /// Bounds of the `[[config_push]]` table.
 pub const MAX_CONFIG_PUSHES: usize = 100;

@@ -9,7 +9,101 @@ use sim_core::{CounterId, GaugeId, HistId, Recorder, SimDuration, SimRng, SimTim
 
 use crate::dist::Dist;
 use crate::request::Request;
-use crate::spec::{Admission, Degradation, Discipline, QueueControl, ServiceSpec};
+
+/// Order in which a service takes waiting work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Discipline {
+    Fifo,
+    Lifo,
+    /// FIFO while the queue is healthy, LIFO while it is congested (non-empty for longer than
+    /// the interval): fresh requests, whose callers still wait, go first (Facebook, "Fail at
+    /// Scale", 2015).
+    AdaptiveLifo,
+    /// FIFO with controlled delay (Facebook's CoDel variant): while the queue has not been
+    /// empty for the last `interval`, work that waited longer than `target` is shed; otherwise
+    /// work that waited longer than `interval` is.
+    Codel,
+}
+
+/// Parameters of adaptive LIFO and CoDel (defaults: target 5 ms, interval 100 ms).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QueueControl {
+    pub target: SimDuration,
+    pub interval: SimDuration,
+}
+
+impl Default for QueueControl {
+    fn default() -> Self {
+        QueueControl {
+            target: SimDuration::from_millis(5),
+            interval: SimDuration::from_millis(100),
+        }
+    }
+}
+
+/// Admission control at a service (each check optional).
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Admission {
+    /// Token bucket: `(rate per second, burst)`; an arrival without a token is rejected.
+    pub rate_limit: Option<(f64, f64)>,
+    /// Most requests held at once (in service + queued); more are rejected.
+    pub concurrency_limit: Option<u32>,
+    /// Work that waited longer than this is shed when it reaches the head of the queue.
+    pub max_queue_age: Option<SimDuration>,
+}
+
+/// Service time that grows under overload (a stand-in for GC, thrashing, lock contention):
+/// factor `min(max_factor, 1 + per_queued · queue_len + per_utilisation · busy/servers)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Degradation {
+    pub per_queued: f64,
+    pub per_utilisation: f64,
+    pub max_factor: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub servers: u32,
+    /// Waiting room (excluding requests in service); `None` = unbounded (still subject to the
+    /// world's live-request limit).
+    pub queue_capacity: Option<u32>,
+    pub service_time: Dist,
+    pub discipline: Discipline,
+    /// Drop work whose caller's deadline has passed when it reaches the head of the queue,
+    /// instead of serving it (wasted work).
+    pub drop_expired: bool,
+    /// Probability that a served request is answered with an error.
+    pub error_rate: f64,
+    pub degradation: Option<Degradation>,
+    pub queue_control: QueueControl,
+    pub admission: Admission,
+    /// Downstream calls made after the local work, as indices of `Mode::Downstream` clients.
+    pub calls: Vec<u32>,
+    /// Make the downstream calls all at once (fan-out) instead of one after another.
+    pub fanout: bool,
+    /// Servers are tasks that crash on a bad configuration and restart by loading state
+    /// from a backing store.
+    pub crash_loop: Option<CrashLoop>,
+    /// Servers are edge nodes that crash asynchronously on a bad configuration, crash under
+    /// sustained overload and come back by a cold reload ([`crate::infra::edge`]).
+    pub edge: Option<crate::infra::edge::EdgeSpec>,
+}
+
+/// Crash-looping tasks: while the service's configuration is bad, a task crashes on the next
+/// request it takes (answering it with an error); a crashed task waits its restart delay, then
+/// loads its state from the backing store through the `store` call edge; if that call fails
+/// (timeout, rejection) it waits again. A task that started while the configuration is still
+/// bad crashes again on its next request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CrashLoop {
+    /// Index of the `Mode::Downstream` client that makes the startup call.
+    pub store: u32,
+    /// Delay before restart `n` (1 = the first after a crash).
+    pub backoff: crate::policy::Backoff,
+    /// Restarts allowed per second across the service (token bucket: rate, burst).
+    pub restart_rate: Option<(f64, f64)>,
+}
 
 /// Progress of a server's downstream calls (services with `calls` only).
 #[derive(Clone, Copy, Debug, Default)]
@@ -61,7 +155,7 @@ pub struct Service {
     pub(crate) down: bool,
     /// Its DNS record has no endpoints (clients with `dns` cannot resolve it).
     pub(crate) record_empty: bool,
-    pub(crate) crash_loop: Option<crate::spec::CrashLoop>,
+    pub(crate) crash_loop: Option<crate::request_path::service::CrashLoop>,
     /// The configuration is bad: tasks crash on their next request.
     pub(crate) bad_config: bool,
     /// Per server: crashed (not serving, restarting), restarts since it last came up, and the
@@ -87,9 +181,9 @@ pub struct Service {
     pub(crate) rng: SimRng,
     pub(crate) error_rng: SimRng,
     pub(crate) m: ServiceMetrics,
-    /// Edge nodes ([`crate::edge`]) and an operator's admission ramp.
-    pub(crate) edge: Option<crate::edge::Edge>,
-    pub(crate) ramp: Option<crate::edge::Ramp>,
+    /// Edge nodes ([`crate::infra::edge`]) and an operator's admission ramp.
+    pub(crate) edge: Option<crate::infra::edge::Edge>,
+    pub(crate) ramp: Option<crate::infra::edge::Ramp>,
     /// Fraction of answers degraded (a fail-open proxy whose machines hold a bad config
     /// file), and the accumulator that counts them.
     pub(crate) cfg_degraded: f64,
@@ -211,7 +305,7 @@ impl Service {
             edge: spec
                 .edge
                 .as_ref()
-                .map(|e| crate::edge::Edge::new(e, spec.servers, n, seed, rec)),
+                .map(|e| crate::infra::edge::Edge::new(e, spec.servers, n, seed, rec)),
             ramp: None,
             cfg_degraded: 0.0,
             cfg_degraded_acc: 0.0,

@@ -9,7 +9,8 @@
 use rand_distr::{Distribution, Exp1};
 use sim_core::{CounterId, GaugeId, HistId, Recorder, SimDuration, SimRng, SimTime};
 
-use crate::retry::RetryState;
+use crate::dist::Dist;
+use crate::request_path::retry::{RetrySpec, RetryState};
 
 /// The call slot named by requests of a trivial client (one that always waits).
 pub(crate) const TRIVIAL_SLOT: u32 = u32::MAX;
@@ -23,7 +24,45 @@ pub(crate) struct Parent {
     /// The call is a crashed task's startup load, not a downstream call of a request.
     pub restart: bool,
 }
-use crate::spec::{ClientSpec, Mode, ReplyTo};
+
+/// Where a finished call's outcome is also reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyTo {
+    Nowhere,
+    Sink(u32),
+    /// A downstream call made by a service's server: the outcome goes back to that server.
+    Parent,
+}
+
+/// How a client generates calls.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    /// Poisson arrivals at a piecewise-constant rate: `(from, rate_per_s)`, sorted.
+    Open { schedule: Vec<(SimTime, f64)> },
+    /// `users` users, each thinking for a random time between the end of one call and the
+    /// start of the next.
+    Closed { users: u32, think: Dist },
+    /// Calls are made by a service (a downstream call edge): no arrivals of its own.
+    Downstream,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClientSpec {
+    pub name: String,
+    /// Index into `WorldSpec::services`.
+    pub target: u32,
+    pub reply_to: ReplyTo,
+    pub mode: Mode,
+    /// Per-attempt timeout (`None`: wait forever).
+    pub timeout: Option<SimDuration>,
+    /// Overall deadline of a call, retries included (`None`: none).
+    pub deadline: Option<SimDuration>,
+    pub retry: RetrySpec,
+    /// A cache the client looks keys up in before calling its target.
+    pub cache: Option<crate::infra::cache::CacheSpec>,
+    /// Name resolution and connection reuse in front of the target.
+    pub dns: Option<crate::infra::dns::DnsSpec>,
+}
 
 /// Why an attempt failed, as the client sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,9 +132,9 @@ pub struct Client {
     /// No timeout, no deadline, one attempt, no policy state: calls need no slot (the fast
     /// path; replies name [`TRIVIAL_SLOT`] and carry the closed-loop user as generation).
     pub(crate) trivial: bool,
-    pub(crate) cache: Option<crate::cache::Cache>,
+    pub(crate) cache: Option<crate::infra::cache::Cache>,
     pub(crate) keys_rng: SimRng,
-    pub(crate) dns: Option<crate::dns::Dns>,
+    pub(crate) dns: Option<crate::infra::dns::Dns>,
     pub(crate) hosts_rng: SimRng,
     arrivals_rng: SimRng,
     pub(crate) think_rng: SimRng,
@@ -122,9 +161,9 @@ impl Client {
             free: Vec::new(),
             live_calls: 0,
             trivial: false,
-            cache: spec.cache.as_ref().map(crate::cache::Cache::new),
+            cache: spec.cache.as_ref().map(crate::infra::cache::Cache::new),
             keys_rng: sim_core::stream(seed, &format!("{n}/keys")),
-            dns: spec.dns.as_ref().map(crate::dns::Dns::new),
+            dns: spec.dns.as_ref().map(crate::infra::dns::Dns::new),
             hosts_rng: sim_core::stream(seed, &format!("{n}/hosts")),
             arrivals_rng: sim_core::stream(seed, &format!("{n}/arrivals")),
             think_rng: sim_core::stream(seed, &format!("{n}/think")),

@@ -44,7 +44,6 @@ use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 use sim_core::{CounterId, GaugeId, HistId, Recorder, Sim, SimDuration, SimRng, SimTime};
 
-use crate::Event;
 use crate::dist::Dist;
 
 /// A validated load balancer (see the module docs for the meaning of each field).
@@ -264,7 +263,7 @@ impl LoadBalancer {
 
     /// Schedules the first checks (phases evenly spread over one interval) and returns the
     /// service's initial server count.
-    pub fn start(&mut self, idx: u32, sim: &mut Sim<Event>) -> u32 {
+    pub fn start<E: From<(u32, Ev)>>(&mut self, idx: u32, sim: &mut Sim<E>) -> u32 {
         let n = self.targets.len().max(1) as u64;
         let interval = self.spec.interval.as_nanos();
         for t in 0..self.targets.len() as u32 {
@@ -287,7 +286,12 @@ impl LoadBalancer {
 
     /// Handles one of this load balancer's events; returns the service's new server count if
     /// it changed.
-    pub fn handle(&mut self, idx: u32, ev: Ev, sim: &mut Sim<Event>) -> Option<u32> {
+    pub fn handle<E: From<(u32, Ev)>>(
+        &mut self,
+        idx: u32,
+        ev: Ev,
+        sim: &mut Sim<E>,
+    ) -> Option<u32> {
         let now = sim.now();
         match ev {
             Ev::Tick { target } => {
@@ -365,7 +369,7 @@ impl LoadBalancer {
 
     /// Applies a trigger or operator action; returns the service's new server count if it
     /// changed.
-    pub fn apply(&mut self, idx: u32, op: Op, sim: &mut Sim<Event>) -> Option<u32> {
+    pub fn apply<E: From<(u32, Ev)>>(&mut self, idx: u32, op: Op, sim: &mut Sim<E>) -> Option<u32> {
         let now = sim.now();
         match op {
             Op::Backlog { items } => {
@@ -410,7 +414,7 @@ impl LoadBalancer {
     // ------------------------------------------------------------------ checker
 
     /// Idle workers take the next jobs.
-    fn start_workers(&mut self, idx: u32, sim: &mut Sim<Event>) {
+    fn start_workers<E: From<(u32, Ev)>>(&mut self, idx: u32, sim: &mut Sim<E>) {
         while !self.idle.is_empty() {
             let job = match self.queue.front_mut() {
                 None => break,
@@ -478,13 +482,13 @@ impl LoadBalancer {
     }
 
     /// A check of `target` due at `due` came back now.
-    fn check_result(
+    fn check_result<E: From<(u32, Ev)>>(
         &mut self,
         idx: u32,
         target: u32,
         due: SimTime,
         unreachable: bool,
-        sim: &mut Sim<Event>,
+        sim: &mut Sim<E>,
     ) {
         let now = sim.now();
         let rec = &mut sim.rec;
@@ -590,7 +594,7 @@ impl LoadBalancer {
 
     /// Evaluates every zone (failover switched on, a zone came back) and schedules hold
     /// events for failed zones that began passing.
-    fn evaluate_all(&mut self, idx: u32, sim: &mut Sim<Event>) {
+    fn evaluate_all<E: From<(u32, Ev)>>(&mut self, idx: u32, sim: &mut Sim<E>) {
         let now = sim.now();
         for z in 0..self.zone_failed.len() {
             if self.evaluate_zone(z, now, &mut sim.rec) {
@@ -600,7 +604,7 @@ impl LoadBalancer {
         self.start_workers(idx, sim);
     }
 
-    fn schedule_hold(&self, idx: u32, z: usize, sim: &mut Sim<Event>) {
+    fn schedule_hold<E: From<(u32, Ev)>>(&self, idx: u32, z: usize, sim: &mut Sim<E>) {
         sim.schedule_in(
             self.spec.failover_hold,
             lb_event(idx, Ev::ZoneHold { zone: z as u32 }),
@@ -609,7 +613,7 @@ impl LoadBalancer {
 
     // ------------------------------------------------------------------ launches, network
 
-    fn schedule_launch(&mut self, idx: u32, sim: &mut Sim<Event>) {
+    fn schedule_launch<E: From<(u32, Ev)>>(&mut self, idx: u32, sim: &mut Sim<E>) {
         if self.launch_rate > 0.0 {
             let e: f64 = Exp1.sample(&mut self.launch_rng);
             let gap = SimDuration::from_secs_f64(e / self.launch_rate);
@@ -626,7 +630,7 @@ impl LoadBalancer {
     }
 
     /// A new target: unhealthy, pending until its network state propagates, checked at once.
-    fn launch(&mut self, idx: u32, sim: &mut Sim<Event>) {
+    fn launch<E: From<(u32, Ev)>>(&mut self, idx: u32, sim: &mut Sim<E>) {
         if self.targets.len() >= self.spec.max_targets as usize {
             sim.rec.incr(self.m.launches_dropped);
             return;
@@ -654,7 +658,7 @@ impl LoadBalancer {
         self.start_workers(idx, sim);
     }
 
-    fn start_propagation(&mut self, idx: u32, sim: &mut Sim<Event>) {
+    fn start_propagation<E: From<(u32, Ev)>>(&mut self, idx: u32, sim: &mut Sim<E>) {
         if !self.prop_busy && self.prop_len > 0 && self.prop_rate > 0.0 {
             self.prop_busy = true;
             let d = SimDuration::from_secs_f64(1.0 / self.prop_rate);
@@ -703,8 +707,8 @@ impl LoadBalancer {
 }
 
 #[inline]
-fn lb_event(lb: u32, ev: Ev) -> Event {
-    Event::Lb { lb, ev }
+fn lb_event<E: From<(u32, Ev)>>(lb: u32, ev: Ev) -> E {
+    E::from((lb, ev))
 }
 
 #[cfg(test)]
@@ -738,7 +742,7 @@ mod tests {
         }
     }
 
-    fn sim() -> Sim<Event> {
+    fn sim() -> Sim<(u32, Ev)> {
         Sim::new(Recorder::new(
             SimDuration::from_secs_f64(1.0),
             SimDuration(0),
@@ -747,7 +751,7 @@ mod tests {
     }
 
     /// A check result of target `t`: a pass, or an unanswered probe.
-    fn result(lb: &mut LoadBalancer, t: u32, pass: bool, sim: &mut Sim<Event>) {
+    fn result(lb: &mut LoadBalancer, t: u32, pass: bool, sim: &mut Sim<(u32, Ev)>) {
         lb.check_result(0, t, sim.now(), !pass, sim);
     }
 

@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use crate::locate::FieldPath;
+use super::locate::FieldPath;
 
 /// Longest override path accepted, in bytes.
 pub const MAX_PATH_BYTES: usize = 512;

@@ -1,0 +1,14 @@
+//! Infrastructure a request meets on its way: name resolution and connection reuse
+//! ([`dns`]), client-side caches ([`cache`]), edge nodes that crash and reload ([`edge`]),
+//! load balancers with health checks, zone failover and a propagation backlog
+//! ([`load_balancer`]).
+//!
+//! Each module is a self-contained component with its own spec, state, RNG streams and
+//! metrics. May use: the building blocks ([`crate::dist`], [`crate::request`]) and
+//! `sim_core`; never the request path, the control planes or [`crate::world`]. A component
+//! that schedules events is generic over the model's event type (`E: From<(u32, Ev)>`).
+
+pub mod cache;
+pub mod dns;
+pub mod edge;
+pub mod load_balancer;

@@ -1,0 +1,43 @@
+//! Scenario files: TOML text → [`schema::ScenarioFile`] (serde, unknown keys rejected) →
+//! validated [`Scenario`] (units resolved, names → indices, limits checked).
+//!
+//! Every error names the file, the line and the field, e.g.
+//! `scenarios/x.toml:14: services[2].servers: must be an integer in 1..=1000000, got -3`.
+//! All problems in a file are reported at once, sorted by line.
+//!
+//! The pipeline inside this folder:
+//!
+//! ```text
+//! load.rs ─▶ overrides.rs ─▶ schema.rs (serde) ─▶ validate.rs ─┬─ client.rs, service.rs, actions.rs
+//!                                                             └─ dns_automation.rs, lease.rs,
+//!                                                                load_balancer.rs, config_push.rs, edge.rs
+//!                                                         ─▶ validated.rs (Scenario → models::WorldSpec)
+//! ```
+//!
+//! `common.rs` holds what they share (bounds, [`Kind`], the [`common::Validator`] that collects
+//! issues); `locate.rs` maps byte offsets to field paths for the messages. This folder owns
+//! all input checking: nothing below it (`run`, `models`) sees raw input. It may use `models`
+//! and `sim_core` for the validated types; it never runs a simulation.
+
+mod actions;
+mod client;
+pub mod common;
+pub mod config_push;
+pub mod dns_automation;
+pub mod edge;
+pub mod error;
+pub mod lease;
+mod load;
+pub mod load_balancer;
+pub mod locate;
+pub mod overrides;
+pub mod schema;
+mod service;
+mod validate;
+pub mod validated;
+
+pub use common::*;
+pub use error::{Issue, LoadError};
+pub use load::{load, parse, parse_with};
+pub use schema::*;
+pub use validated::*;

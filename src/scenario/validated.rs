@@ -1,0 +1,177 @@
+//! The validated scenario: everything a run needs, units resolved, names turned into
+//! indices, and its variants.
+
+use std::fmt;
+
+use models::{TimedAction, WorldSpec};
+use sim_core::{SimDuration, SimTime};
+
+use super::common::*;
+
+/// Run limits, all finite.
+#[derive(Clone, Copy, Debug)]
+pub struct RunLimits {
+    pub max_events: u64,
+    pub max_live_requests: u64,
+    pub max_windows: u64,
+}
+
+/// A validated scenario: everything a run needs, units resolved.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The file it came from, as given (for messages and reproduce commands).
+    pub file: String,
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub duration: SimDuration,
+    pub warmup: SimDuration,
+    pub window: SimDuration,
+    pub limits: RunLimits,
+    pub world: WorldSpec,
+    /// Every component in report order (sources, clients, services, sinks; file order within
+    /// each).
+    pub components: Vec<(String, Kind)>,
+    /// Trigger intervals `[from, to)` with labels, in file order.
+    pub triggers: Vec<(SimTime, SimTime, String)>,
+    /// Operator actions with labels.
+    pub operator_actions: Vec<(SimTime, String)>,
+    /// Times of the operator actions that remove the trigger (`removes_trigger = true`).
+    pub trigger_removals: Vec<SimTime>,
+    /// The operator actions that do not remove the trigger, as scheduled in `world.actions`:
+    /// what [`Scenario::without_operator_actions`] takes out.
+    pub mitigations: Vec<TimedAction>,
+    /// The incident this scenario replays, if any.
+    pub incident: Option<Incident>,
+    /// Recovery: goodput must return to this fraction of its pre-trigger baseline ...
+    pub recovery_fraction: f64,
+    /// ... sustained over a sliding window of this length.
+    pub sustain: SimDuration,
+    /// The variant this is (`None` for the file as written, reported as `baseline`).
+    pub variant: Option<String>,
+    /// The file's design variants, each validated (empty inside a variant).
+    pub variants: Vec<Variant>,
+}
+
+/// A replayed incident's published figures (validated `[incident]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Incident {
+    pub title: String,
+    pub source: String,
+    /// Start of the trigger when no `[[triggers]]` entry gives it.
+    pub trigger_from: Option<SimTime>,
+    pub trigger_min: Option<f64>,
+    pub tail_min: Option<f64>,
+    pub heals_by_itself: bool,
+    pub tail_to: String,
+    /// See `IncidentFile::counterfactual`.
+    pub counterfactual: Option<String>,
+}
+
+/// Name of the counterfactual run of an incident without its operator actions.
+pub const WITHOUT_OPERATORS: &str = "without-operator-actions";
+
+/// A named design variant of a scenario.
+#[derive(Clone, Debug)]
+pub struct Variant {
+    pub name: String,
+    pub description: String,
+    pub scenario: Scenario,
+}
+
+/// Name of the file as written, among variants.
+pub const BASELINE: &str = "baseline";
+/// Most variants in one file.
+pub const MAX_VARIANTS: usize = 64;
+
+impl Scenario {
+    /// `"baseline"` or the variant's name.
+    pub fn variant_name(&self) -> &str {
+        self.variant.as_deref().unwrap_or(BASELINE)
+    }
+
+    /// The file as written (`"baseline"`) or one of its variants, by name.
+    pub fn variant_named(&self, name: &str) -> Option<&Scenario> {
+        if name == BASELINE {
+            return Some(self);
+        }
+        self.variants
+            .iter()
+            .find(|v| v.name == name)
+            .map(|v| &v.scenario)
+    }
+
+    /// The file as written followed by each variant.
+    pub fn with_variants(&self) -> Vec<&Scenario> {
+        let mut all = vec![self];
+        all.extend(self.variants.iter().map(|v| &v.scenario));
+        all
+    }
+}
+
+impl Scenario {
+    /// `[first trigger start, trigger end]`, if the scenario has triggers. The trigger starts at
+    /// `[incident] trigger_from_s` if given, else the earliest trigger start, and ends at the last
+    /// operator action that removes the trigger (`removes_trigger = true`) if there is one,
+    /// else at the last trigger end.
+    pub fn trigger_window(&self) -> Option<(SimTime, SimTime)> {
+        let declared = self.incident.as_ref().and_then(|i| i.trigger_from);
+        let from = declared.or_else(|| self.triggers.iter().map(|t| t.0).min())?;
+        let to = match self.trigger_removals.iter().max() {
+            Some(&t) => t,
+            None => self.triggers.iter().map(|t| t.1).max()?,
+        };
+        (to > from).then_some((from, to))
+    }
+
+    /// The counterfactual: the same scenario without the operator actions that do not remove
+    /// the trigger (does the system heal by itself once the trigger is gone?). `None` if it has
+    /// none.
+    pub fn without_operator_actions(&self) -> Option<Scenario> {
+        if self.mitigations.is_empty() {
+            return None;
+        }
+        let mut sc = self.clone();
+        for m in &self.mitigations {
+            if let Some(i) = sc.world.actions.iter().position(|a| a == m) {
+                sc.world.actions.remove(i);
+            }
+        }
+        sc.mitigations.clear();
+        sc.variants.clear();
+        sc.variant = Some(WITHOUT_OPERATORS.to_string());
+        Some(sc)
+    }
+}
+
+impl Scenario {
+    /// Number of metric windows a full run produces.
+    pub fn n_windows(&self) -> u64 {
+        self.duration
+            .as_nanos()
+            .div_ceil(self.window.as_nanos().max(1))
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({} clients, {} services, {} sinks, {} triggers, {} operator actions; {:.0} s simulated, {} windows of {} ms)",
+            self.name,
+            self.world.clients.len(),
+            self.world.services.len(),
+            self.world.sinks.len(),
+            self.triggers.len(),
+            self.operator_actions.len(),
+            self.duration.as_secs_f64(),
+            self.n_windows(),
+            self.window.as_millis_f64()
+        )?;
+        if !self.variants.is_empty() {
+            let names: Vec<&str> = self.variants.iter().map(|v| v.name.as_str()).collect();
+            write!(f, "; variants: {}", names.join(", "))?;
+        }
+        Ok(())
+    }
+}
