@@ -1,37 +1,33 @@
 //! # metastable
 //!
-//! The pipeline from a scenario file to results:
+//! The pipeline from a scenario file to results; each step is a folder, and each folder uses
+//! only the ones before it:
 //!
 //! ```text
-//! text ─parse─▶ ScenarioFile ─validate─▶ Scenario ─run(seed)─▶ RunReport ─▶ CSV + summary
+//! scenario/ ─parse, validate─▶ Scenario ─run/ (seed)─▶ RunReport ─analysis/─▶ verdicts,
+//!   (TOML, errors with file:line:field)     (models on sim_core)      comparisons, incidents
+//!                                                                          │
+//!                                      report/ ◀───────────────────────────┘
+//!                                      CSV tables, human summary, figures, atomic writes
+//! sweep/: many runs of one scenario (plan → runner → results, shards, maps)
+//! cli/:   the sweep, map and merge commands; main.rs owns the process edge
 //! ```
 //!
-//! - [`scenario`]: TOML schema, validation with `file:line:col: field: message` errors.
-//! - [`mod@run`]: builds a [`models::World`] and runs it on the [`sim_core`] engine.
-//! - [`report`]: windowed and summary CSVs, the human summary.
-//! - [`output`]: atomic file writes.
-//! - [`incident`]: a replay's trigger, tail and self-healing next to the published figures.
-//! - [`sweep`] → [`runner`] → [`results`]: sweep files, parallel resumable runs, `runs.csv` and
-//!   `points.csv`; [`shard`]: cluster shards and their merge; [`map`] + [`plot_map`]:
-//!   metastability maps; [`commands`]: the `sweep`, `map` and `merge` commands.
+//! - [`scenario`]: TOML schema, validation with `file:line:col: field: message` errors,
+//!   overrides (variants and sweep axes).
+//! - [`mod@run`]: builds a [`models::World`] and runs it on the [`sim_core`] engine; reading
+//!   a run's metrics ([`run::metrics`]).
+//! - [`analysis`]: recovery and verdicts, variant comparisons, incident reports.
+//! - [`report`]: windowed and summary CSVs, the human summary, dashboards, atomic writes.
+//! - [`sweep`]: sweep files, parallel resumable runs, `runs.csv` and `points.csv`, cluster
+//!   shards and their merge, metastability maps.
+//! - [`cli`]: the `sweep`, `map` and `merge` commands.
 
 pub mod analysis;
-pub mod commands;
-pub mod compare;
-
-pub mod incident;
-
-pub mod map;
-pub mod output;
-
-pub mod plot;
-pub mod plot_map;
+pub mod cli;
 pub mod report;
-pub mod results;
 pub mod run;
-pub mod runner;
 pub mod scenario;
-pub mod shard;
 pub mod sweep;
 
 pub use run::{RunReport, run};

@@ -12,8 +12,8 @@ use clap::{Parser, Subcommand};
 use rayon::prelude::*;
 use sim_core::SimDuration;
 
-use metastable::commands;
-use metastable::output::write_atomic;
+use metastable::cli as commands;
+use metastable::report::output::write_atomic;
 use metastable::scenario::{self, Scenario};
 
 #[derive(Parser)]
@@ -301,7 +301,7 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
         files.push((dir.join("summary.csv"), summary));
     }
     if compare {
-        let csv = metastable::compare::comparison_csv(&reports)
+        let csv = metastable::analysis::compare::comparison_csv(&reports)
             .context("formatting comparison.csv")
             .map_err(io)?;
         files.push((out.join("comparison.csv"), csv));
@@ -316,7 +316,7 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             let cf = reports
                 .iter()
                 .find(|r| r.scenario.variant.as_deref() == Some(want));
-            metastable::incident::IncidentReport::new(h, cf)
+            metastable::analysis::incident::IncidentReport::new(h, cf)
         });
     if let Some(inc) = &incident {
         let csv = inc.csv().context("formatting incident.csv").map_err(io)?;
@@ -341,7 +341,7 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
         };
         let png = dir.join("dashboard.png");
         let svg = dir.join("dashboard.svg");
-        metastable::plot::write_dashboard(&r.dashboard_series(), &png, &svg)
+        metastable::report::plot::write_dashboard(&r.dashboard_series(), &png, &svg)
             .context("drawing the dashboard")
             .map_err(io)?;
         figures.push(png);
@@ -349,9 +349,13 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
     if compare {
         let png = out.join("overlay.png");
         let svg = out.join("overlay.svg");
-        metastable::plot::write_overlay(&metastable::compare::overlay(&reports), &png, &svg)
-            .context("drawing the variant overlay")
-            .map_err(io)?;
+        metastable::report::plot::write_overlay(
+            &metastable::report::dashboard::overlay(&reports),
+            &png,
+            &svg,
+        )
+        .context("drawing the variant overlay")
+        .map_err(io)?;
         figures.push(png);
     }
 
@@ -361,7 +365,10 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
         }
         if compare {
             println!("variants (same seed {seed}):");
-            print!("{}", metastable::compare::comparison_table(&reports));
+            print!(
+                "{}",
+                metastable::analysis::compare::comparison_table(&reports)
+            );
         }
         if let Some(inc) = &incident {
             print!("{}", inc.table());

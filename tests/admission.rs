@@ -26,7 +26,7 @@ fn run(text: &str, seed: u64) -> metastable::RunReport {
     metastable::run(&sc, seed)
 }
 
-fn summary(r: &metastable::RunReport, name: &str) -> metastable::report::Values {
+fn summary(r: &metastable::RunReport, name: &str) -> metastable::run::metrics::Values {
     r.summary_of(name)
         .unwrap_or_else(|| panic!("no component {name}"))
 }

@@ -67,7 +67,7 @@ fn afd_count(
     r: &RunReport,
     from: usize,
     to: usize,
-    pick: fn(&metastable::report::Values) -> Option<u64>,
+    pick: fn(&metastable::run::metrics::Values) -> Option<u64>,
 ) -> u64 {
     let ids = r.component_ids();
     let afd = ids.iter().find(|c| c.name == "afd").expect("afd");

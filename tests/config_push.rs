@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use metastable::analysis::Verdict;
-use metastable::report::Values;
+use metastable::run::metrics::Values;
 
 const PERIOD_S: f64 = 300.0;
 const DELAY_MIN_S: f64 = 10.0;

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use metastable::report::Values;
+use metastable::run::metrics::Values;
 use metastable::{RunReport, parse, run};
 use sim_core::MetricRef;
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use metastable::analysis::Verdict;
-use metastable::report::Values;
+use metastable::run::metrics::Values;
 
 const BIN: &str = env!("CARGO_BIN_EXE_metastable");
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");

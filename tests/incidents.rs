@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use metastable::analysis::Verdict;
-use metastable::incident::IncidentReport;
+use metastable::analysis::incident::IncidentReport;
 
 fn load(name: &str) -> metastable::Scenario {
     let path = PathBuf::from(format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR")));
@@ -38,7 +38,7 @@ fn healthy_from(r: &metastable::RunReport, name: &str, from_s: f64, level: f64) 
     let series = r
         .series_of(name)
         .unwrap_or_else(|| panic!("no component {name}"));
-    let ok = |v: &metastable::report::Values| {
+    let ok = |v: &metastable::run::metrics::Values| {
         let f = v.first_tries.unwrap_or(0);
         f == 0 || v.successes.unwrap_or(0) as f64 / f as f64 >= level
     };
@@ -240,7 +240,7 @@ fn minutes(
     r: &metastable::RunReport,
     name: &str,
     lead_s: f64,
-) -> Vec<(f64, metastable::report::Values)> {
+) -> Vec<(f64, metastable::run::metrics::Values)> {
     r.series_of(name)
         .unwrap_or_else(|| panic!("no component {name}"))
         .into_iter()

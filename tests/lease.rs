@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use metastable::analysis::Verdict;
-use metastable::report::Values;
+use metastable::run::metrics::Values;
 use metastable::scenario::overrides::Override;
 use metastable::{RunReport, Scenario};
 

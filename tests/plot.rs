@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use metastable::plot::{Overlay, RunSeries, Shade, VariantLine, write_dashboard, write_overlay};
+use metastable::report::plot::{
+    Overlay, RunSeries, Shade, VariantLine, write_dashboard, write_overlay,
+};
 
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
 

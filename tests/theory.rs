@@ -26,7 +26,7 @@
 //! message also prints the scenario text, which can be saved as `theory/<name>.toml` and run by
 //! hand with `metastable run theory/<name>.toml --seed N`.
 
-use metastable::report::Values;
+use metastable::run::metrics::Values;
 use metastable::{Scenario, parse, run};
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use metastable::analysis::Verdict;
-use metastable::compare;
+use metastable::analysis::compare;
 
 fn load(name: &str) -> metastable::Scenario {
     let path = PathBuf::from(format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR")));
@@ -20,7 +20,7 @@ fn variant<'a>(sc: &'a metastable::Scenario, name: &str) -> &'a metastable::Scen
 fn total(
     r: &metastable::RunReport,
     component: &str,
-    pick: fn(&metastable::report::Values) -> Option<u64>,
+    pick: fn(&metastable::run::metrics::Values) -> Option<u64>,
 ) -> u64 {
     let ids = r.component_ids();
     let c = ids

@@ -1,3 +1,6 @@
+//! The command-line commands built on sweeps: `sweep`, `map` and `merge` (`run` and `check`
+//! live in `main.rs`, which owns the process edge: arguments, exit codes, threads, the clock).
+//!
 //! `metastable sweep`, `map` and `merge`: loading, running, writing — the binary only parses
 //! arguments and prints the error.
 //!
@@ -7,12 +10,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::map;
-use crate::output::write_atomic;
-use crate::plot::PlotError;
-use crate::runner::{self, RunError, RunOptions};
-use crate::shard::{self, Header, HeaderKind, MergeError, Shard};
-use crate::sweep::{self, Sweep, SweepError};
+use crate::report::output::write_atomic;
+use crate::report::plot::PlotError;
+use crate::sweep::map;
+use crate::sweep::plan::{Sweep, SweepError};
+use crate::sweep::runner::{self, RunError, RunOptions};
+use crate::sweep::shard::{self, Header, HeaderKind, MergeError, Shard};
 
 /// Most worker threads.
 pub const MAX_JOBS: usize = 1024;
@@ -121,7 +124,7 @@ fn format_err(what: &str) -> impl Fn(String) -> CommandError + '_ {
 }
 
 fn load(file: &Path, pool: &rayon::ThreadPool) -> Result<Sweep, CommandError> {
-    Ok(pool.install(|| sweep::load(file))?)
+    Ok(pool.install(|| crate::sweep::file::load(file))?)
 }
 
 /// Wall-clock seconds since `t0` (reported, never simulated).
@@ -278,19 +281,19 @@ fn finished_shard(path: &Path, sweep: &Sweep, shard: Shard) -> Option<PathBuf> {
 }
 
 /// `verdicts: 12 stable · 3 recovered · 9 metastable`.
-fn verdict_line(table: &crate::results::Table) -> String {
-    let col = crate::results::LEAD_COLUMNS.len() + table.n_axes;
+fn verdict_line(table: &crate::sweep::results::Table) -> String {
+    let col = crate::sweep::columns::LEAD_COLUMNS.len() + table.n_axes;
     let mut counts = [0u64; 4];
     for line in table.rows.values() {
-        if let Some(cells) = crate::results::parse_record(line.trim_end())
+        if let Some(cells) = crate::sweep::results::parse_record(line.trim_end())
             && let Some(k) = cells
                 .get(col)
-                .and_then(|v| crate::results::VERDICTS.iter().position(|x| x == v))
+                .and_then(|v| crate::sweep::columns::VERDICTS.iter().position(|x| x == v))
         {
             counts[k] += 1;
         }
     }
-    let parts: Vec<String> = crate::results::VERDICTS
+    let parts: Vec<String> = crate::sweep::columns::VERDICTS
         .iter()
         .zip(counts)
         .filter(|(_, n)| *n > 0)
@@ -375,7 +378,7 @@ pub fn map(args: &MapArgs) -> Result<(Outcome, map::MapResult, map::MapPlan), Co
     }
     let png = out.join("map.png");
     let svg = out.join("map.svg");
-    crate::plot_map::write_map(&map::figure(&plan, &sweep, &result), &png, &svg)?;
+    crate::report::plot_map::write_map(&map::figure(&plan, &sweep, &result), &png, &svg)?;
     files.push(png);
     files.push(svg);
     let _ = std::fs::remove_file(&journal);

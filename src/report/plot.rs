@@ -17,7 +17,7 @@
 //!
 //! Files are written atomically: the PNG is encoded to a temporary file in the target directory
 //! and renamed over the target; the SVG is rendered to memory and written with
-//! [`crate::output::write_atomic`].
+//! [`crate::report::output::write_atomic`].
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -199,7 +199,7 @@ where
         draw_svg(&root).map_err(|m| draw_err(svg, m))?;
         root.present().map_err(|e| draw_err(svg, e.to_string()))?;
     }
-    crate::output::write_atomic(svg, text.as_bytes()).map_err(|source| PlotError::Io {
+    crate::report::output::write_atomic(svg, text.as_bytes()).map_err(|source| PlotError::Io {
         path: svg.to_path_buf(),
         source,
     })

@@ -37,3 +37,4 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         rec: sim.rec,
     }
 }
+pub mod metrics;

@@ -24,7 +24,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::results::{LEAD_COLUMNS, RUN_COLUMNS, Table, parse_record, record};
+use crate::sweep::columns::{LEAD_COLUMNS, RUN_COLUMNS};
+use crate::sweep::results::{Table, parse_record, record};
 
 /// Most shards.
 pub const MAX_SHARDS: u64 = 1_000_000;
@@ -285,9 +286,9 @@ impl Header {
             return Err(format!("inconsistent header: shard {i} of {n}"));
         }
         if header.replications == 0
-            || header.replications > crate::sweep::MAX_REPLICATIONS
-            || header.runs > crate::sweep::MAX_RUNS
-            || header.axes > crate::sweep::MAX_AXES
+            || header.replications > crate::sweep::plan::MAX_REPLICATIONS
+            || header.runs > crate::sweep::plan::MAX_RUNS
+            || header.axes > crate::sweep::plan::MAX_AXES
         {
             return Err(format!(
                 "inconsistent header: {} runs, {} replications, {} axes",
@@ -372,8 +373,8 @@ pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
             path: path.clone(),
             message,
         };
-        let text =
-            crate::sweep::read_text(path, MAX_SHARD_FILE_BYTES, "shard file").map_err(&bad)?;
+        let text = crate::sweep::file::read_text(path, MAX_SHARD_FILE_BYTES, "shard file")
+            .map_err(&bad)?;
         let (header, body) =
             Header::parse(&text).map_err(|m| bad(format!("{m}; not a shard file")))?;
         if header.kind != HeaderKind::Shard {
@@ -475,7 +476,7 @@ pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
                 )));
             }
             let verdict = &cells[LEAD_COLUMNS.len() + header.axes];
-            if !crate::results::VERDICTS.contains(&verdict.as_str()) {
+            if !crate::sweep::columns::VERDICTS.contains(&verdict.as_str()) {
                 return Err(bad(format!("row {}: unknown verdict {verdict:?}", k + 1)));
             }
             let line = record(&cells).map_err(|e| bad(e.to_string()))?;

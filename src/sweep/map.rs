@@ -32,10 +32,11 @@ use std::fmt::Write as _;
 
 use rayon::prelude::*;
 
-use crate::results::{LEAD_COLUMNS, Table, VERDICTS, parse_record, record};
 use crate::scenario::Issue;
 use crate::scenario::locate::{FieldPath, line_col};
-use crate::sweep::{Sweep, SweepError, value_text};
+use crate::sweep::columns::{LEAD_COLUMNS, VERDICTS};
+use crate::sweep::plan::{Sweep, SweepError, value_text};
+use crate::sweep::results::{Table, parse_record, record};
 
 /// Most rows, and most columns, of a map (each cell is drawn).
 pub const MAX_MAP_SIDE: usize = 200;
@@ -399,7 +400,7 @@ pub fn bisect(
                         .map_err(|e| format!("probe {} = {}: {e}", plan.col_name, active[k].1))?;
                     // Probe point ids follow the grid's, so independent seeds stay distinct.
                     let point = sweep.n_points
-                        + r as u64 * u64::from(crate::sweep::MAX_PROBES)
+                        + r as u64 * u64::from(crate::sweep::plan::MAX_PROBES)
                         + u64::from(round);
                     let report = crate::run(&sc, sweep.seed_of(point, rep));
                     Ok(report.analysis().verdict.as_str())
@@ -581,8 +582,12 @@ pub fn boundary_table(plan: &MapPlan, boundaries: &[Boundary]) -> String {
 }
 
 /// The heat map's data.
-pub fn figure(plan: &MapPlan, sweep: &Sweep, result: &MapResult) -> crate::plot_map::MapFigure {
-    crate::plot_map::MapFigure {
+pub fn figure(
+    plan: &MapPlan,
+    sweep: &Sweep,
+    result: &MapResult,
+) -> crate::report::plot_map::MapFigure {
+    crate::report::plot_map::MapFigure {
         title: plan.title.clone(),
         subtitle: format!(
             "{} replication(s) per cell · seed {} ({} seeds) · ◆ critical {} (bisection, tolerance {})",

@@ -3,8 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::analysis::Analysis;
-use crate::plot::{Overlay, Shade, VariantLine};
+use crate::analysis::recovery::Analysis;
 use crate::run::RunReport;
 use crate::scenario::Kind;
 
@@ -125,41 +124,4 @@ pub fn comparison_table(reports: &[RunReport]) -> String {
         );
     }
     s
-}
-
-/// Goodput of every variant over time, for [`crate::plot::write_overlay`].
-pub fn overlay(reports: &[RunReport]) -> Overlay {
-    let Some(first) = reports.first() else {
-        return Overlay::default();
-    };
-    let n = first.rec.n_windows();
-    let t_s = (0..n)
-        .map(|w| first.rec.window_bounds(w).0.as_secs_f64())
-        .collect();
-    let rows = rows(reports);
-    Overlay {
-        title: format!("{} · variants", first.scenario.name),
-        subtitle: format!("goodput, same seed {} for every variant", first.seed),
-        t_s,
-        shades: first
-            .scenario
-            .triggers
-            .iter()
-            .map(|(f, t, l)| Shade {
-                from_s: f.as_secs_f64(),
-                to_s: t.as_secs_f64(),
-                label: l.clone(),
-            })
-            .collect(),
-        variants: rows
-            .iter()
-            .map(|row| VariantLine {
-                name: row.variant.clone(),
-                goodput_per_s: row.analysis.goodput_per_s.clone(),
-                recovery_s: row.analysis.recovery_s,
-                verdict: row.analysis.verdict.as_str().to_string(),
-            })
-            .collect(),
-        baseline_goodput_per_s: rows.first().and_then(|r| r.analysis.baseline_goodput_per_s),
-    }
 }

@@ -8,51 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::compare;
+use crate::analysis::compare;
 use crate::run::RunReport;
-use crate::sweep::Sweep;
-
-/// Columns before the axes.
-pub const LEAD_COLUMNS: [&str; 4] = ["run", "point", "replication", "seed"];
-/// Columns after the axes.
-pub const RUN_COLUMNS: [&str; 11] = [
-    "verdict",
-    "recovery_s",
-    "baseline_goodput_per_s",
-    "success_ratio",
-    "amplification",
-    "peak_amplification",
-    "wasted_fraction",
-    "latency_ms_p99",
-    "events",
-    "stop_reason",
-    "dns_race",
-];
-/// Numeric run columns summarised per point in `points.csv`.
-pub const SUMMARY_METRICS: [&str; 9] = [
-    "recovery_s",
-    "baseline_goodput_per_s",
-    "success_ratio",
-    "amplification",
-    "peak_amplification",
-    "wasted_fraction",
-    "latency_ms_p99",
-    "events",
-    "dns_race",
-];
-/// Verdicts counted per point, in column order.
-pub const VERDICTS: [&str; 4] = ["stable", "recovered", "metastable", "no_trigger"];
-
-/// Whether `name` is one of the fixed columns (an axis must not take it).
-pub fn is_reserved_column(name: &str) -> bool {
-    LEAD_COLUMNS.contains(&name)
-        || RUN_COLUMNS.contains(&name)
-        || name == "runs"
-        || VERDICTS.contains(&name)
-        || SUMMARY_METRICS
-            .iter()
-            .any(|m| name.starts_with(m) && name.len() > m.len())
-}
+use crate::sweep::columns::*;
 
 /// The `runs.csv` header for axes named `axes`.
 pub fn runs_header(axes: &[&str]) -> Vec<String> {
@@ -95,28 +53,27 @@ pub fn parse_record(line: &str) -> Option<Vec<String>> {
     }
 }
 
-/// The row of run `run` of `sweep`, computed: the point's scenario, run with its seed, reduced
-/// to a CSV line.
-pub fn compute_row(sweep: &Sweep, run: u64) -> Result<String, String> {
-    let point = run / sweep.replications;
-    let rep = run % sweep.replications;
-    let scenario = sweep
-        .point_scenario(point)
-        .map_err(|e| format!("point {point}: {e}"))?;
-    let seed = sweep.seed_of(point, rep);
-    let report = crate::run(&scenario, seed);
-    let cells = run_cells(&report);
+/// The row of run `run` (point `point`, replication `rep`, seed `seed`, axis values `axes`),
+/// reduced from its finished report to a CSV line.
+pub fn row_of(
+    run: u64,
+    point: u64,
+    rep: u64,
+    seed: u64,
+    axes: &[&str],
+    report: &RunReport,
+) -> Result<String, String> {
+    let cells = run_cells(report);
     let lead = [
         run.to_string(),
         point.to_string(),
         rep.to_string(),
         seed.to_string(),
     ];
-    let axes = sweep.point_texts(point);
     record(
         lead.iter()
             .map(String::as_str)
-            .chain(axes)
+            .chain(axes.iter().copied())
             .chain(cells.iter().map(String::as_str)),
     )
     .map_err(|e| format!("formatting run {run}: {e}"))

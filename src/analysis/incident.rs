@@ -12,7 +12,7 @@
 //!   ([`crate::Scenario::without_operator_actions`]), or the variant `[incident] counterfactual`
 //!   names; with neither, the historical run's verdict.
 
-use crate::analysis::Verdict;
+use crate::analysis::recovery::Verdict;
 use crate::run::RunReport;
 use crate::scenario::Incident;
 use std::fmt::Write as _;

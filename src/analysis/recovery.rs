@@ -15,8 +15,8 @@
 //!   recovery time exists; `metastable` if goodput has not recovered by the end of the run;
 //!   `no_trigger` when the scenario has no trigger.
 
-use crate::report::ComponentIds;
 use crate::run::RunReport;
+use crate::run::metrics::ComponentIds;
 use crate::scenario::Kind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,72 +204,6 @@ impl RunReport {
         };
         if out.verdict == Verdict::Stable {
             out.recovery_s = Some(0.0);
-        }
-        out
-    }
-}
-
-impl RunReport {
-    /// The dashboard's data: client totals per window, summed service queues, and the
-    /// end-to-end call latency of the first client.
-    pub fn dashboard_series(&self) -> crate::plot::RunSeries {
-        let a = self.analysis();
-        let n = self.rec.n_windows();
-        let series = self.client_series();
-        let ids = self.component_ids();
-        let first_client = ids
-            .iter()
-            .find(|c| matches!(c.kind, Kind::Client | Kind::Source));
-        let services: Vec<&ComponentIds> = ids.iter().filter(|c| c.kind == Kind::Service).collect();
-        let mut out = crate::plot::RunSeries {
-            title: match &self.scenario.variant {
-                Some(v) => format!("{} · {v}", self.scenario.name),
-                None => self.scenario.name.clone(),
-            },
-            subtitle: format!(
-                "seed {} · verdict {} · recovery {}",
-                self.seed,
-                a.verdict.as_str(),
-                a.recovery_s
-                    .map_or("—".to_string(), |r| format!("{r:.0} s"))
-            ),
-            window_s: self.scenario.window.as_secs_f64(),
-            shades: self
-                .scenario
-                .triggers
-                .iter()
-                .map(|(f, t, l)| crate::plot::Shade {
-                    from_s: f.as_secs_f64(),
-                    to_s: t.as_secs_f64(),
-                    label: l.clone(),
-                })
-                .collect(),
-            baseline_goodput_per_s: a.baseline_goodput_per_s,
-            ..Default::default()
-        };
-        for (w, &(f, r, _)) in series.iter().enumerate().take(n) {
-            let (s, e) = self.rec.window_bounds(w);
-            let len = e.since(s).as_secs_f64().max(1e-9);
-            out.t_s.push(s.as_secs_f64());
-            out.offered_per_s.push((f + r) as f64 / len);
-            out.first_tries_per_s.push(f as f64 / len);
-            out.retries_per_s.push(r as f64 / len);
-            out.goodput_per_s.push(a.goodput_per_s[w]);
-            out.amplification
-                .push((f > 0).then(|| (f + r) as f64 / f as f64));
-            out.queue_len.push(
-                services
-                    .iter()
-                    .map(|c| self.window_values(c, w).queue_len_mean.unwrap_or(0.0))
-                    .sum(),
-            );
-            let lat = first_client
-                .and_then(|c| self.window_values(c, w).latency)
-                .unwrap_or_default();
-            let ms = |x: Option<u64>| x.map(|v| v as f64 / 1e6);
-            out.latency_ms_p50.push(ms(lat.p50));
-            out.latency_ms_p99.push(ms(lat.p99));
-            out.latency_ms_p999.push(ms(lat.p999));
         }
         out
     }

@@ -7,7 +7,7 @@
 //! progress, and keeps the row text. Rows are keyed by run id, so the order in which workers
 //! finish never shows in the output.
 //!
-//! Journal: the [`crate::shard::Header`] block (fingerprint, shard, runs, axes), the
+//! Journal: the [`crate::sweep::shard::Header`] block (fingerprint, shard, runs, axes), the
 //! `runs.csv` header, then rows in completion order. On resume, a journal whose fingerprint,
 //! shard or header differ is refused; a last line without its line end (the process died in
 //! the middle of writing it) is cut off; every row is checked (run id in this shard, point,
@@ -23,9 +23,10 @@ use std::sync::mpsc;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::results::{LEAD_COLUMNS, RUN_COLUMNS, Table, compute_row, parse_record, record};
-use crate::shard::{Header, HeaderKind, Shard};
-use crate::sweep::Sweep;
+use crate::sweep::columns::{LEAD_COLUMNS, RUN_COLUMNS};
+use crate::sweep::plan::Sweep;
+use crate::sweep::results::{Table, parse_record, record, row_of};
+use crate::sweep::shard::{Header, HeaderKind, Shard};
 
 /// Why runs could not be completed.
 #[derive(Debug, thiserror::Error)]
@@ -330,8 +331,21 @@ fn check_row(cells: &[String], sweep: &Sweep, shard: Shard) -> Result<u64, Strin
         return Err(format!("run {id}: axis values differ from the sweep's"));
     }
     let verdict = &cells[LEAD_COLUMNS.len() + texts.len()];
-    if !crate::results::VERDICTS.contains(&verdict.as_str()) {
+    if !crate::sweep::columns::VERDICTS.contains(&verdict.as_str()) {
         return Err(format!("run {id}: unknown verdict {verdict:?}"));
     }
     Ok(id)
+}
+
+/// Runs cell `run` of `sweep`: the point's scenario with its seed, reduced to its row as soon
+/// as it finishes (the report is dropped here).
+pub fn compute_row(sweep: &Sweep, run: u64) -> Result<String, String> {
+    let point = run / sweep.replications;
+    let rep = run % sweep.replications;
+    let scenario = sweep
+        .point_scenario(point)
+        .map_err(|e| format!("point {point}: {e}"))?;
+    let seed = sweep.seed_of(point, rep);
+    let report = crate::run(&scenario, seed);
+    row_of(run, point, rep, seed, &sweep.point_texts(point), &report)
 }

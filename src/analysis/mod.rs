@@ -1,0 +1,15 @@
+//! What a run means: from a [`crate::run::RunReport`] to conclusions.
+//!
+//! - [`recovery`]: the baseline, the recovery time and the verdict of one run, peak
+//!   amplification, wasted work.
+//! - [`compare`]: the variants of a scenario side by side (`comparison.csv`, the table).
+//! - [`incident`]: a replay's trigger, tail and self-healing next to the published figures.
+//!
+//! This folder reads runs and never runs one, writes no file and draws nothing; the reports
+//! in [`crate::report`] present what it concludes.
+
+pub mod compare;
+pub mod incident;
+pub mod recovery;
+
+pub use recovery::{Analysis, Verdict};

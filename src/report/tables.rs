@@ -1,0 +1,215 @@
+//! The tables of one run: `windows.csv` (one row per window and component), `summary.csv`
+//! (one row per component over the summary period) and the human summary printed by `run`.
+//!
+//! Both CSVs share one fixed set of metric columns ([`crate::run::metrics::METRIC_COLUMNS`],
+//! documented in the README); a cell is empty where a metric does not apply to a component's
+//! kind. Numbers are written with Rust's shortest round-trip formatting, so the bytes are a
+//! pure function of (scenario, seed).
+
+use std::fmt::Write as _;
+
+use crate::run::RunReport;
+use crate::run::metrics::*;
+
+impl RunReport {
+    /// `windows.csv`: one row per window and component.
+    pub fn windows_csv(&self) -> Result<Vec<u8>, csv::Error> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut header = vec![
+            "variant",
+            "seed",
+            "component",
+            "kind",
+            "window_start_s",
+            "window_end_s",
+        ];
+        header.extend_from_slice(METRIC_COLUMNS);
+        w.write_record(&header)?;
+        let ids = self.component_ids();
+        let seed = self.seed.to_string();
+        for win in 0..self.rec.n_windows() {
+            let (start, end) = self.rec.window_bounds(win);
+            let (start, end) = (
+                start.as_secs_f64().to_string(),
+                end.as_secs_f64().to_string(),
+            );
+            for c in &ids {
+                let mut row = vec![
+                    self.scenario.variant_name().to_string(),
+                    seed.clone(),
+                    c.name.clone(),
+                    c.kind.as_str().to_string(),
+                    start.clone(),
+                    end.clone(),
+                ];
+                row.extend(self.window_values(c, win).cells());
+                w.write_record(&row)?;
+            }
+        }
+        w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    }
+
+    /// `summary.csv`: one row per component over the summary period, with the run's facts.
+    pub fn summary_csv(&self) -> Result<Vec<u8>, csv::Error> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut header = vec![
+            "scenario",
+            "variant",
+            "seed",
+            "component",
+            "kind",
+            "stop_reason",
+            "events",
+            "sim_end_s",
+            "summary_start_s",
+            "summary_end_s",
+            "verdict",
+            "trigger_start_s",
+            "trigger_end_s",
+            "recovery_s",
+            "baseline_goodput_per_s",
+            "peak_amplification",
+            "peak_load_amplification",
+            "wasted_fraction",
+        ];
+        header.extend_from_slice(METRIC_COLUMNS);
+        w.write_record(&header)?;
+        let from = self
+            .rec
+            .summary_from()
+            .as_secs_f64()
+            .min(self.stats.end.as_secs_f64());
+        let a = self.analysis();
+        let opt = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
+        for c in self.component_ids() {
+            let mut row = vec![
+                self.scenario.name.clone(),
+                self.scenario.variant_name().to_string(),
+                self.seed.to_string(),
+                c.name.clone(),
+                c.kind.as_str().to_string(),
+                self.stats.stop.as_str().to_string(),
+                self.stats.events.to_string(),
+                self.stats.end.as_secs_f64().to_string(),
+                from.to_string(),
+                self.stats.end.as_secs_f64().to_string(),
+                a.verdict.as_str().to_string(),
+                opt(a.trigger_start_s),
+                opt(a.trigger_end_s),
+                opt(a.recovery_s),
+                opt(a.baseline_goodput_per_s),
+                opt(a.peak_amplification),
+                opt(a.peak_load_amplification),
+                opt(a.wasted_fraction),
+            ];
+            row.extend(self.summary_values(&c).cells());
+            w.write_record(&row)?;
+        }
+        w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    }
+
+    /// The short human summary printed by `metastable run`.
+    pub fn human_summary(&self) -> String {
+        let mut s = String::new();
+        let st = &self.stats;
+        let _ = writeln!(
+            s,
+            "scenario {} · variant {} · seed {} · stopped: {} at t = {:.3} s after {} events",
+            self.scenario.name,
+            self.scenario.variant_name(),
+            self.seed,
+            st.stop.as_str(),
+            st.end.as_secs_f64(),
+            st.events
+        );
+        if !st.stop.is_complete() {
+            let _ = writeln!(
+                s,
+                "warning: the run hit a limit ({}); results cover [0, {:.3} s] only",
+                st.stop.as_str(),
+                st.end.as_secs_f64()
+            );
+        }
+        if self.rec.windows_dropped() > 0 {
+            let _ = writeln!(
+                s,
+                "warning: {} windows beyond limits.max_windows were not stored",
+                self.rec.windows_dropped()
+            );
+        }
+        let _ = writeln!(
+            s,
+            "summary over [{:.1} s, {:.1} s] (warm-up excluded):",
+            self.rec
+                .summary_from()
+                .as_secs_f64()
+                .min(st.end.as_secs_f64()),
+            st.end.as_secs_f64()
+        );
+        let a = self.analysis();
+        let fmt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.2}"));
+        let _ = writeln!(
+            s,
+            "verdict: {} · trigger [{} s, {} s] · recovery {} s · baseline goodput {}/s · peak amplification {} (load {}) · wasted work {}",
+            a.verdict.as_str(),
+            fmt(a.trigger_start_s),
+            fmt(a.trigger_end_s),
+            fmt(a.recovery_s),
+            fmt(a.baseline_goodput_per_s),
+            fmt(a.peak_amplification),
+            fmt(a.peak_load_amplification),
+            a.wasted_fraction
+                .map_or("-".to_string(), |w| format!("{:.1} %", 100.0 * w)),
+        );
+        // Columns as wide as their longest entry (at least the historical 16 and 8).
+        let ids = self.component_ids();
+        let nw = ids
+            .iter()
+            .map(|c| c.name.chars().count())
+            .fold(16, usize::max);
+        let kw = ids
+            .iter()
+            .map(|c| c.kind.as_str().len())
+            .fold(8, usize::max);
+        let _ = writeln!(
+            s,
+            "  {:<nw$} {:<kw$} {:>10} {:>9} {:>10} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9}",
+            "component",
+            "kind",
+            "sent/recv",
+            "retries",
+            "ok/s",
+            "timeouts",
+            "rejected",
+            "util",
+            "queue",
+            "lat p50",
+            "lat p99"
+        );
+        let f = |x: Option<f64>, prec: usize| x.map_or("-".to_string(), |v| format!("{v:.prec$}"));
+        for c in ids {
+            let v = self.summary_values(&c);
+            let lat = v.latency.unwrap_or_default();
+            let ms = |x: Option<u64>| x.map(|n| n as f64 / 1e6);
+            let _ = writeln!(
+                s,
+                "  {:<nw$} {:<kw$} {:>10} {:>9} {:>10} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9}",
+                c.name,
+                c.kind.as_str(),
+                v.first_tries
+                    .or(v.arrivals)
+                    .or(v.completions)
+                    .map_or("-".into(), |n| n.to_string()),
+                v.retries.map_or("-".into(), |n| n.to_string()),
+                f(v.goodput_per_s.or(v.throughput_per_s), 2),
+                v.timeouts.map_or("-".into(), |n| n.to_string()),
+                v.rejected.map_or("-".into(), |n| n.to_string()),
+                f(v.utilisation, 3),
+                f(v.queue_len_mean, 2),
+                f(ms(lat.p50), 2),
+                f(ms(lat.p99), 2),
+            );
+        }
+        s
+    }
+}
