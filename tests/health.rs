@@ -1,4 +1,4 @@
-//! Load balancers with health checks (`models::health`, `[[load_balancer]]`): no false
+//! Load balancers with health checks (`models::infra::load_balancer`, `[[load_balancer]]`): no false
 //! removals with an idle checker (a derived bound), the flap rate of pending targets against
 //! its Markov-chain value and the checker's load as the sum of its work, the AWS 2025-10-20
 //! NLB shape of `scenarios/nlb-health-flapping.toml` (failover removes healthy capacity,

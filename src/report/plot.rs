@@ -1,6 +1,9 @@
 //! Plots: a four-panel run dashboard and a goodput overlay of several variants, each written as
 //! a PNG and an SVG.
 //!
+//! One file of about 1 100 lines on purpose: it is one cohesive thing, the plotters drawing code
+//! (rendering, layout, axes, legends, the two figures) whose helpers only make sense together.
+//!
 //! The input is plain data ([`RunSeries`], [`Overlay`]); nothing here knows about the simulator.
 //! Rendering needs no system library and no installed font: DejaVu Sans (regular and bold,
 //! embedded by the `dejavu` crate) is registered with plotters' `ab_glyph` font backend the first

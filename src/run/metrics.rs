@@ -99,7 +99,7 @@ pub struct ComponentIds {
     pub lease_fraction: Option<GaugeId>,
 }
 
-/// Gauges of a load balancer (`models::health`).
+/// Gauges of a load balancer (`models::infra::load_balancer`).
 const LB_GAUGES: &[&str] = &[
     "targets_in_service",
     "targets_healthy",

@@ -1,6 +1,6 @@
 //! What every part of scenario validation shares: the bounds on numbers and sizes, the
 //! component kinds names refer to, the action kinds and duration distributions as written,
-//! and the [`Validator`] that collects every problem with its file position (blaming an
+//! and the `Validator` that collects every problem with its file position (blaming an
 //! override when an override set the field).
 
 use std::collections::BTreeMap;

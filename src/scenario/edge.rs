@@ -1,5 +1,5 @@
 //! Schema and validation of edge services (`edge = { ... }` on a service, see
-//! [`models::edge`]) and of the two operator actions that go with them: `edge_recover`
+//! [`models::infra::edge`]) and of the two operator actions that go with them: `edge_recover`
 //! (manual node recovery) and `admit_ramp` (gradual traffic re-admission). A child module of
 //! `scenario`, so it uses the same `Validator` (errors name file, line and field).
 

@@ -1,6 +1,6 @@
 //! `[[load_balancer]]`: a load balancer with health checks, a finite-capacity health checker,
 //! a network-propagation queue and automatic zone failover in front of one service (the
-//! model is `models::health`), and the trigger/action kinds that act on it: `netmgr_backlog`,
+//! model is `models::infra::load_balancer`), and the trigger/action kinds that act on it: `netmgr_backlog`,
 //! `launch_targets`, `launch_rate`, `propagation_rate`, `failover_off`, `failover_on`.
 //!
 //! ```toml

@@ -14,7 +14,7 @@
 //!                                                         ─▶ validated.rs (Scenario → models::WorldSpec)
 //! ```
 //!
-//! `common.rs` holds what they share (bounds, [`Kind`], the [`common::Validator`] that collects
+//! `common.rs` holds what they share (bounds, [`Kind`], the `Validator` that collects
 //! issues); `locate.rs` maps byte offsets to field paths for the messages. This folder owns
 //! all input checking: nothing below it (`run`, `models`) sees raw input. It may use `models`
 //! and `sim_core` for the validated types; it never runs a simulation.

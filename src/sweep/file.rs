@@ -518,8 +518,6 @@ pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Sweep, SweepError> {
     Ok(sweep)
 }
 
-/// Most problems listed for one place of the sweep file (a generated axis fails once per value).
-
 /// A number from a TOML value: (value, written as an integer).
 fn number(v: &toml::Value) -> Option<(f64, bool)> {
     match v {

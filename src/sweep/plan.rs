@@ -231,6 +231,7 @@ pub(crate) fn render_issues(file: &str, issues: &[Issue], more: usize, note: &st
     lines.join("\n")
 }
 
+/// Most problems listed for one place of the sweep file (a generated axis fails once per value).
 const MAX_ISSUES_PER_PLACE: usize = 3;
 
 pub(crate) fn invalid(file: &str, mut issues: Vec<Issue>) -> SweepError {

@@ -1,5 +1,7 @@
 //! Retry budgets: client-wide limits on how many retries may be sent, whatever each request's
-//! own `max_attempts` says. One enum, [`RetryBudget`], with a uniform protocol:
+//! own `max_attempts` says. One enum, [`RetryBudget`], with a uniform protocol (one file of
+//! about 900 lines, 580 of code and the rest their tests, because the five budgets share that
+//! protocol and are tested against their published definitions side by side):
 //!
 //! 1. [`RetryBudget::on_request`] when a request's **first try** is sent;
 //! 2. [`RetryBudget::try_acquire_retry`] before sending a **retry** — `false` means "do not

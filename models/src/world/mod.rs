@@ -2,9 +2,9 @@
 //! enum, and the one dispatch over it ([`sim_core::Model`] for [`World`]).
 //!
 //! The flows between components are split by what happens, each an `impl World` block of its
-//! own file: a call's life cycle ([`call`]), serving ([`serve`]), crash loops
-//! ([`crash_loop`]), edge nodes ([`edge`]), timed actions ([`actions`]) and the wiring of the
-//! control planes ([`control`]). This module owns construction ([`World::build`]) and
+//! own file: a call's life cycle (`call.rs`), serving (`serve.rs`), crash loops
+//! (`crash_loop.rs`), edge nodes (`edge.rs`), timed actions (`actions.rs`) and the wiring of the
+//! control planes (`control.rs`). This module owns construction ([`World::build`]) and
 //! dispatch only. Nothing outside `world` may name [`World`] or [`Event`] except the crate
 //! root's re-exports and the scenario layer above this crate.
 
