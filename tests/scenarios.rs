@@ -38,15 +38,22 @@ fn mm1k_spike_recovers_when_the_spike_ends() {
 }
 
 /// HotOS 2021 §2.1 (incidents.md §5.1, V1): at 280 QPS against 300 QPS of capacity, a 10 s
-/// outage with a 1 s timeout and one retry leaves the system failed after the outage ends —
-/// nothing in the scenario scripts it; at 140 QPS (below C/2 = 150) the same outage heals.
+/// network partition with a 1 s timeout and one retry leaves the system failed after the
+/// partition heals — nothing in the scenario scripts it; at 140 QPS (below C/2 = 150) the same
+/// partition heals by itself after a slow drain. Both over 20 seeds: the claim in the scenario
+/// files is "every seed".
 #[test]
 fn hotos_retry_stays_failed_at_280_and_recovers_at_140() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/");
     let high = metastable::load(&PathBuf::from(format!("{dir}hotos-retry.toml"))).expect("valid");
     let low =
         metastable::load(&PathBuf::from(format!("{dir}hotos-retry-140.toml"))).expect("valid");
-    for seed in 1..=5u64 {
+    // Fluid estimate of the 140 QPS drain: the partition releases ≈ 2 λ T requests (every first
+    // try and its retry), the clients then offer 2 λ while queries wait past the timeout, so
+    // the backlog above one timeout's worth of work (C × 1 s) drains at C − 2 λ.
+    let (lambda, cap, t_part) = (140.0, 300.0, 10.0);
+    let fluid_s = (2.0 * lambda * t_part - cap * 1.0) / (cap - 2.0 * lambda);
+    for seed in 1..=20u64 {
         let r = metastable::run(&high, seed);
         let a = r.analysis();
         let tail: Vec<f64> = a.goodput_per_s[200..300].to_vec();
@@ -82,6 +89,11 @@ fn hotos_retry_stays_failed_at_280_and_recovers_at_140() {
             a.recovery_s
         );
         assert_eq!(a.verdict, metastable::analysis::Verdict::Recovered, "{ctx}");
-        assert!(a.recovery_s.is_some_and(|t| t <= 30.0), "{ctx}");
+        // A slow drain, not a bounce: between half and twice the fluid estimate (≈ 125 s).
+        assert!(
+            a.recovery_s
+                .is_some_and(|t| t >= 0.5 * fluid_s && t <= 2.0 * fluid_s),
+            "{ctx}: fluid estimate {fluid_s:.0} s"
+        );
     }
 }

@@ -38,6 +38,14 @@ pub enum Action {
     Restore {
         service: u32,
     },
+    /// A network partition in front of the service (`on`) or its end: while it lasts, every
+    /// request sent to the service is held in the network, and when it heals the held requests
+    /// are delivered at once, in the order they were sent (TCP retransmits what it could not
+    /// deliver: HotOS 2021 §2.1). The service keeps serving what it already holds.
+    SetPartition {
+        service: u32,
+        on: bool,
+    },
     /// Switch a client's retries on or off.
     SetRetries {
         client: u32,

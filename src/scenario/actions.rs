@@ -27,6 +27,7 @@ impl Validator<'_> {
         let apply = self.action(tp, kind, target, value, client_index, service_index)?;
         let revert = match apply {
             Action::Outage { service } => Action::Restore { service },
+            Action::SetPartition { service, .. } => Action::SetPartition { service, on: false },
             Action::SetBadConfig { service, .. } => Action::SetBadConfig {
                 service,
                 bad: false,
@@ -180,6 +181,8 @@ impl Validator<'_> {
                 empty: false,
             },
             ActionKind::Restore => Action::Restore { service },
+            ActionKind::Partition => Action::SetPartition { service, on: true },
+            ActionKind::Heal => Action::SetPartition { service, on: false },
             ActionKind::Rate => Action::SetRate {
                 client,
                 rate_per_s: self.non_negative(&vpath, v, MAX_RATE_PER_S),

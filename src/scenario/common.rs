@@ -39,6 +39,11 @@ pub enum ActionKind {
     Outage,
     /// The target service comes back, empty (operator actions only).
     Restore,
+    /// A network partition in front of the target service: requests sent to it are held and
+    /// delivered at once when it heals (a trigger heals at its end).
+    Partition,
+    /// End the target service's partition (operator actions only).
+    Heal,
     /// Set the target client's arrival rate to `value` per second.
     Rate,
     /// Set the target service's servers to `value`.

@@ -133,12 +133,13 @@ impl Validator<'_> {
             }
             Action::Outage { service }
             | Action::Restore { service }
+            | Action::SetPartition { service, .. }
             | Action::SetServers { service, .. }
                 if edge(service) =>
             {
                 self.err(
                     &path.key("target"),
-                    "outage, restore and servers do not apply to a service with edge (its nodes crash and reload by themselves)",
+                    "outage, restore, partition, heal and servers do not apply to a service with edge (its nodes crash and reload by themselves)",
                 );
             }
             _ => {}

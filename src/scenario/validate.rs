@@ -173,6 +173,7 @@ impl Validator<'_> {
             if matches!(
                 t.action,
                 ActionKind::Restore
+                    | ActionKind::Heal
                     | ActionKind::RetriesOn
                     | ActionKind::DnsRestore
                     | ActionKind::KillSwitch
@@ -188,7 +189,7 @@ impl Validator<'_> {
             {
                 self.err(
                     &tp.key("action"),
-                    "a trigger must break something; restore, retries_on and failover on/off are operator actions",
+                    "a trigger must break something; restore, heal, retries_on and failover on/off are operator actions",
                 );
             }
             let (from, to) = (SimTime::from_secs_f64(from), SimTime::from_secs_f64(to));

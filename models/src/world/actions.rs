@@ -66,6 +66,16 @@ impl World {
                 }
             }
             Action::Restore { service } => self.services[service as usize].down = false,
+            Action::SetPartition { service, on } => {
+                let s = service as usize;
+                if on {
+                    self.partitions[s].get_or_insert_with(Vec::new);
+                } else if let Some(held) = self.partitions[s].take() {
+                    for req in held {
+                        self.service_arrive(s, req, sim);
+                    }
+                }
+            }
             Action::SetRetries { client, enabled } => {
                 self.clients[client as usize].retry.enabled = enabled
             }

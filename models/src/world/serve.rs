@@ -6,6 +6,10 @@ use super::*;
 impl World {
     /// A request arrives at service `s`: start it, queue it, reject it, or lose it.
     pub(super) fn service_arrive(&mut self, s: usize, mut req: Request, sim: &mut Sim<Event>) {
+        if let Some(held) = &mut self.partitions[s] {
+            held.push(req); // in the network until the partition heals
+            return;
+        }
         let now = sim.now();
         req.arrived = now;
         let svc = &mut self.services[s];
