@@ -2,6 +2,8 @@
 //!
 //! - [`recovery`]: the baseline, the recovery time and the verdict of one run, peak
 //!   amplification, wasted work.
+//! - [`dynamics`]: a run that has not recovered — recovering, metastable or undetermined, from
+//!   the trend of its state variables (`states.rs`: one or more per mechanism).
 //! - [`compare`]: the variants of a scenario side by side (`comparison.csv`, the table).
 //! - [`incident`]: a replay's trigger, tail and self-healing next to the published figures.
 //!
@@ -9,7 +11,9 @@
 //! in [`crate::report`] present what it concludes.
 
 pub mod compare;
+pub mod dynamics;
 pub mod incident;
 pub mod recovery;
+mod states;
 
 pub use recovery::{Analysis, Verdict};

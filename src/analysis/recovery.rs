@@ -12,9 +12,12 @@
 //!   every window from `t` to the last one with `k` windows left, and window `t` alone meets the
 //!   threshold; recovery time = that start − trigger end;
 //! - verdict: `stable` if ok holds for every window from the trigger start on; `recovered` if a
-//!   recovery time exists; `metastable` if goodput has not recovered by the end of the run;
-//!   `no_trigger` when the scenario has no trigger.
+//!   recovery time exists; otherwise, from the trend of the state that sustains the failure
+//!   ([`crate::analysis::dynamics`]): `recovering` (shrinking, with a projected recovery time),
+//!   `metastable` (sustained, at 95 % confidence) or `undetermined` (too short or too noisy to
+//!   tell); `no_trigger` when the scenario has no trigger.
 
+use crate::analysis::dynamics::{self, Dynamic, StateSeries, StateTrend};
 use crate::run::RunReport;
 use crate::run::metrics::ComponentIds;
 use crate::scenario::Kind;
@@ -24,7 +27,11 @@ pub enum Verdict {
     NoTrigger,
     Stable,
     Recovered,
+    /// Not recovered by the end, but the sustaining state is shrinking.
+    Recovering,
     Metastable,
+    /// Not recovered by the end, and the run cannot tell whether it would.
+    Undetermined,
 }
 
 impl Verdict {
@@ -33,7 +40,9 @@ impl Verdict {
             Verdict::NoTrigger => "no_trigger",
             Verdict::Stable => "stable",
             Verdict::Recovered => "recovered",
+            Verdict::Recovering => "recovering",
             Verdict::Metastable => "metastable",
+            Verdict::Undetermined => "undetermined",
         }
     }
 }
@@ -55,6 +64,21 @@ pub struct Analysis {
     pub wasted_fraction: Option<f64>,
     /// Per-window goodput (successful calls per second, all clients).
     pub goodput_per_s: Vec<f64>,
+    /// `recovering`: projected recovery, seconds after the trigger's end (estimate, 95 % low,
+    /// 95 % high; `None` high: unbounded).
+    pub projected_recovery_s: Option<(f64, f64, Option<f64>)>,
+    /// Why the verdict is what it is, with the numbers (empty for `no_trigger`).
+    pub verdict_reason: String,
+    /// The state variables' trends over the assessment span (runs that did not recover).
+    pub trends: Vec<StateTrend>,
+    /// The assessment span (s) of a run that did not recover.
+    pub assessed_span_s: Option<(f64, f64)>,
+    /// The success-ratio threshold recovery is judged against (recovery fraction × baseline).
+    pub threshold_ratio: Option<f64>,
+    /// The first window at or after the trigger's end (`None` without a trigger).
+    pub(crate) post_window: Option<usize>,
+    /// The window at which goodput recovered (recovered runs).
+    pub(crate) recovered_window: Option<usize>,
 }
 
 impl RunReport {
@@ -156,16 +180,19 @@ impl RunReport {
             peak_load_amplification,
             wasted_fraction,
             goodput_per_s: goodput.clone(),
+            projected_recovery_s: None,
+            verdict_reason: String::new(),
+            trends: Vec::new(),
+            assessed_span_s: None,
+            threshold_ratio: None,
+            post_window: None,
+            recovered_window: None,
         };
         let (Some((t_start, t_end)), Some(baseline)) = (trigger, baseline) else {
             return out;
         };
         let w_len = sc.window.as_secs_f64();
         let k = ((sc.sustain.as_secs_f64() / w_len).ceil() as usize).max(1);
-        if n < k {
-            out.verdict = Verdict::Metastable;
-            return out;
-        }
         let _ = baseline;
         let base_idx: Vec<usize> = (0..n)
             .filter(|&w| window_s[w].0 >= warm && window_s[w].1 <= base_end)
@@ -182,28 +209,87 @@ impl RunReport {
             return out;
         };
         let threshold = sc.recovery_fraction * base_ratio;
-        let ok: Vec<bool> = (0..=n - k)
-            .map(|i| ratio(&mut (i..i + k)).is_none_or(|r| r >= threshold))
-            .collect();
+        out.threshold_ratio = Some(threshold);
         let first_at = |t: f64| window_s.iter().position(|&(a, _)| a >= t - 1e-9);
         let from_trigger = first_at(t_start).unwrap_or(n);
         let from_end = first_at(t_end).unwrap_or(n);
+        out.post_window = Some(from_end);
+        if n < k {
+            out.verdict = Verdict::Undetermined;
+            out.verdict_reason = format!(
+                "too short to tell: {n} windows, fewer than the {k} the recovery criterion sustains"
+            );
+            return out;
+        }
+        let ok: Vec<bool> = (0..=n - k)
+            .map(|i| ratio(&mut (i..i + k)).is_none_or(|r| r >= threshold))
+            .collect();
         let last_bad = (0..ok.len()).rev().find(|&i| i >= from_trigger && !ok[i]);
         // The recovered window must itself be healthy, so a sustained average cannot hide the
         // tail of the dip.
         let start = last_bad.map_or(from_end, |b| (b + 1).max(from_end));
         let recovered_idx =
             (start..ok.len()).find(|&i| ratio(&mut (i..i + 1)).is_none_or(|r| r >= threshold));
-        out.verdict = if last_bad.is_none() && from_trigger < ok.len() {
-            Verdict::Stable
+        if last_bad.is_none() && from_trigger < ok.len() {
+            out.verdict = Verdict::Stable;
+            out.recovery_s = Some(0.0);
+            out.verdict_reason = format!(
+                "the success ratio stayed at or above {:.1} % ({} × the baseline's) over every {:.0} s span from the trigger on",
+                100.0 * threshold,
+                sc.recovery_fraction,
+                k as f64 * w_len
+            );
         } else if let Some(i) = recovered_idx {
             out.recovery_s = Some((window_s[i].0 - t_end).max(0.0));
-            Verdict::Recovered
+            out.verdict = Verdict::Recovered;
+            out.recovered_window = Some(i);
+            out.verdict_reason = format!(
+                "the success ratio is back at or above {:.1} % ({} × the baseline's) from t = {:.0} s on, {:.0} s after the trigger ended",
+                100.0 * threshold,
+                sc.recovery_fraction,
+                window_s[i].0,
+                (window_s[i].0 - t_end).max(0.0)
+            );
         } else {
-            Verdict::Metastable
-        };
-        if out.verdict == Verdict::Stable {
-            out.recovery_s = Some(0.0);
+            let starts: Vec<f64> = window_s.iter().map(|w| w.0).collect();
+            let ends: Vec<f64> = window_s.iter().map(|w| w.1).collect();
+            let shortfall = StateSeries {
+                what: "goodput shortfall",
+                component: "clients".to_string(),
+                unit: "of demand below the threshold",
+                fraction: true,
+                tolerance: 0.0,
+                values: series
+                    .iter()
+                    .map(|&(f, _, s)| {
+                        if f == 0 {
+                            0.0
+                        } else {
+                            (threshold - s as f64 / f as f64).max(0.0)
+                        }
+                    })
+                    .collect(),
+            };
+            let a = dynamics::classify(
+                &starts,
+                &ends,
+                &base_idx,
+                from_end,
+                t_end,
+                &self.state_series(),
+                &shortfall,
+            );
+            out.verdict = match a.dynamic {
+                Dynamic::Metastable => Verdict::Metastable,
+                Dynamic::Recovering(est, lo, hi) => {
+                    out.projected_recovery_s = Some((est, lo, hi));
+                    Verdict::Recovering
+                }
+                Dynamic::Undetermined => Verdict::Undetermined,
+            };
+            out.verdict_reason = a.reason;
+            out.trends = a.trends;
+            out.assessed_span_s = Some(a.span_s);
         }
         out
     }

@@ -161,6 +161,16 @@ impl RunReport {
             a.wasted_fraction
                 .map_or("-".to_string(), |w| format!("{:.1} %", 100.0 * w)),
         );
+        if !a.verdict_reason.is_empty() {
+            let _ = writeln!(s, "why this verdict: {}", a.verdict_reason);
+        }
+        if let Some((est, lo, hi)) = a.projected_recovery_s {
+            let _ = writeln!(
+                s,
+                "projected recovery: {est:.0} s after the trigger ended (95 %: {lo:.0} … {})",
+                hi.map_or("unbounded".to_string(), |h| format!("{h:.0}"))
+            );
+        }
         // Columns as wide as their longest entry (at least the historical 16 and 8).
         let ids = self.component_ids();
         let nw = ids
