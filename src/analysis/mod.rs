@@ -4,6 +4,7 @@
 //!   amplification, wasted work.
 //! - [`dynamics`]: a run that has not recovered — recovering, metastable or undetermined, from
 //!   the trend of its state variables (`states.rs`: one or more per mechanism).
+//! - [`loops`]: the feedback loop that keeps a run down, one rule per mechanism, with evidence.
 //! - [`compare`]: the variants of a scenario side by side (`comparison.csv`, the table).
 //! - [`incident`]: a replay's trigger, tail and self-healing next to the published figures.
 //!
@@ -13,6 +14,7 @@
 pub mod compare;
 pub mod dynamics;
 pub mod incident;
+pub mod loops;
 pub mod recovery;
 mod states;
 

@@ -67,6 +67,12 @@ impl RunReport {
             "trigger_start_s",
             "trigger_end_s",
             "recovery_s",
+            "projected_recovery_s",
+            "projected_recovery_lo_s",
+            "projected_recovery_hi_s",
+            "verdict_reason",
+            "loop",
+            "loop_evidence",
             "baseline_goodput_per_s",
             "peak_amplification",
             "peak_load_amplification",
@@ -80,7 +86,9 @@ impl RunReport {
             .as_secs_f64()
             .min(self.stats.end.as_secs_f64());
         let a = self.analysis();
+        let loops = self.loops(&a);
         let opt = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
+        let proj = a.projected_recovery_s;
         for c in self.component_ids() {
             let mut row = vec![
                 self.scenario.name.clone(),
@@ -97,6 +105,12 @@ impl RunReport {
                 opt(a.trigger_start_s),
                 opt(a.trigger_end_s),
                 opt(a.recovery_s),
+                opt(proj.map(|p| p.0)),
+                opt(proj.map(|p| p.1)),
+                opt(proj.and_then(|p| p.2)),
+                a.verdict_reason.clone(),
+                loops.label().to_string(),
+                loops.evidence(),
                 opt(a.baseline_goodput_per_s),
                 opt(a.peak_amplification),
                 opt(a.peak_load_amplification),
@@ -163,6 +177,18 @@ impl RunReport {
         );
         if !a.verdict_reason.is_empty() {
             let _ = writeln!(s, "why this verdict: {}", a.verdict_reason);
+        }
+        let loops = self.loops(&a);
+        if let Some(p) = loops.primary() {
+            let head = if a.verdict == crate::analysis::Verdict::Recovered {
+                "what kept it down until it recovered"
+            } else {
+                "why it stays down"
+            };
+            let _ = writeln!(s, "{head}: {} ({})", p.evidence, p.at);
+            for f in &loops.firing[1..] {
+                let _ = writeln!(s, "  also: {} ({})", f.evidence, f.at);
+            }
         }
         if let Some((est, lo, hi)) = a.projected_recovery_s {
             let _ = writeln!(
