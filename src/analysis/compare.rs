@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::analysis::loops::{Loops, broken_by};
 use crate::analysis::recovery::Analysis;
 use crate::run::RunReport;
 use crate::scenario::Kind;
@@ -18,6 +19,8 @@ pub struct Row {
     pub amplification: Option<f64>,
     /// p99 end-to-end latency of the first client over the run (ms).
     pub latency_ms_p99: Option<f64>,
+    /// The loop that keeps (or kept) the variant down.
+    pub loops: Loops,
 }
 
 /// Headline figures of each report, in order.
@@ -40,9 +43,11 @@ pub fn rows(reports: &[RunReport]) -> Vec<Row> {
                 }
             }
             let ratio = |n: u64| (first > 0).then(|| n as f64 / first as f64);
+            let analysis = r.analysis();
             Row {
                 variant: r.scenario.variant_name().to_string(),
-                analysis: r.analysis(),
+                loops: r.loops(&analysis),
+                analysis,
                 success_ratio: ratio(ok),
                 amplification: ratio(first + retries),
                 latency_ms_p99: p99,
@@ -71,9 +76,14 @@ pub fn comparison_csv(reports: &[RunReport]) -> Result<Vec<u8>, csv::Error> {
         "latency_ms_p99",
         "stop_reason",
         "events",
+        "loop",
+        "loop_evidence",
+        "broke_baseline_loop",
     ])?;
     let opt = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
-    for (r, row) in reports.iter().zip(rows(reports)) {
+    let rows = rows(reports);
+    let base = rows.first().map(|r| r.loops.clone()).unwrap_or_default();
+    for (r, row) in reports.iter().zip(rows) {
         let a = &row.analysis;
         w.write_record([
             r.scenario.name.clone(),
@@ -92,6 +102,9 @@ pub fn comparison_csv(reports: &[RunReport]) -> Result<Vec<u8>, csv::Error> {
             opt(row.latency_ms_p99),
             r.stats.stop.as_str().to_string(),
             r.stats.events.to_string(),
+            row.loops.label().to_string(),
+            row.loops.evidence(),
+            broken_by(&base, &row.loops).unwrap_or_default(),
         ])?;
     }
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
@@ -106,7 +119,8 @@ pub fn comparison_table(reports: &[RunReport]) -> String {
         "  {:<20} {:<11} {:>10} {:>9} {:>8} {:>9} {:>8} {:>10}",
         "variant", "verdict", "recovery s", "success", "ampl.", "peak amp.", "wasted", "p99 ms"
     );
-    for row in rows(reports) {
+    let rows = rows(reports);
+    for row in &rows {
         let a = &row.analysis;
         let _ = writeln!(
             s,
@@ -122,6 +136,19 @@ pub fn comparison_table(reports: &[RunReport]) -> String {
                 .map_or("-".into(), |x| format!("{:.1} %", 100.0 * x)),
             f(row.latency_ms_p99, 1),
         );
+    }
+    // The loops: the baseline's, and what each variant did to it.
+    if let Some(base) = rows.first() {
+        for row in &rows {
+            if let Some(p) = row.loops.primary() {
+                let _ = writeln!(s, "  {}: {} ({})", row.variant, p.evidence, p.at);
+            }
+            if !std::ptr::eq(row, base) {
+                if let Some(b) = broken_by(&base.loops, &row.loops) {
+                    let _ = writeln!(s, "  {}: {b}", row.variant);
+                }
+            }
+        }
     }
     s
 }

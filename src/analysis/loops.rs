@@ -474,7 +474,7 @@ pub fn broken_by(base: &Loops, variant: &Loops) -> Option<String> {
         .find(|f| f.name == b.name && f.at == b.at);
     match v {
         None => {
-            let _ = write!(out, " the loop's conditions do not arise (no bad span)");
+            let _ = write!(out, " it recovered as soon as the trigger ended");
         }
         Some(v) => {
             let mut first = true;

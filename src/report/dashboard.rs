@@ -24,13 +24,23 @@ impl RunReport {
                 Some(v) => format!("{} · {v}", self.scenario.name),
                 None => self.scenario.name.clone(),
             },
-            subtitle: format!(
-                "seed {} · verdict {} · recovery {}",
-                self.seed,
-                a.verdict.as_str(),
-                a.recovery_s
-                    .map_or("—".to_string(), |r| format!("{r:.0} s"))
-            ),
+            subtitle: {
+                let loops = self.loops(&a);
+                let mut sub = format!(
+                    "seed {} · verdict {} · recovery {}",
+                    self.seed,
+                    a.verdict.as_str(),
+                    match (a.recovery_s, a.projected_recovery_s) {
+                        (Some(r), _) => format!("{r:.0} s"),
+                        (None, Some((p, _, _))) => format!("projected {p:.0} s"),
+                        _ => "—".to_string(),
+                    }
+                );
+                if let Some(p) = loops.primary() {
+                    sub.push_str(&format!(" · loop: {} at {}", p.name, p.at));
+                }
+                sub
+            },
             window_s: self.scenario.window.as_secs_f64(),
             shades: self
                 .scenario
