@@ -134,7 +134,7 @@ fn pct(x: f64) -> String {
 }
 
 impl RunReport {
-    /// The loops of this run, given its analysis.
+    /// The loops of this run, given its analysis, over its bad span.
     pub fn loops(&self, a: &Analysis) -> Loops {
         let n = self.rec.n_windows();
         let span = match a.verdict {
@@ -153,6 +153,21 @@ impl RunReport {
                 first..n
             }
         };
+        self.loops_in(span)
+    }
+
+    /// The rules over the pre-trigger baseline windows (a healthy system: none should fire).
+    pub fn loops_over_baseline(&self) -> Loops {
+        let base = self.baseline_windows();
+        match (base.first(), base.last()) {
+            (Some(&a), Some(&b)) => self.loops_in(a..b + 1),
+            _ => Loops::default(),
+        }
+    }
+
+    /// Every rule over windows `span`.
+    pub fn loops_in(&self, span: std::ops::Range<usize>) -> Loops {
+        let span = span.start..span.end.min(self.rec.n_windows());
         if span.is_empty() {
             return Loops::default();
         }
@@ -160,7 +175,7 @@ impl RunReport {
             self.rec.window_bounds(span.start).0.as_secs_f64(),
             self.rec.window_bounds(span.end - 1).1.as_secs_f64(),
         );
-        let base = self.baseline_windows(a);
+        let base = self.baseline_windows();
         let ids = self.component_ids();
         let spans: Vec<Span> = ids
             .iter()
@@ -441,7 +456,7 @@ impl RunReport {
     }
 
     /// The baseline windows (warm-up end to trigger start).
-    fn baseline_windows(&self, _a: &Analysis) -> Vec<usize> {
+    fn baseline_windows(&self) -> Vec<usize> {
         let warm = self.rec.summary_from().as_secs_f64();
         let end = self
             .scenario

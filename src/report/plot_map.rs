@@ -14,7 +14,8 @@ use crate::report::plot::{
     DrawResult, INK, MUTED, PlotError, draw_header, e2s, fit, font, render_both, tick,
 };
 
-/// A map to draw. `fractions[r][c]` = (stable, recovered, metastable) fractions of cell (r, c).
+/// A map to draw. `fractions[r][c]` = (stable, recovered, metastable, recovering, undetermined)
+/// fractions of cell (r, c).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MapFigure {
     pub title: String,
@@ -27,8 +28,9 @@ pub struct MapFigure {
     pub rows: Vec<String>,
     /// Column values, increasing.
     pub cols: Vec<f64>,
-    pub fractions: Vec<Vec<[f64; 3]>>,
-    /// Each cell's class (`stable`, `recovered`, `metastable`, `no_trigger`).
+    pub fractions: Vec<Vec<[f64; 5]>>,
+    /// Each cell's class (a verdict: `stable`, `recovered`, `recovering`, `metastable`,
+    /// `undetermined`, `no_trigger`).
     pub classes: Vec<Vec<String>>,
     /// Each row's critical column value, if any.
     pub critical: Vec<Option<f64>>,
@@ -40,6 +42,8 @@ pub const MAP_SIZE: (u32, u32) = (1400, 900);
 const C_STABLE: (f64, f64, f64) = (46.0, 160.0, 67.0);
 const C_RECOVERED: (f64, f64, f64) = (240.0, 170.0, 40.0);
 const C_METASTABLE: (f64, f64, f64) = (200.0, 30.0, 45.0);
+const C_RECOVERING: (f64, f64, f64) = (86.0, 140.0, 220.0);
+const C_UNDETERMINED: (f64, f64, f64) = (120.0, 120.0, 120.0);
 const C_NONE: RGBColor = RGBColor(200, 200, 200);
 const BOUNDARY: RGBColor = RGBColor(20, 20, 20);
 
@@ -56,11 +60,13 @@ pub fn write_map(data: &MapFigure, png: &Path, svg: &Path) -> Result<(), PlotErr
 
 /// The colour of a cell: its class's colour, paler the more its replications disagree (mixed
 /// with white by the class's fraction); grey without verdicts.
-fn cell_color(f: &[f64; 3], class: &str) -> RGBColor {
+fn cell_color(f: &[f64; 5], class: &str) -> RGBColor {
     let (base, frac) = match class {
         "stable" => (C_STABLE, f[0]),
         "recovered" => (C_RECOVERED, f[1]),
         "metastable" => (C_METASTABLE, f[2]),
+        "recovering" => (C_RECOVERING, f[3]),
+        "undetermined" => (C_UNDETERMINED, f[4]),
         _ => return C_NONE,
     };
     let alpha = if frac.is_finite() {
@@ -221,7 +227,9 @@ fn draw_map<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &MapFigure) ->
     for (name, c) in [
         ("stable", C_STABLE),
         ("recovered", C_RECOVERED),
+        ("recovering", C_RECOVERING),
         ("metastable", C_METASTABLE),
+        ("undetermined", C_UNDETERMINED),
     ] {
         let color = RGBColor(c.0 as u8, c.1 as u8, c.2 as u8);
         root.draw(&Rectangle::new(
@@ -286,11 +294,11 @@ mod tests {
     #[test]
     fn split_cells_are_paler() {
         assert_eq!(
-            cell_color(&[1.0, 0.0, 0.0], "stable"),
+            cell_color(&[1.0, 0.0, 0.0, 0.0, 0.0], "stable"),
             RGBColor(46, 160, 67)
         );
-        assert_eq!(cell_color(&[0.0, 0.0, 0.0], "no_trigger"), C_NONE);
-        let pale = cell_color(&[0.4, 0.0, 0.6], "metastable");
+        assert_eq!(cell_color(&[0.0, 0.0, 0.0, 0.0, 0.0], "no_trigger"), C_NONE);
+        let pale = cell_color(&[0.4, 0.0, 0.6, 0.0, 0.0], "metastable");
         assert!(pale.1 > 30, "a split cell is paler: {pale:?}");
     }
 }

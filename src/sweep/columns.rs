@@ -29,8 +29,16 @@ pub const SUMMARY_METRICS: [&str; 9] = [
     "events",
     "dns_race",
 ];
-/// Verdicts counted per point, in column order.
-pub const VERDICTS: [&str; 4] = ["stable", "recovered", "metastable", "no_trigger"];
+/// Verdicts counted per point, in column order (the two dynamic verdicts after the original
+/// four, so existing columns keep their places).
+pub const VERDICTS: [&str; 6] = [
+    "stable",
+    "recovered",
+    "metastable",
+    "no_trigger",
+    "recovering",
+    "undetermined",
+];
 
 /// Whether `name` is one of the fixed columns (an axis must not take it).
 pub fn is_reserved_column(name: &str) -> bool {

@@ -40,6 +40,9 @@ struct SweepMetaFile {
     seed: Option<u64>,
     #[serde(default)]
     seeds: SeedMode,
+    /// Doublings of the simulated time a run whose verdict is `undetermined` may get.
+    #[serde(default)]
+    extend_undetermined: i64,
 }
 
 fn one() -> i64 {
@@ -194,6 +197,15 @@ pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Sweep, SweepError> {
         );
     }
     let replications = replications.clamp(1, MAX_REPLICATIONS as i64) as u64;
+    let extend = raw.sweep.extend_undetermined;
+    if !(0..=i64::from(MAX_EXTEND)).contains(&extend) {
+        err(
+            &mut issues,
+            &meta_path.key("extend_undetermined"),
+            format!("must be an integer in 0..={MAX_EXTEND}, got {extend}"),
+        );
+    }
+    let extend_undetermined = extend.clamp(0, i64::from(MAX_EXTEND)) as u32;
 
     // Axes.
     if raw.axes.len() > MAX_AXES {
@@ -508,6 +520,7 @@ pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Sweep, SweepError> {
         base,
         seeds: raw.sweep.seeds,
         replications,
+        extend_undetermined,
         axes,
         fixed,
         n_samples,

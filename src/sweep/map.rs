@@ -16,8 +16,8 @@
 //! ```
 //!
 //! **Classification.** A cell's class is its most frequent verdict (ties go to the more severe:
-//! metastable, recovered, stable, no trigger); "majority metastable" means more than half of
-//! its runs are metastable.
+//! metastable, undetermined, recovering, recovered, stable, no trigger); "majority metastable"
+//! means more than half of its runs are metastable.
 //!
 //! **Boundary.** For each row, the grid gives the first column whose cell is majority
 //! metastable. If there is none, the critical trigger is beyond the grid (`not_found`); if it is
@@ -171,7 +171,7 @@ pub fn plan(sweep: &Sweep, text: &str) -> Result<MapPlan, SweepError> {
 
 /// Verdict counts of a set of runs, in [`VERDICTS`] order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counts(pub [u64; 4]);
+pub struct Counts(pub [u64; VERDICTS.len()]);
 
 impl Counts {
     pub fn runs(&self) -> u64 {
@@ -200,8 +200,8 @@ impl Counts {
     }
     /// The most frequent verdict; ties go to the more severe.
     pub fn class(&self) -> &'static str {
-        // Severity order: metastable, recovered, stable, no_trigger.
-        let order = [2usize, 1, 0, 3];
+        // Severity order: metastable, undetermined, recovering, recovered, stable, no_trigger.
+        let order = [2usize, 5, 4, 1, 0, 3];
         let mut best = order[0];
         for &k in &order[1..] {
             if self.0[k] > self.0[best] {
@@ -402,7 +402,11 @@ pub fn bisect(
                     let point = sweep.n_points
                         + r as u64 * u64::from(crate::sweep::plan::MAX_PROBES)
                         + u64::from(round);
-                    let report = crate::run(&sc, sweep.seed_of(point, rep));
+                    let report = crate::sweep::plan::run_extending(
+                        &sc,
+                        sweep.seed_of(point, rep),
+                        sweep.extend_undetermined,
+                    );
                     Ok(report.analysis().verdict.as_str())
                 })
                 .collect()
@@ -611,6 +615,8 @@ pub fn figure(
                             c.counts.fraction(0),
                             c.counts.fraction(1),
                             c.counts.fraction(2),
+                            c.counts.fraction(4),
+                            c.counts.fraction(5),
                         ]
                     })
                     .collect()

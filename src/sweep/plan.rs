@@ -42,6 +42,7 @@ use std::fmt;
 
 use rayon::prelude::*;
 use serde::Deserialize;
+use sim_core::SimDuration;
 
 use crate::scenario::locate::{FieldPath, Located, line_col};
 use crate::scenario::overrides::Override;
@@ -152,6 +153,9 @@ pub struct Sweep {
     pub seed: u64,
     pub seeds: SeedMode,
     pub replications: u64,
+    /// `[sweep] extend_undetermined`: a run whose verdict is `undetermined` is run again with
+    /// its simulated time doubled, up to this many times (0: never).
+    pub extend_undetermined: u32,
     pub axes: Vec<Axis>,
     /// `[set]`: fixed overrides of every point, as (path, value, (line, column, field)).
     pub fixed: Vec<(String, toml::Value, (usize, usize, String))>,
@@ -161,6 +165,25 @@ pub struct Sweep {
     pub map: Option<MapSettings>,
     /// Hash of the program version, the sweep text and the scenario text (16 hex digits).
     pub fingerprint: String,
+}
+
+/// Most doublings of a run's simulated time `extend_undetermined` may ask for.
+pub const MAX_EXTEND: u32 = 4;
+
+/// Runs `scenario` with `seed`; while the verdict is `undetermined` and fewer than `extend`
+/// doublings were made, runs it again with its duration doubled (a run is a pure function of
+/// its scenario and seed, so the longer run repeats the shorter one and goes on).
+pub fn run_extending(scenario: &Scenario, seed: u64, extend: u32) -> crate::run::RunReport {
+    let mut report = crate::run(scenario, seed);
+    let mut sc = scenario.clone();
+    for _ in 0..extend {
+        if report.analysis().verdict != crate::analysis::Verdict::Undetermined {
+            break;
+        }
+        sc.duration = SimDuration::from_nanos_f64(2.0 * sc.duration.as_nanos() as f64);
+        report = crate::run(&sc, seed);
+    }
+    report
 }
 
 /// A value as written in CSV cells: strings bare, numbers in Rust's shortest round-trip form,

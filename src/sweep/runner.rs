@@ -346,6 +346,6 @@ pub fn compute_row(sweep: &Sweep, run: u64) -> Result<String, String> {
         .point_scenario(point)
         .map_err(|e| format!("point {point}: {e}"))?;
     let seed = sweep.seed_of(point, rep);
-    let report = crate::run(&scenario, seed);
+    let report = crate::sweep::plan::run_extending(&scenario, seed, sweep.extend_undetermined);
     row_of(run, point, rep, seed, &sweep.point_texts(point), &report)
 }
