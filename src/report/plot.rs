@@ -1000,7 +1000,8 @@ fn draw_dashboard<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &RunSeri
         if let Some(note) = note {
             let (w, h) = p.chart.dim_in_pixel();
             let at = if ok_points {
-                (Y_LABEL_W as i32 + 12, 12)
+                // Below the trigger labels at the top of the chart.
+                (Y_LABEL_W as i32 + 12, 34)
             } else {
                 (w as i32 / 2 - 80, h as i32 / 2 - 20)
             };
