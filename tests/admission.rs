@@ -174,7 +174,7 @@ service_time = { dist = "exponential", mean_ms = 10.0 }
     // E[max of 3 Exp(10 ms)] = 10 · (1 + 1/2 + 1/3) = 18.33 ms, plus 1 ms of local work.
     // Var = 10² · (1 + 1/4 + 1/9) ⇒ sd 11.7 ms; over ≈ 45 000 requests the standard error is
     // 0.055 ms, so 0.3 ms is 5 standard errors.
-    let mean = api.latency.and_then(|l| l.mean).map_or(0.0, |ns| ns / 1e6);
+    let mean = api.sojourn.and_then(|l| l.mean).map_or(0.0, |ns| ns / 1e6);
     assert!(
         (mean - 19.333).abs() < 0.3,
         "fan-out latency {mean:.3} ms, theory 19.333 ms (seed 4)"

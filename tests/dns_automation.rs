@@ -111,7 +111,7 @@ fn bounded_apply_delays_never_race() {
             a.applies
         );
         let longest_run_ms = a
-            .latency
+            .task
             .and_then(|l| l.max)
             .map(|ns| ns as f64 / 1e6)
             .expect("run durations");
@@ -155,10 +155,7 @@ fn delayed_enactor_races_and_the_record_stays_empty_until_restore() {
         a.stale_applies
     );
     // A race needs a run longer than H × period (30 × 10 s): the delayed enactor's.
-    let longest_run_ms = a
-        .latency
-        .and_then(|l| l.max)
-        .map_or(0.0, |ns| ns as f64 / 1e6);
+    let longest_run_ms = a.task.and_then(|l| l.max).map_or(0.0, |ns| ns as f64 / 1e6);
     assert!(
         longest_run_ms > 300_000.0,
         "seed {seed}: a race implies a run > 300 s, longest {longest_run_ms} ms"

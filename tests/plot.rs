@@ -34,6 +34,7 @@ fn storm() -> RunSeries {
             label: "load spike ×2".to_string(),
         }],
         baseline_goodput_per_s: Some(80.0),
+        latency_of: "web".to_string(),
         ..RunSeries::default()
     };
     for &t in &t_s {
@@ -71,11 +72,16 @@ fn storm() -> RunSeries {
         d.goodput_per_s.push(goodput);
         d.amplification.push(Some((first + retries) / first));
         d.queue_len.push(queue);
-        d.latency_ms_p50.push(Some(p50));
-        d.latency_ms_p99.push(Some(p50 * 6.0));
+        // Deep in the storm some windows have no successful call at all; every call then
+        // lasts its attempts' timeouts (4 × 1 s) until it gives up.
+        let none_ok = (200.0..210.0).contains(&t);
+        d.call_ok_ms_p50.push((!none_ok).then_some(p50));
+        d.call_ok_ms_p99.push((!none_ok).then_some(p50 * 6.0));
         // Some windows have no p99.9 sample.
-        d.latency_ms_p999
-            .push((t as u64 % 37 != 5).then_some(p50 * 9.0 + 40.0));
+        d.call_ok_ms_p999
+            .push((t as u64 % 37 != 5 && !none_ok).then_some(p50 * 9.0 + 40.0));
+        d.call_all_ms_p99
+            .push(Some(if bad { 4000.0 } else { p50 * 6.0 }));
     }
     d
 }
@@ -256,6 +262,46 @@ fn empty_series() {
     );
 }
 
+/// The latency panel names which latency it shows, and says so where a window (or the whole
+/// run) has no successful call instead of leaving the successful-calls lines blank.
+#[test]
+fn latency_panel_names_its_latencies_and_windows_without_successes() {
+    let dir = out_dir("no-successes");
+    let (png, svg) = (dir.join("d.png"), dir.join("d.svg"));
+    let data = storm();
+    write_dashboard(&data, &png, &svg).expect("storm dashboard");
+    let text = std::fs::read_to_string(&svg).expect("svg");
+    for want in [
+        "Call latency of web, end to end",
+        "p99 ok",
+        "p99 all",
+        "successful calls only",
+        "no successful calls in 10 of 300 windows",
+    ] {
+        assert!(
+            text.contains(want),
+            "storm dashboard: no {want:?} in {}",
+            svg.display()
+        );
+    }
+    // A run without a single successful call: the note replaces the blank panel.
+    let mut none = storm();
+    for v in [
+        &mut none.call_ok_ms_p50,
+        &mut none.call_ok_ms_p99,
+        &mut none.call_ok_ms_p999,
+    ] {
+        v.iter_mut().for_each(|x| *x = None);
+    }
+    write_dashboard(&none, &png, &svg).expect("dashboard without successes");
+    let text = std::fs::read_to_string(&svg).expect("svg");
+    assert!(
+        text.lines().any(|l| l.trim() == "no successful calls"),
+        "no \"no successful calls\" note in {}",
+        svg.display()
+    );
+}
+
 #[test]
 fn all_zero_series() {
     let n = 50;
@@ -270,9 +316,9 @@ fn all_zero_series() {
         goodput_per_s: zeros.clone(),
         amplification: vec![None; n],
         queue_len: zeros.clone(),
-        latency_ms_p50: vec![Some(0.0); n],
-        latency_ms_p99: vec![None; n],
-        latency_ms_p999: vec![None; n],
+        call_ok_ms_p50: vec![Some(0.0); n],
+        call_ok_ms_p99: vec![None; n],
+        call_ok_ms_p999: vec![None; n],
         baseline_goodput_per_s: Some(0.0),
         ..RunSeries::default()
     };
@@ -287,7 +333,7 @@ fn non_finite_values_are_skipped() {
         data.goodput_per_s[i] = f64::NAN;
         data.offered_per_s[i] = f64::INFINITY;
         data.queue_len[i] = f64::NEG_INFINITY;
-        data.latency_ms_p99[i] = Some(f64::NAN);
+        data.call_ok_ms_p99[i] = Some(f64::NAN);
         data.amplification[i] = Some(f64::INFINITY);
     }
     data.t_s[3] = f64::NAN;
@@ -305,7 +351,7 @@ fn non_finite_values_are_skipped() {
         t_s: vec![f64::NAN; 10],
         window_s: f64::NAN,
         goodput_per_s: vec![f64::NAN; 10],
-        latency_ms_p50: vec![Some(f64::NAN); 10],
+        call_ok_ms_p50: vec![Some(f64::NAN); 10],
         ..RunSeries::default()
     };
     render_ok("allnan", &everything_nan);
@@ -323,9 +369,9 @@ fn single_point() {
         goodput_per_s: vec![9.0],
         amplification: vec![Some(1.0)],
         queue_len: vec![0.5],
-        latency_ms_p50: vec![Some(12.0)],
-        latency_ms_p99: vec![Some(40.0)],
-        latency_ms_p999: vec![Some(40.0)],
+        call_ok_ms_p50: vec![Some(12.0)],
+        call_ok_ms_p99: vec![Some(40.0)],
+        call_ok_ms_p999: vec![Some(40.0)],
         baseline_goodput_per_s: Some(9.0),
         ..RunSeries::default()
     };
@@ -349,7 +395,7 @@ fn mismatched_lengths_use_the_shorter() {
     let mut data = storm();
     data.title = "mismatched".to_string();
     data.goodput_per_s.truncate(100);
-    data.latency_ms_p99.truncate(3);
+    data.call_ok_ms_p99.truncate(3);
     data.amplification.clear();
     data.queue_len.extend([1.0; 50]);
     render_ok("mismatched", &data);
@@ -368,13 +414,13 @@ fn huge_values() {
     data.offered_per_s[10] = f64::MAX;
     data.retries_per_s[20] = -f64::MAX;
     data.queue_len[30] = 1e300;
-    data.latency_ms_p50[40] = Some(f64::MAX);
-    data.latency_ms_p99[41] = Some(f64::MIN_POSITIVE);
+    data.call_ok_ms_p50[40] = Some(f64::MAX);
+    data.call_ok_ms_p99[41] = Some(f64::MIN_POSITIVE);
     data.amplification[42] = Some(1e200);
     data.goodput_per_s[50] = f64::MAX;
     data.goodput_per_s[51] = -f64::MAX;
-    data.latency_ms_p999[60] = Some(f64::MIN_POSITIVE);
-    data.latency_ms_p999[61] = Some(f64::MAX);
+    data.call_ok_ms_p999[60] = Some(f64::MIN_POSITIVE);
+    data.call_ok_ms_p999[61] = Some(f64::MAX);
     data.baseline_goodput_per_s = Some(-1e308);
     render_ok("huge", &data);
 
@@ -392,7 +438,7 @@ fn huge_values() {
         t_s: vec![-f64::MAX, 0.0, f64::MAX],
         window_s: f64::MAX,
         goodput_per_s: vec![1.0, f64::MAX, 3.0],
-        latency_ms_p50: vec![Some(1e-300), Some(1.0), Some(1e300)],
+        call_ok_ms_p50: vec![Some(1e-300), Some(1.0), Some(1e300)],
         shades: vec![Shade {
             from_s: -f64::MAX,
             to_s: f64::MAX,

@@ -207,7 +207,7 @@ fn get<T>(x: Option<T>, what: &str, seed: u64) -> T {
 
 /// Mean sojourn time at the service (arrival → completion), in milliseconds.
 fn sojourn_ms(v: &Values, seed: u64) -> f64 {
-    get(get(v.latency, "latency", seed).mean, "latency.mean", seed) / 1e6
+    get(get(v.sojourn, "sojourn", seed).mean, "sojourn.mean", seed) / 1e6
 }
 
 /// A per-replication estimate compared with a theory value.

@@ -48,11 +48,13 @@ struct Gauge {
     total_max: f64,
 }
 
-/// A gauge reduced over one window (or the summary period).
+/// A gauge reduced over one window (or the summary period): time-weighted mean, max, and the
+/// value at the window's close (the run's end for the summary period).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct GaugeStat {
     pub mean: f64,
     pub max: f64,
+    pub end: f64,
 }
 
 /// A histogram reduced over one window. Quantiles and mean are `None` when `count == 0`.
@@ -288,6 +290,7 @@ impl Recorder {
                 self.win_gauges.push(GaugeStat {
                     mean: g.integral / len,
                     max: g.max,
+                    end: g.value,
                 });
             }
             if self.in_summary {
@@ -366,7 +369,8 @@ impl Recorder {
         self.counter_totals[c.0 as usize]
     }
 
-    /// Time-weighted mean and max of gauge `g` over the summary period.
+    /// Time-weighted mean and max of gauge `g` over the summary period, and its value at the
+    /// end of the run (after [`Recorder::finish`]).
     pub fn gauge_total(&self, g: GaugeId) -> GaugeStat {
         let span = self.summary_span().0;
         let s = &self.gauges[g.0 as usize];
@@ -376,6 +380,7 @@ impl Recorder {
             GaugeStat {
                 mean: s.total_integral / span as f64,
                 max: s.total_max,
+                end: s.value,
             }
         }
     }
@@ -418,20 +423,43 @@ mod tests {
             r.gauge_in(0, g),
             GaugeStat {
                 mean: 3.0,
-                max: 4.0
+                max: 4.0,
+                end: 4.0,
             }
         );
         assert_eq!(
             r.gauge_in(1, g),
             GaugeStat {
                 mean: 2.0,
-                max: 4.0
+                max: 4.0,
+                end: 0.0,
             }
         );
         assert_eq!(r.counter_in(0, c), 1);
         assert_eq!(r.counter_in(1, c), 1);
         assert_eq!(r.counter_total(c), 2);
         assert_eq!(r.gauge_total(g).mean, 2.5);
+        assert_eq!(r.gauge_total(g).end, 0.0);
+    }
+
+    /// The end value is the gauge's value when the window closes: set inside the window and
+    /// left alone, carried into a window with no update, and the last set before the close
+    /// when several happen at once.
+    #[test]
+    fn gauge_end_is_the_value_at_window_close() {
+        let mut r = Recorder::new(SimDuration(S), SimDuration::ZERO, 100);
+        let g = r.gauge("q", "len");
+        r.gauge_set(g, SimTime(S / 4), 5.0);
+        r.gauge_set(g, SimTime(3 * S / 4), 3.0);
+        r.advance(SimTime(2 * S + S / 2)); // window 1 has no update: 3 throughout
+        r.gauge_set(g, SimTime(2 * S + S / 2), 7.0);
+        r.gauge_set(g, SimTime(2 * S + S / 2), 1.0);
+        r.finish(SimTime(3 * S));
+        let ends: Vec<f64> = (0..r.n_windows()).map(|w| r.gauge_in(w, g).end).collect();
+        assert_eq!(ends, [3.0, 3.0, 1.0]);
+        assert_eq!(r.gauge_in(1, g).mean, 3.0);
+        assert_eq!(r.gauge_in(2, g).max, 7.0);
+        assert_eq!(r.gauge_total(g).end, 1.0);
     }
 
     #[test]

@@ -72,12 +72,18 @@ pub struct RunSeries {
     pub amplification: Vec<Option<f64>>,
     /// Time-weighted mean queue length.
     pub queue_len: Vec<f64>,
-    /// Median latency (ms); `None` when a window has no completions.
-    pub latency_ms_p50: Vec<Option<f64>>,
-    /// 99th-percentile latency (ms).
-    pub latency_ms_p99: Vec<Option<f64>>,
-    /// 99.9th-percentile latency (ms).
-    pub latency_ms_p999: Vec<Option<f64>>,
+    /// The client whose call latency the latency panel shows (named in its title).
+    pub latency_of: String,
+    /// Median end-to-end latency of successful calls (ms); `None` when a window has no
+    /// successful call (the panel then says so).
+    pub call_ok_ms_p50: Vec<Option<f64>>,
+    /// 99th-percentile end-to-end latency of successful calls (ms).
+    pub call_ok_ms_p99: Vec<Option<f64>>,
+    /// 99.9th-percentile end-to-end latency of successful calls (ms).
+    pub call_ok_ms_p999: Vec<Option<f64>>,
+    /// 99th-percentile end-to-end latency of every call (ms), a failed call counted until it
+    /// gave up; `None` when no call ended in the window.
+    pub call_all_ms_p99: Vec<Option<f64>>,
     /// Goodput of the healthy baseline, drawn as a dashed horizontal reference line.
     pub baseline_goodput_per_s: Option<f64>,
 }
@@ -143,8 +149,10 @@ pub const OVERLAY_WIDTH: u32 = 1600;
 ///
 /// Panels, sharing the time axis, each with the trigger intervals shaded: (1) offered load,
 /// first tries and goodput (req/s) with the baseline goodput dashed; (2) retries per second
-/// (left axis) and amplification (right axis); (3) queue length; (4) latency p50/p99/p99.9 in ms
-/// on a log scale.
+/// (left axis) and amplification (right axis); (3) queue length; (4) a client's end-to-end call
+/// latency in ms on a log scale: p50/p99/p99.9 of successful calls and p99 of every call (a
+/// failed one counted until it gave up), with windows without a successful call marked and
+/// counted ("no successful calls").
 pub fn write_dashboard(data: &RunSeries, png: &Path, svg: &Path) -> Result<(), PlotError> {
     let size = DASHBOARD_SIZE;
     render_both(
@@ -286,6 +294,7 @@ const C_QUEUE: RGBColor = RGBColor(0, 130, 130);
 const C_P50: RGBColor = RGBColor(31, 100, 200);
 const C_P99: RGBColor = RGBColor(235, 120, 15);
 const C_P999: RGBColor = RGBColor(175, 30, 130);
+const C_ALL: RGBColor = RGBColor(200, 30, 30);
 
 /// Overlay palette (Okabe–Ito based, yellow replaced by darker hues); cycled, dashed on reuse.
 const PALETTE: [RGBColor; 8] = [
@@ -906,13 +915,40 @@ fn draw_dashboard<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &RunSeri
 
     // (4) latency, log scale
     {
-        let p = panel_areas(&panels[3], "Latency (log scale)", true)?;
+        let title = if d.latency_of.is_empty() {
+            "Call latency, end to end (log scale)".to_string()
+        } else {
+            format!("Call latency of {}, end to end (log scale)", d.latency_of)
+        };
+        let p = panel_areas(&panels[3], &title, true)?;
         let positive = |v: f64| v > 0.0;
         let mut lines = [
-            Line::new("p50", C_P50, 2, seg_opt(t, &d.latency_ms_p50, positive)),
-            Line::new("p99", C_P99, 2, seg_opt(t, &d.latency_ms_p99, positive)),
-            Line::new("p99.9", C_P999, 2, seg_opt(t, &d.latency_ms_p999, positive)),
+            Line::new("p50 ok", C_P50, 2, seg_opt(t, &d.call_ok_ms_p50, positive))
+                .note("successful calls only"),
+            Line::new("p99 ok", C_P99, 2, seg_opt(t, &d.call_ok_ms_p99, positive)),
+            Line::new(
+                "p99.9 ok",
+                C_P999,
+                2,
+                seg_opt(t, &d.call_ok_ms_p999, positive),
+            ),
+            Line::new(
+                "p99 all",
+                C_ALL,
+                2,
+                seg_opt(t, &d.call_all_ms_p99, positive),
+            )
+            .dashed()
+            .note("every call, failed until it gave up"),
         ];
+        // Windows that ended calls but none successfully: marked, so the ok lines' gaps are
+        // not read as missing data.
+        let no_ok: Vec<f64> = t
+            .iter()
+            .zip(d.call_ok_ms_p50.iter().zip(&d.call_all_ms_p99))
+            .filter(|(_, (ok, all))| ok.is_none() && all.is_some())
+            .filter_map(|(&t, _)| clean(t))
+            .collect();
         for p in lines
             .iter_mut()
             .flat_map(|l| l.segments.iter_mut().flatten())
@@ -933,14 +969,44 @@ fn draw_dashboard<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &RunSeri
         for line in &lines {
             draw_line(chart.plotting_area(), line)?;
         }
-        if range.is_none() {
-            let (w, h) = p.chart.dim_in_pixel();
-            p.chart
-                .draw(&Text::new(
-                    "no latency samples".to_string(),
-                    (w as i32 / 2 - 80, h as i32 / 2 - 20),
-                    font(18.0, false, MUTED),
+        let w_s = clean(d.window_s).filter(|&w| w > 0.0).unwrap_or(0.0);
+        for &t0 in &no_ok {
+            // A red strip along the bottom of the panel for each such window.
+            chart
+                .plotting_area()
+                .draw(&Rectangle::new(
+                    [
+                        (t0, y.0),
+                        ((t0 + w_s).min(x.1), y.0 * (y.1 / y.0).powf(0.04)),
+                    ],
+                    C_ALL.mix(0.6).filled(),
                 ))
+                .map_err(e2s)?;
+        }
+        let ok_points = lines[..3].iter().any(|l| l.values().next().is_some());
+        let note = if range.is_none() {
+            Some("no latency samples (no call ended)".to_string())
+        } else if !ok_points {
+            Some("no successful calls".to_string())
+        } else if !no_ok.is_empty() {
+            Some(format!(
+                "no successful calls in {} of {} windows (red marks)",
+                no_ok.len(),
+                t.len()
+            ))
+        } else {
+            None
+        };
+        if let Some(note) = note {
+            let (w, h) = p.chart.dim_in_pixel();
+            let at = if ok_points {
+                // Below the trigger labels at the top of the chart.
+                (Y_LABEL_W as i32 + 12, 34)
+            } else {
+                (w as i32 / 2 - 80, h as i32 / 2 - 20)
+            };
+            p.chart
+                .draw(&Text::new(note, at, font(18.0, true, C_ALL)))
                 .map_err(e2s)?;
         }
         draw_legend(

@@ -11,6 +11,16 @@ use std::fmt::Write as _;
 use crate::run::RunReport;
 use crate::run::metrics::*;
 
+/// A successful-calls latency cell: the quantile `q` in ms; `none` when the component ended
+/// calls but none successfully (so an empty cell is never mistaken for a fast one); else `-`.
+fn ok_cell(all: Option<sim_core::HistStat>, q: Option<u64>) -> String {
+    match (q, all) {
+        (Some(ns), _) => format!("{:.2}", ns as f64 / 1e6),
+        (None, Some(a)) if a.count > 0 => "none".to_string(),
+        (None, _) => "-".to_string(),
+    }
+}
+
 impl RunReport {
     /// `windows.csv`: one row per window and component.
     pub fn windows_csv(&self) -> Result<Vec<u8>, csv::Error> {
@@ -209,7 +219,7 @@ impl RunReport {
             .fold(8, usize::max);
         let _ = writeln!(
             s,
-            "  {:<nw$} {:<kw$} {:>10} {:>9} {:>10} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9}",
+            "  {:<nw$} {:<kw$} {:>10} {:>9} {:>10} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
             "component",
             "kind",
             "sent/recv",
@@ -219,17 +229,24 @@ impl RunReport {
             "rejected",
             "util",
             "queue",
-            "lat p50",
-            "lat p99"
+            "p50 ok",
+            "p99 ok",
+            "p99 all",
+            "soj p50",
+            "soj p99"
         );
         let f = |x: Option<f64>, prec: usize| x.map_or("-".to_string(), |v| format!("{v:.prec$}"));
         for c in ids {
             let v = self.summary_values(&c);
-            let lat = v.latency.unwrap_or_default();
+            let (ok, all) = (
+                v.call_ok.unwrap_or_default(),
+                v.call_all.unwrap_or_default(),
+            );
+            let soj = v.sojourn.unwrap_or_default();
             let ms = |x: Option<u64>| x.map(|n| n as f64 / 1e6);
             let _ = writeln!(
                 s,
-                "  {:<nw$} {:<kw$} {:>10} {:>9} {:>10} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9}",
+                "  {:<nw$} {:<kw$} {:>10} {:>9} {:>10} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
                 c.name,
                 c.kind.as_str(),
                 v.first_tries
@@ -242,10 +259,19 @@ impl RunReport {
                 v.rejected.map_or("-".into(), |n| n.to_string()),
                 f(v.utilisation, 3),
                 f(v.queue_len_mean, 2),
-                f(ms(lat.p50), 2),
-                f(ms(lat.p99), 2),
+                ok_cell(v.call_all, ok.p50),
+                ok_cell(v.call_all, ok.p99),
+                f(ms(all.p99), 2),
+                f(ms(soj.p50), 2),
+                f(ms(soj.p99), 2),
             );
         }
+        let _ = writeln!(
+            s,
+            "  latency in ms: ok = a client's successful calls only, all = every call (a failed \
+             call counted until it gave up), both end to end; soj = sojourn at a service \
+             (arrival → completion); \"none\" = calls but no successful one"
+        );
         s
     }
 }

@@ -41,14 +41,33 @@ pub const METRIC_COLUMNS: &[&str] = &[
     "in_flight_mean",
     "queue_len_mean",
     "queue_len_max",
+    "queue_len_end",
     "busy_mean",
     "utilisation",
-    "latency_ms_mean",
-    "latency_ms_p50",
-    "latency_ms_p90",
-    "latency_ms_p99",
-    "latency_ms_p999",
-    "latency_ms_max",
+    "call_ok_ms_mean",
+    "call_ok_ms_p50",
+    "call_ok_ms_p90",
+    "call_ok_ms_p99",
+    "call_ok_ms_p999",
+    "call_ok_ms_max",
+    "call_all_ms_mean",
+    "call_all_ms_p50",
+    "call_all_ms_p90",
+    "call_all_ms_p99",
+    "call_all_ms_p999",
+    "call_all_ms_max",
+    "sojourn_ms_mean",
+    "sojourn_ms_p50",
+    "sojourn_ms_p90",
+    "sojourn_ms_p99",
+    "sojourn_ms_p999",
+    "sojourn_ms_max",
+    "task_ms_mean",
+    "task_ms_p50",
+    "task_ms_p90",
+    "task_ms_p99",
+    "task_ms_p999",
+    "task_ms_max",
     "wait_ms_mean",
     "plans",
     "applies",
@@ -89,7 +108,15 @@ pub struct ComponentIds {
     pub queue_len: Option<GaugeId>,
     pub busy: Option<GaugeId>,
     pub tasks_down: Option<GaugeId>,
-    pub latency: Option<HistId>,
+    /// Client or sink: end-to-end latency of successful calls (`call_ok_ms_*`).
+    pub call_ok: Option<HistId>,
+    /// Client or sink: end-to-end latency of every call, a failed one until it gave up
+    /// (`call_all_ms_*`).
+    pub call_all: Option<HistId>,
+    /// Service: sojourn time, arrival → completion (`sojourn_ms_*`).
+    pub sojourn: Option<HistId>,
+    /// DNS automation enactor runs, load balancer health checks (`task_ms_*`).
+    pub task: Option<HistId>,
     pub records_empty: Option<GaugeId>,
     /// Config push: fraction of machines holding a bad file.
     pub bad_servers: Option<GaugeId>,
@@ -162,9 +189,19 @@ pub struct Values {
     pub in_flight_mean: Option<f64>,
     pub queue_len_mean: Option<f64>,
     pub queue_len_max: Option<f64>,
+    /// Queue length when the window closed (summary: when the run ended).
+    pub queue_len_end: Option<f64>,
     pub busy_mean: Option<f64>,
     pub utilisation: Option<f64>,
-    pub latency: Option<HistStat>,
+    /// Client or sink: end-to-end latency of successful calls only (first try → success).
+    pub call_ok: Option<HistStat>,
+    /// Client or sink: end-to-end latency of every call; a failed call counts from its first
+    /// try until it gave up.
+    pub call_all: Option<HistStat>,
+    /// Service: sojourn time (arrival → completion).
+    pub sojourn: Option<HistStat>,
+    /// DNS automation enactor run durations, load balancer health-check latency.
+    pub task: Option<HistStat>,
     pub wait_ms_mean: Option<f64>,
     /// DNS automation: plans produced, applies, applies of a plan older than the endpoint's,
     /// races (endpoints emptied), mean number of empty endpoints.
@@ -224,8 +261,18 @@ impl Values {
         let int = |x: Option<u64>| x.map_or(String::new(), |v| v.to_string());
         let flt = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
         let ms = |x: Option<u64>| x.map_or(String::new(), |v| (v as f64 / 1e6).to_string());
-        let lat = self.latency.unwrap_or_default();
-        vec![
+        let hist = |h: Option<HistStat>| {
+            let h = h.unwrap_or_default();
+            [
+                flt(h.mean.map(|m| m / 1e6)),
+                ms(h.p50),
+                ms(h.p90),
+                ms(h.p99),
+                ms(h.p999),
+                ms(h.max),
+            ]
+        };
+        let mut cells = vec![
             int(self.first_tries),
             int(self.retries),
             int(self.attempts()),
@@ -258,14 +305,14 @@ impl Values {
             flt(self.in_flight_mean),
             flt(self.queue_len_mean),
             flt(self.queue_len_max),
+            flt(self.queue_len_end),
             flt(self.busy_mean),
             flt(self.utilisation),
-            flt(lat.mean.map(|m| m / 1e6)),
-            ms(lat.p50),
-            ms(lat.p90),
-            ms(lat.p99),
-            ms(lat.p999),
-            ms(lat.max),
+        ];
+        for h in [self.call_ok, self.call_all, self.sojourn, self.task] {
+            cells.extend(hist(h));
+        }
+        cells.extend([
             flt(self.wait_ms_mean),
             int(self.plans),
             int(self.applies),
@@ -293,7 +340,9 @@ impl Values {
             int(self.renewals),
             flt(self.leases_held_mean),
             flt(self.lease_fraction_mean),
-        ]
+        ]);
+        debug_assert_eq!(cells.len(), METRIC_COLUMNS.len());
+        cells
     }
 }
 
@@ -392,7 +441,10 @@ impl RunReport {
                 queue_len: gauge(rec, name, "queue_len"),
                 busy: gauge(rec, name, "busy"),
                 tasks_down: gauge(rec, name, "tasks_down"),
-                latency: hist(rec, name, "latency"),
+                call_ok: hist(rec, name, "call_ok"),
+                call_all: hist(rec, name, "call_all"),
+                sojourn: hist(rec, name, "sojourn"),
+                task: hist(rec, name, "task"),
                 records_empty: gauge(rec, name, "records_empty"),
                 bad_servers: gauge(rec, name, "bad_servers"),
                 lb_gauges: LB_GAUGES
@@ -472,9 +524,13 @@ impl RunReport {
             in_flight_mean: gauge(c.in_flight).map(|g| g.mean),
             queue_len_mean: queue.map(|g| g.mean),
             queue_len_max: queue.map(|g| g.max),
+            queue_len_end: queue.map(|g| g.end),
             busy_mean: busy.map(|g| g.mean),
             utilisation: busy.zip(c.servers).map(|(g, s)| g.mean / s.max(1) as f64),
-            latency: hist(c.latency),
+            call_ok: hist(c.call_ok),
+            call_all: hist(c.call_all),
+            sojourn: hist(c.sojourn),
+            task: hist(c.task),
             wait_ms_mean: cnt("wait_ns")
                 .zip(cnt("started"))
                 .filter(|&(_, n)| n > 0)

@@ -4,7 +4,7 @@
 /// Columns before the axes.
 pub const LEAD_COLUMNS: [&str; 4] = ["run", "point", "replication", "seed"];
 /// Columns after the axes.
-pub const RUN_COLUMNS: [&str; 11] = [
+pub const RUN_COLUMNS: [&str; 12] = [
     "verdict",
     "recovery_s",
     "baseline_goodput_per_s",
@@ -12,20 +12,22 @@ pub const RUN_COLUMNS: [&str; 11] = [
     "amplification",
     "peak_amplification",
     "wasted_fraction",
-    "latency_ms_p99",
+    "call_ok_ms_p99",
+    "call_all_ms_p99",
     "events",
     "stop_reason",
     "dns_race",
 ];
 /// Numeric run columns summarised per point in `points.csv`.
-pub const SUMMARY_METRICS: [&str; 9] = [
+pub const SUMMARY_METRICS: [&str; 10] = [
     "recovery_s",
     "baseline_goodput_per_s",
     "success_ratio",
     "amplification",
     "peak_amplification",
     "wasted_fraction",
-    "latency_ms_p99",
+    "call_ok_ms_p99",
+    "call_all_ms_p99",
     "events",
     "dns_race",
 ];
@@ -49,4 +51,25 @@ pub fn is_reserved_column(name: &str) -> bool {
         || SUMMARY_METRICS
             .iter()
             .any(|m| name.starts_with(m) && name.len() > m.len())
+}
+
+/// Columns of older versions that were renamed or split, and what they became.
+pub const RENAMED_COLUMNS: [(&str, &str); 1] = [(
+    "latency_ms_p99",
+    "call_ok_ms_p99 (successful calls only) and call_all_ms_p99 (every call, a failed one \
+     counted until it gave up)",
+)];
+
+/// If `header` (a `runs.csv`, journal or shard header) has a column an older version wrote,
+/// says which and what it is now called; such files cannot be resumed or merged.
+pub fn old_column_hint(header: &[String]) -> Option<String> {
+    RENAMED_COLUMNS
+        .iter()
+        .find(|(old, _)| header.iter().any(|h| h == old))
+        .map(|(old, new)| {
+            format!(
+                "written by an older metastable: its column {old} is now {new}; \
+                 run this sweep again with this version"
+            )
+        })
 }

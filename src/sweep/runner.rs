@@ -278,7 +278,12 @@ fn read_journal(
             return Ok(BTreeMap::new());
         }
         Some(h) if parse_record(h).as_deref() == Some(csv_header) => {}
-        Some(h) => return Err(bad(format!("unexpected CSV header {h:?}"))),
+        Some(h) => {
+            let hint = parse_record(h)
+                .and_then(|cells| crate::sweep::columns::old_column_hint(&cells))
+                .map_or(String::new(), |m| format!(": {m}"));
+            return Err(bad(format!("unexpected CSV header {h:?}{hint}")));
+        }
     }
     let mut rows = BTreeMap::new();
     for (k, line) in lines.enumerate() {

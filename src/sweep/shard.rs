@@ -391,6 +391,9 @@ pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
             .next()
             .and_then(parse_record)
             .ok_or_else(|| bad("has no CSV header".into()))?;
+        if let Some(m) = crate::sweep::columns::old_column_hint(&csv_header) {
+            return Err(bad(m));
+        }
         let n_cols = LEAD_COLUMNS.len() + header.axes + RUN_COLUMNS.len();
         if csv_header.len() != n_cols {
             return Err(bad(format!(

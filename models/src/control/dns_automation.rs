@@ -109,7 +109,7 @@ struct Metrics {
     apply_failures: CounterId,
     blocked: CounterId,
     records_empty: GaugeId,
-    /// Enactor run durations (start → clean-up), reported as the component's latency.
+    /// Enactor run durations (start → clean-up), reported as the component's task durations (`task_ms_*`).
     runs: HistId,
 }
 
@@ -182,7 +182,7 @@ impl Automation {
             apply_failures: rec.counter(n, "apply_failures"),
             blocked: rec.counter(n, "blocked"),
             records_empty: rec.gauge(n, "records_empty"),
-            runs: rec.histogram(n, "latency"),
+            runs: rec.histogram(n, "task"),
         });
         sim.schedule_at(SimTime::ZERO, wrap(idx, Ev::Plan));
         for (i, en) in a.enactors.iter_mut().enumerate() {

@@ -159,7 +159,7 @@ struct Metrics {
     queue_len: GaugeId,
     busy: GaugeId,
     netmgr_backlog: GaugeId,
-    /// Check latency: due → result.
+    /// Check latency: due → result (reported as the component's task durations, `task_ms_*`).
     latency: HistId,
 }
 
@@ -242,7 +242,7 @@ impl LoadBalancer {
                 queue_len: rec.gauge(n, "queue_len"),
                 busy: rec.gauge(n, "busy"),
                 netmgr_backlog: rec.gauge(n, "netmgr_backlog"),
-                latency: rec.histogram(n, "latency"),
+                latency: rec.histogram(n, "task"),
             },
         };
         for t in 0..spec.targets {

@@ -110,7 +110,10 @@ pub(crate) struct ClientMetrics {
     pub dns_failures: Option<CounterId>,
     pub in_flight: GaugeId,
     /// Call latency of successful calls (first try → success), retries and backoff included.
-    pub latency: HistId,
+    pub call_ok: HistId,
+    /// Call latency of every call: a successful one as in `call_ok`, a failed one from its
+    /// first try until it gave up (last attempt's timeout or error, fail-fast, budget, DNS).
+    pub call_all: HistId,
 }
 
 pub struct Client {
@@ -183,7 +186,8 @@ impl Client {
                 cache_misses: spec.cache.as_ref().map(|_| rec.counter(n, "cache_misses")),
                 dns_failures: spec.dns.as_ref().map(|_| rec.counter(n, "dns_failures")),
                 in_flight: rec.gauge(n, "in_flight"),
-                latency: rec.histogram(n, "latency"),
+                call_ok: rec.histogram(n, "call_ok"),
+                call_all: rec.histogram(n, "call_all"),
             },
         };
         c.trivial = spec.timeout.is_none()

@@ -213,7 +213,7 @@ pub(crate) struct ServiceMetrics {
     pub queue_len: GaugeId,
     pub busy: GaugeId,
     /// Sojourn time at this service: arrival → completion.
-    pub latency: HistId,
+    pub sojourn: HistId,
     /// Waiting time: arrival → start of service.
     /// Requests that started service, and their total waiting time (arrival → start, ns,
     /// saturating): the mean wait without a histogram on the hot path.
@@ -297,7 +297,7 @@ impl Service {
                 lost: rec.counter(n, "lost"),
                 queue_len: rec.gauge(n, "queue_len"),
                 busy: rec.gauge(n, "busy"),
-                latency: rec.histogram(n, "latency"),
+                sojourn: rec.histogram(n, "sojourn"),
                 started: rec.counter(n, "started"),
                 wait_ns: rec.counter(n, "wait_ns"),
                 degraded: None,

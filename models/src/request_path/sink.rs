@@ -13,7 +13,9 @@ pub struct Sink {
     pub(crate) completions: CounterId,
     pub(crate) failures: CounterId,
     /// End-to-end latency of successful calls (first try → success).
-    pub(crate) latency: HistId,
+    pub(crate) call_ok: HistId,
+    /// End-to-end latency of every call, a failed one counted until it gave up.
+    pub(crate) call_all: HistId,
 }
 
 impl Sink {
@@ -22,7 +24,8 @@ impl Sink {
             name: spec.name.clone(),
             completions: rec.counter(&spec.name, "completions"),
             failures: rec.counter(&spec.name, "failures"),
-            latency: rec.histogram(&spec.name, "latency"),
+            call_ok: rec.histogram(&spec.name, "call_ok"),
+            call_all: rec.histogram(&spec.name, "call_all"),
         }
     }
 }

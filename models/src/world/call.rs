@@ -81,31 +81,37 @@ impl World {
         if let Some(f) = cl.m.dns_failures {
             sim.rec.incr(f);
         }
-        self.record_give_up(c, sim);
+        self.record_give_up(c, 0, sim);
         self.user_done(c, user, sim);
     }
 
-    /// A call of client `c` succeeded after `latency_ns`: the client's and its sink's counts.
+    /// A call of client `c` succeeded after `latency_ns`: the client's and its sink's counts,
+    /// in both the successful-calls and the all-calls latency.
     pub(super) fn record_success(&self, c: usize, latency_ns: u64, sim: &mut Sim<Event>) {
         let cl = &self.clients[c];
         sim.rec.incr(cl.m.successes);
-        sim.rec.record(cl.m.latency, latency_ns);
+        sim.rec.record(cl.m.call_ok, latency_ns);
+        sim.rec.record(cl.m.call_all, latency_ns);
         if let ReplyTo::Sink(k) = cl.reply_to
             && let Some(sink) = self.sinks.get(k as usize)
         {
             sim.rec.incr(sink.completions);
-            sim.rec.record(sink.latency, latency_ns);
+            sim.rec.record(sink.call_ok, latency_ns);
+            sim.rec.record(sink.call_all, latency_ns);
         }
     }
 
-    /// A call of client `c` ended without success.
-    pub(super) fn record_give_up(&self, c: usize, sim: &mut Sim<Event>) {
+    /// A call of client `c` ended without success `duration_ns` after it started (its first
+    /// try): counted, and its duration to give-up recorded in the all-calls latency.
+    pub(super) fn record_give_up(&self, c: usize, duration_ns: u64, sim: &mut Sim<Event>) {
         let cl = &self.clients[c];
         sim.rec.incr(cl.m.give_ups);
+        sim.rec.record(cl.m.call_all, duration_ns);
         if let ReplyTo::Sink(k) = cl.reply_to
             && let Some(sink) = self.sinks.get(k as usize)
         {
             sim.rec.incr(sink.failures);
+            sim.rec.record(sink.call_all, duration_ns);
         }
     }
 
@@ -198,7 +204,7 @@ impl World {
             } else {
                 cl.m.errors
             });
-            self.record_give_up(c, sim);
+            self.record_give_up(c, now.since(sent).as_nanos(), sim);
         }
         self.user_done(c, user, sim);
     }
@@ -448,8 +454,10 @@ impl World {
         self.end_call(c, slot, true, sim);
     }
 
+    /// Call `slot` ends without success now: its duration runs from its first try (`born`).
     pub(super) fn give_up(&mut self, c: usize, slot: u32, sim: &mut Sim<Event>) {
-        self.record_give_up(c, sim);
+        let born = self.clients[c].calls[slot as usize].born;
+        self.record_give_up(c, sim.now().since(born).as_nanos(), sim);
         self.end_call(c, slot, false, sim);
     }
 

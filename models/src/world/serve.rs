@@ -208,7 +208,7 @@ impl World {
         self.live_requests -= 1;
         sim.rec.incr(svc.m.completions);
         sim.rec
-            .record(svc.m.latency, now.since(req.arrived).as_nanos());
+            .record(svc.m.sojourn, now.since(req.arrived).as_nanos());
         let outcome = if failed || svc.draw_error() {
             sim.rec.incr(svc.m.errors);
             Outcome::Error
