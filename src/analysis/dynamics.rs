@@ -421,8 +421,12 @@ mod tests {
     #[test]
     fn a_noisy_slow_drain_over_a_short_span_is_undetermined() {
         // Drains 1/s under ±300 noise over 12 windows: neither significant nor excluded.
+        // Batches of 2 windows alternate +300 / −300 around the drain.
         let a = run(shape(
-            |t| 1000.0 - 1.0 * t + 300.0 * ((t * 2.3).sin().signum()),
+            |t| {
+                let sign = if (t as usize / 2) % 2 == 0 { 1.0 } else { -1.0 };
+                1000.0 - 1.0 * t + 300.0 * sign
+            },
             12,
         ));
         assert_eq!(a.dynamic, Dynamic::Undetermined, "{a:?}");
