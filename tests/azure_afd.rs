@@ -420,7 +420,7 @@ fn afd_edge_schema_errors_name_line_and_field() {
                 "{BASE}\n[[actions]]\nat_s = 1.0\naction = \"servers\"\ntarget = \"afd\"\nvalue = 3.0\n"
             ),
             "t.toml:38:",
-            "actions[1].target: outage, restore and servers do not apply to a service with edge",
+            "actions[1].target: outage, restore, partition, heal and servers do not apply to a service with edge",
         ),
         (
             edit("action = \"bad_config\"", "action = \"admit_ramp\""),

@@ -283,7 +283,7 @@ fn finished_shard(path: &Path, sweep: &Sweep, shard: Shard) -> Option<PathBuf> {
 /// `verdicts: 12 stable · 3 recovered · 9 metastable`.
 fn verdict_line(table: &crate::sweep::results::Table) -> String {
     let col = crate::sweep::columns::LEAD_COLUMNS.len() + table.n_axes;
-    let mut counts = [0u64; 4];
+    let mut counts = [0u64; crate::sweep::columns::VERDICTS.len()];
     for line in table.rows.values() {
         if let Some(cells) = crate::sweep::results::parse_record(line.trim_end())
             && let Some(k) = cells
