@@ -811,9 +811,9 @@ fn erlang_a_k(lambda: f64, mu: f64, c: u32, theta: f64, queue_capacity: Option<u
 fn erlang_a_formula_sanity() {
     // θ = μ: every customer leaves at rate μ whether served or waiting, so N is M/M/∞:
     // Poisson(a), and Lq = E[(N − c)⁺] of that Poisson law.
-    let (lambda, mu, c) = (12.0, 1.0, 10u32);
+    let (lambda, mu, c) = (12.0f64, 1.0f64, 10u32);
     let a = lambda / mu;
-    let mut pn = (-a as f64).exp();
+    let mut pn = (-a).exp();
     let (mut lq, mut pw) = (0.0, 0.0);
     for n in 0..400u32 {
         if n >= c {
@@ -858,6 +858,7 @@ fn erlang_a_model(
     name: &str,
     (lambda, mu, c, theta): (f64, f64, u32, f64),
     queue_capacity: Option<u32>,
+    (limits, service_extra): (&str, &str),
     duration_s: f64,
     warmup_s: f64,
 ) -> Model {
@@ -871,7 +872,7 @@ description = "theory check for tests/theory.rs::{test}"
 duration_s = {duration_s:?}
 warmup_s = {warmup_s:?}
 window_ms = 10000.0
-
+{limits}
 [[sources]]
 name = "users"
 target = "{SERVICE}"
@@ -883,7 +884,7 @@ patience = {{ dist = "exponential", mean_ms = {patience_ms:?} }}
 name = "{SERVICE}"
 servers = {c}
 {capacity}queue_abandonment = true
-service_time = {{ dist = "exponential", mean_ms = {service_ms:?} }}
+{service_extra}service_time = {{ dist = "exponential", mean_ms = {service_ms:?} }}
 
 [[sinks]]
 name = "done"
@@ -908,12 +909,21 @@ fn check_erlang_a(
     name: &str,
     params: (f64, f64, u32, f64),
     queue_capacity: Option<u32>,
+    extra: (&str, &str),
     duration_s: f64,
     warmup_s: f64,
 ) -> (Model, Vec<Values>, ErlangA) {
     let seeds = seeds();
     let (lambda, mu, c, theta) = params;
-    let m = erlang_a_model(test, name, params, queue_capacity, duration_s, warmup_s);
+    let m = erlang_a_model(
+        test,
+        name,
+        params,
+        queue_capacity,
+        extra,
+        duration_s,
+        warmup_s,
+    );
     let vals = m.replicate(&seeds);
     let e = erlang_a_k(lambda, mu, c, theta, queue_capacity);
     let tag = format!(
@@ -980,7 +990,30 @@ fn mmc_abandonment_matches_erlang_a_overloaded() {
         "mmc-erlang-a-overloaded",
         (12.0, 1.0, 10, 0.5),
         None,
+        ("", ""),
         20_000.0,
+        200.0,
+    );
+}
+
+#[test]
+fn lifo_abandonment_matches_erlang_a_and_stays_bounded() {
+    // With exponential patience the number waiting is the same birth–death chain whatever the
+    // order of service, so LIFO must match Erlang A too. c = 10, λ = 50/s, μ = 1/s, θ = 0.5/s:
+    // about 80 wait at all times and the stack never empties, so without compaction the dead
+    // entries at its bottom would pile up by ≈ 40 per second; the live-request limit of 1 000
+    // (≈ 90 held, at most twice the waiting plus 64 stored with compaction) would stop the run
+    // within half a minute.
+    check_erlang_a(
+        "lifo_abandonment_matches_erlang_a_and_stays_bounded",
+        "mmc-erlang-a-lifo",
+        (50.0, 1.0, 10, 0.5),
+        None,
+        (
+            "\n[limits]\nmax_live_requests = 1000\n",
+            "discipline = \"lifo\"\n",
+        ),
+        5_000.0,
         200.0,
     );
 }
@@ -996,6 +1029,7 @@ fn mmc_abandonment_matches_erlang_a_underloaded() {
         "mmc-erlang-a-underloaded",
         params,
         None,
+        ("", ""),
         1000.0,
         100.0,
     );
@@ -1042,6 +1076,7 @@ fn bounded_queue_abandonment_frees_the_place_at_once() {
         "mmc-erlang-a-bounded",
         (4.0, 1.0, 2, 1.0),
         Some(3),
+        ("", ""),
         20_000.0,
         200.0,
     );
