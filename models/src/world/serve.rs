@@ -126,12 +126,12 @@ impl World {
                 sim.rec.gauge_set(svc.m.queue_len, now, 0.0);
                 return false;
             };
-            if svc.abandonment && req.caller.slot != TRIVIAL_SLOT {
+            if svc.abandonment
+                && req.caller.slot != TRIVIAL_SLOT
+                && let Some(cl) = self.clients.get_mut(req.caller.client as usize)
+            {
                 // Only a timeout stops a caller waiting for a queued request, and that
                 // timeout counted it dead: a caller not waiting means an abandoned entry.
-                let Some(cl) = self.clients.get_mut(req.caller.client as usize) else {
-                    continue;
-                };
                 if !cl.is_waiting(req.caller.slot, req.caller.generation) {
                     svc.dead = svc.dead.saturating_sub(1);
                     self.live_requests -= 1;
