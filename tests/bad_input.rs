@@ -1778,3 +1778,85 @@ fn no_panic_on_mutated_scenarios() {
     // The mutations must exercise both paths.
     assert!(rejected > 0 && ran > 0, "rejected {rejected}, ran {ran}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Random patience and queue abandonment
+// ---------------------------------------------------------------------------------------------
+
+/// `BASE` whose source gives `line` (a `patience = ...` or `timeout_ms = ...` line).
+fn with_source_line(line: &str) -> String {
+    with(
+        "rate_per_s = 80.0\n",
+        &format!("rate_per_s = 80.0\n{line}\n"),
+    )
+}
+
+#[test]
+fn patience_negative_mean() {
+    let text = with_source_line("patience = { dist = \"exponential\", mean_ms = -5.0 }");
+    bad(
+        "patience_negative_mean",
+        &text,
+        "patience",
+        "sources[0].patience.mean_ms",
+        &["-5"],
+    );
+}
+
+#[test]
+fn patience_and_timeout_both_given() {
+    let text = with_source_line(
+        "timeout_ms = 100.0\npatience = { dist = \"exponential\", mean_ms = 100.0 }",
+    );
+    bad(
+        "patience_and_timeout_both_given",
+        &text,
+        "patience",
+        "sources[0].patience",
+        &["timeout_ms", "not both"],
+    );
+}
+
+#[test]
+fn patience_unknown_distribution() {
+    let text = with_source_line("patience = { dist = \"weibull\", mean_ms = 100.0 }");
+    bad_no_field(
+        "patience_unknown_distribution",
+        &text,
+        "weibull",
+        &["unknown variant", "weibull"],
+    );
+}
+
+#[test]
+fn patience_and_timeout_on_a_call_edge() {
+    let text = format!(
+        "{BASE}\n[[services]]\nname = \"db\"\nservers = 1\nservice_time = {{ dist = \"constant\", value_ms = 1 }}\n"
+    );
+    let text = edit(
+        &text,
+        "servers = 1\nservice_time = { dist = \"exponential\", mean_ms = 10.0 }\n",
+        "servers = 1\nservice_time = { dist = \"exponential\", mean_ms = 10.0 }\ncalls = [{ target = \"db\", timeout_ms = 50, patience = { dist = \"exponential\", mean_ms = 50 } }]\n",
+    );
+    bad(
+        "patience_and_timeout_on_a_call_edge",
+        &text,
+        "calls = ",
+        "services[0].calls[0].patience",
+        &["not both"],
+    );
+}
+
+#[test]
+fn queue_abandonment_not_a_bool() {
+    let text = with(
+        "servers = 1\n",
+        "servers = 1\nqueue_abandonment = \"yes\"\n",
+    );
+    bad_no_field(
+        "queue_abandonment_not_a_bool",
+        &text,
+        "queue_abandonment",
+        &["bool"],
+    );
+}

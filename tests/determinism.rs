@@ -167,3 +167,55 @@ fn the_binary_writes_identical_files_for_the_same_seed() {
         "reproduce: metastable run scenarios/mm1.toml --seed 9 (twice) gives different bytes"
     );
 }
+
+/// Random patience draws from its own stream (`<client>/patience`): giving one subsystem
+/// impatient callers and queue abandonment leaves the other subsystem's rows byte-identical,
+/// leaves the impatient source's own arrival stream identical, and is itself deterministic.
+#[test]
+fn patience_draws_from_its_own_stream() {
+    let impatient = EXTRA
+        .replace(
+            "rate_per_s = 50.0\n",
+            "rate_per_s = 80.0\npatience = { dist = \"exponential\", mean_ms = 20.0 }\n",
+        )
+        .replace("servers = 1\n", "servers = 1\nqueue_abandonment = true\n");
+    let patient = EXTRA.replace("rate_per_s = 50.0\n", "rate_per_s = 80.0\n");
+    for seed in [3u64, 17] {
+        let (wa, _) = csvs(&format!("{BASE}{patient}"), seed);
+        let (wb, sb) = csvs(&format!("{BASE}{impatient}"), seed);
+        let names = ["users", "api", "done"];
+        assert!(
+            rows_of(&wa, &names) == rows_of(&wb, &names),
+            "seed {seed}: patience in another subsystem changed a row; reproduce: cargo test --test determinism patience"
+        );
+        let first_tries = |csv: &str| -> Vec<String> {
+            let col = column(csv, "first_tries");
+            rows_of(csv, &["batch"])
+                .iter()
+                .map(|r| r.split(',').nth(col).unwrap_or("").to_string())
+                .collect()
+        };
+        assert!(
+            first_tries(&wa) == first_tries(&wb),
+            "seed {seed}: patience changed the arrival stream"
+        );
+        assert_ne!(
+            rows_of(&wa, &["worker"]),
+            rows_of(&wb, &["worker"]),
+            "seed {seed}: patience had no effect"
+        );
+        let expired = column(&sb, "expired");
+        let worker = rows_of(&sb, &["worker"]);
+        let n: u64 = worker[0]
+            .split(',')
+            .nth(expired)
+            .unwrap_or("")
+            .parse()
+            .unwrap_or(0);
+        assert!(n > 0, "seed {seed}: nobody abandoned the worker's queue");
+        assert!(
+            csvs(&format!("{BASE}{impatient}"), seed) == (wb.clone(), sb.clone()),
+            "seed {seed}: two runs with patience differ"
+        );
+    }
+}

@@ -1,5 +1,5 @@
 //! Validation against queueing theory: closed-form results for M/M/1, M/M/c, M/D/1, M/G/1,
-//! M/M/1/K and Little's law, checked by independent replications.
+//! M/M/1/K, M/M/c+M (Erlang A) and Little's law, checked by independent replications.
 //!
 //! Method (every check). A scenario is built from TOML text in this file and run once per seed
 //! in `SEEDS` (n = 20 independent replications; the simulator derives every random stream from
@@ -20,7 +20,9 @@
 //! always; the 0.1 % level only matters when a scenario or the simulator changes.
 //!
 //! Theory references: Kleinrock, *Queueing Systems* vol. 1 (1975) — M/M/1 §3.2, M/M/c §3.5
-//! (Erlang C), M/M/1/K §3.6, M/G/1 Pollaczek–Khinchine §5.6; Little (1961) for L = λW.
+//! (Erlang C), M/M/1/K §3.6, M/G/1 Pollaczek–Khinchine §5.6; Little (1961) for L = λW;
+//! M/M/c+M: Palm (1946), in the form of Garnett, Mandelbaum & Reiman, "Designing a call center
+//! with impatient customers", MSOM 4(3), 2002 (birth–death chain, abandonment from the queue).
 //!
 //! To reproduce a failure: `cargo test --test theory <test_name> -- --nocapture`; each failure
 //! message also prints the scenario text, which can be saved as `theory/<name>.toml` and run by
@@ -152,6 +154,11 @@ servers = {servers}
 name = "done"
 "#
         );
+        Model::from_text(test, name, text)
+    }
+
+    /// A model from its full scenario text (its service must be named [`SERVICE`]).
+    fn from_text(test: &'static str, name: &str, text: String) -> Model {
         let file = format!("theory/{name}.toml");
         let scenario = parse(&text, &file)
             .unwrap_or_else(|e| panic!("{test}: scenario does not parse:\n{e}\n{text}"));
@@ -722,4 +729,355 @@ fn littles_law_holds_for_mg2_lognormal() {
         allowance: 1e-6 * l_mean,
     }
     .assert_agrees();
+}
+
+// ---------------------------------------------------------------------------------------------
+// M/M/c+M (Erlang A): exponential patience, abandonment from the queue
+// ---------------------------------------------------------------------------------------------
+
+/// Stationary figures of M/M/c+M.
+#[derive(Clone, Copy, Debug)]
+struct ErlangA {
+    /// Mean number waiting, E[(N − c)⁺].
+    lq: f64,
+    /// P(an arrival waits) = P(N ≥ c) (PASTA), less P(block) with a waiting room (a blocked
+    /// arrival does not wait).
+    p_wait: f64,
+    /// P(an arrival abandons) = θ·Lq/λ (abandonments per unit time ÷ arrivals).
+    p_abandon: f64,
+    /// P(an arrival finds the waiting room full) = P(N = c + K) (PASTA; 0 if unbounded).
+    p_block: f64,
+    /// Served per unit time, λ(1 − P(block) − P(abandon)).
+    throughput: f64,
+    /// Mean busy servers, E[min(N, c)].
+    busy: f64,
+}
+
+/// M/M/c+M with arrival rate λ, service rate μ per server, c servers and abandonment rate θ
+/// (patience exponential with mean 1/θ) — a birth–death chain with birth rate λ and death
+/// rate min(n, c)·μ + (n − c)⁺·θ, so p_n ∝ aⁿ/n! for n ≤ c (a = λ/μ) and
+/// p_n = p_c · Π_{k=1}^{n−c} λ/(cμ + kθ) for n > c. The tail is summed until its terms fall
+/// below 1e-17 of the total (they decrease faster than geometrically once cμ + kθ > λ).
+fn erlang_a(lambda: f64, mu: f64, c: u32, theta: f64) -> ErlangA {
+    erlang_a_k(lambda, mu, c, theta, None)
+}
+
+/// [`erlang_a`] with a waiting room of `queue_capacity` places (M/M/c/c+K+M): the same chain
+/// cut at n = c + K; an arrival that finds it there is rejected.
+fn erlang_a_k(lambda: f64, mu: f64, c: u32, theta: f64, queue_capacity: Option<u32>) -> ErlangA {
+    assert!(lambda > 0.0 && mu > 0.0 && c >= 1 && theta > 0.0);
+    // Unnormalised p_n, starting from p_0 = 1.
+    let (mut total, mut lq, mut p_wait, mut busy) = (0.0, 0.0, 0.0, 0.0);
+    let mut p = 1.0;
+    for n in 0..c {
+        total += p;
+        busy += n as f64 * p;
+        p *= lambda / (mu * (n + 1) as f64);
+    }
+    // p = p_c
+    let mut k = 0u64;
+    loop {
+        total += p;
+        p_wait += p;
+        lq += k as f64 * p;
+        busy += c as f64 * p;
+        if queue_capacity.is_some_and(|cap| k == cap as u64) {
+            break; // p = p_{c+K}
+        }
+        k += 1;
+        p *= lambda / (c as f64 * mu + k as f64 * theta);
+        if (p < 1e-17 * total && c as f64 * mu + k as f64 * theta > lambda) || k > 10_000_000 {
+            break;
+        }
+    }
+    let lq = lq / total;
+    let p_abandon = theta * lq / lambda;
+    let p_block = if queue_capacity.is_some() {
+        p / total
+    } else {
+        0.0
+    };
+    ErlangA {
+        lq,
+        p_wait: p_wait / total - p_block,
+        p_abandon,
+        p_block,
+        throughput: lambda * (1.0 - p_block - p_abandon),
+        busy: busy / total,
+    }
+}
+
+#[test]
+fn erlang_a_formula_sanity() {
+    // θ = μ: every customer leaves at rate μ whether served or waiting, so N is M/M/∞:
+    // Poisson(a), and Lq = E[(N − c)⁺] of that Poisson law.
+    let (lambda, mu, c) = (12.0f64, 1.0f64, 10u32);
+    let a = lambda / mu;
+    let mut pn = (-a).exp();
+    let (mut lq, mut pw) = (0.0, 0.0);
+    for n in 0..400u32 {
+        if n >= c {
+            lq += (n - c) as f64 * pn;
+            pw += pn;
+        }
+        pn *= a / (n + 1) as f64;
+    }
+    let e = erlang_a(lambda, mu, c, mu);
+    assert!((e.lq - lq).abs() < 1e-10, "{e:?} vs Lq {lq}");
+    assert!((e.p_wait - pw).abs() < 1e-10, "{e:?} vs P(wait) {pw}");
+    // Flow balance: served per unit time = μ · mean busy servers.
+    for (l, m, cc, th) in [
+        (12.0, 1.0, 10, 0.5),
+        (300.0, 100.0, 4, 20.0),
+        (5.0, 1.0, 1, 3.0),
+    ] {
+        let e = erlang_a(l, m, cc, th);
+        assert!(
+            (e.throughput - m * e.busy).abs() < 1e-9 * l,
+            "flow balance: {e:?} for ({l}, {m}, {cc}, {th})"
+        );
+    }
+    // A bounded waiting room: flow balance still holds, and K = 0 is Erlang B.
+    let e = erlang_a_k(12.0, 1.0, 10, 0.5, Some(3));
+    assert!((e.throughput - e.busy).abs() < 1e-9 * 12.0, "{e:?}");
+    let e = erlang_a_k(3.0, 1.0, 4, 0.5, Some(0));
+    let erlang_b = (81.0 / 24.0) / (1.0 + 3.0 + 4.5 + 4.5 + 81.0 / 24.0);
+    assert!(
+        (e.p_block - erlang_b).abs() < 1e-12,
+        "{e:?} vs Erlang B {erlang_b}"
+    );
+    // θ → 0 with a < c: Erlang C.
+    let e = erlang_a(300.0, 100.0, 4, 1e-9);
+    assert!((e.p_wait - erlang_c(4, 3.0)).abs() < 1e-6, "{e:?}");
+}
+
+/// Source with exponential patience (mean 1/θ) → `servers` exponential servers with
+/// `queue_abandonment` → sink.
+fn erlang_a_model(
+    test: &'static str,
+    name: &str,
+    (lambda, mu, c, theta): (f64, f64, u32, f64),
+    queue_capacity: Option<u32>,
+    (limits, service_extra): (&str, &str),
+    duration_s: f64,
+    warmup_s: f64,
+) -> Model {
+    let capacity = queue_capacity.map_or(String::new(), |k| format!("queue_capacity = {k}\n"));
+    let service_ms = 1e3 / mu;
+    let patience_ms = 1e3 / theta;
+    let text = format!(
+        r#"[scenario]
+name = "{name}"
+description = "theory check for tests/theory.rs::{test}"
+duration_s = {duration_s:?}
+warmup_s = {warmup_s:?}
+window_ms = 10000.0
+{limits}
+[[sources]]
+name = "users"
+target = "{SERVICE}"
+sink = "done"
+rate_per_s = {lambda:?}
+patience = {{ dist = "exponential", mean_ms = {patience_ms:?} }}
+
+[[services]]
+name = "{SERVICE}"
+servers = {c}
+{capacity}queue_abandonment = true
+{service_extra}service_time = {{ dist = "exponential", mean_ms = {service_ms:?} }}
+
+[[sinks]]
+name = "done"
+"#
+    );
+    Model::from_text(test, name, text)
+}
+
+/// Checks the simulated M/M/c+M against [`erlang_a`]: P(abandon) (the service's `expired` ÷
+/// `arrivals`), P(wait > 0) (`queued` ÷ `arrivals`), Lq (`queue_len_mean`, which counts only
+/// requests still waiting), throughput and busy servers; with a waiting room, also
+/// P(block) (`rejected` ÷ `arrivals`), which shows that an abandonment frees its place at
+/// once. Returns the model and its replications.
+///
+/// Allowance: REL_BIAS of each figure. Its reasoning carries over: the chains here relax
+/// within tens of seconds (rates μ, θ ≥ 0.5/s, queues of a few requests) against ≥ 100 s of
+/// warm-up; durations are rounded to 1 ns on means of ≥ 10 ms; a patience draw is raised to
+/// 1 ns at least (probability < 1e-8 per draw here); and the ratio estimators
+/// (expired/arrivals, queued/arrivals) have O(1/arrivals) ≈ 1e-5 bias.
+fn check_erlang_a(
+    test: &'static str,
+    name: &str,
+    params: (f64, f64, u32, f64),
+    queue_capacity: Option<u32>,
+    extra: (&str, &str),
+    duration_s: f64,
+    warmup_s: f64,
+) -> (Model, Vec<Values>, ErlangA) {
+    let seeds = seeds();
+    let (lambda, mu, c, theta) = params;
+    let m = erlang_a_model(
+        test,
+        name,
+        params,
+        queue_capacity,
+        extra,
+        duration_s,
+        warmup_s,
+    );
+    let vals = m.replicate(&seeds);
+    let e = erlang_a_k(lambda, mu, c, theta, queue_capacity);
+    let tag = format!(
+        "c = {c}, a = {}, theta = {theta}, K = {queue_capacity:?}",
+        lambda / mu
+    );
+    let ratio = |num: fn(&Values) -> Option<u64>, what: &'static str| -> Vec<f64> {
+        vals.iter()
+            .zip(&seeds)
+            .map(|(v, &s)| get(num(v), what, s) as f64 / get(v.arrivals, "arrivals", s) as f64)
+            .collect()
+    };
+    let mut checks: Vec<(&str, Vec<f64>, f64)> = vec![
+        ("P(abandon)", ratio(|v| v.expired, "expired"), e.p_abandon),
+        ("P(wait > 0)", ratio(|v| v.queued, "queued"), e.p_wait),
+        (
+            "Lq",
+            vals.iter()
+                .zip(&seeds)
+                .map(|(v, &s)| get(v.queue_len_mean, "queue_len_mean", s))
+                .collect(),
+            e.lq,
+        ),
+        (
+            "throughput (/s)",
+            vals.iter()
+                .zip(&seeds)
+                .map(|(v, &s)| get(v.throughput_per_s, "throughput_per_s", s))
+                .collect(),
+            e.throughput,
+        ),
+        (
+            "busy servers",
+            vals.iter()
+                .zip(&seeds)
+                .map(|(v, &s)| get(v.busy_mean, "busy_mean", s))
+                .collect(),
+            e.busy,
+        ),
+    ];
+    if queue_capacity.is_some() {
+        checks.push(("P(block)", ratio(|v| v.rejected, "rejected"), e.p_block));
+    }
+    for (what, estimates, theory) in checks {
+        Comparison {
+            model: &m,
+            seeds: &seeds,
+            what: &format!("{what}, {tag}"),
+            estimates,
+            theory,
+            allowance: REL_BIAS * theory,
+        }
+        .assert_agrees();
+    }
+    (m, vals, e)
+}
+
+#[test]
+fn mmc_abandonment_matches_erlang_a_overloaded() {
+    // c = 10, λ = 12/s, μ = 1/s (a = 12 > c: overloaded; only abandonment keeps it stable),
+    // θ = 0.5/s (mean patience 2 s).
+    check_erlang_a(
+        "mmc_abandonment_matches_erlang_a_overloaded",
+        "mmc-erlang-a-overloaded",
+        (12.0, 1.0, 10, 0.5),
+        None,
+        ("", ""),
+        20_000.0,
+        200.0,
+    );
+}
+
+#[test]
+fn lifo_abandonment_matches_erlang_a_and_stays_bounded() {
+    // With exponential patience the number waiting is the same birth–death chain whatever the
+    // order of service, so LIFO must match Erlang A too. c = 10, λ = 50/s, μ = 1/s, θ = 0.5/s:
+    // about 80 wait at all times and the stack never empties, so without compaction the dead
+    // entries at its bottom would pile up by ≈ 40 per second; the live-request limit of 1 000
+    // (≈ 90 held, at most twice the waiting plus 64 stored with compaction) would stop the run
+    // within half a minute.
+    check_erlang_a(
+        "lifo_abandonment_matches_erlang_a_and_stays_bounded",
+        "mmc-erlang-a-lifo",
+        (50.0, 1.0, 10, 0.5),
+        None,
+        (
+            "\n[limits]\nmax_live_requests = 1000\n",
+            "discipline = \"lifo\"\n",
+        ),
+        5_000.0,
+        200.0,
+    );
+}
+
+#[test]
+fn mmc_abandonment_matches_erlang_a_underloaded() {
+    // c = 4, λ = 300/s, μ = 100/s (ρ = 0.75, the Erlang C case above), θ = 20/s (mean
+    // patience 50 ms, ten times the Erlang C mean wait).
+    let params = (300.0, 100.0, 4, 20.0);
+    let test = "mmc_abandonment_matches_erlang_a_underloaded";
+    let (m, vals, e) = check_erlang_a(
+        test,
+        "mmc-erlang-a-underloaded",
+        params,
+        None,
+        ("", ""),
+        1000.0,
+        100.0,
+    );
+    // Power: the same replications reject the queue without abandonment (Erlang C's
+    // Lq = C(c, a)·ρ/(1 − ρ)) and Erlang A with a 20 % different patience.
+    let seeds = seeds();
+    let lq: Vec<f64> = vals
+        .iter()
+        .zip(&seeds)
+        .map(|(v, &s)| get(v.queue_len_mean, "queue_len_mean", s))
+        .collect();
+    let erlang_c_lq = erlang_c(4, 3.0) * 0.75 / 0.25;
+    for (what, wrong) in [
+        ("Lq vs Erlang C (no abandonment)", erlang_c_lq),
+        (
+            "Lq vs Erlang A, theta x 1.2",
+            erlang_a(300.0, 100.0, 4, 24.0).lq,
+        ),
+        (
+            "Lq vs Erlang A, theta x 0.8",
+            erlang_a(300.0, 100.0, 4, 16.0).lq,
+        ),
+    ] {
+        Comparison {
+            model: &m,
+            seeds: &seeds,
+            what,
+            estimates: lq.clone(),
+            theory: wrong,
+            allowance: REL_BIAS * wrong,
+        }
+        .assert_rejects();
+    }
+    assert!(e.lq < erlang_c_lq, "abandonment shortens the queue: {e:?}");
+}
+
+#[test]
+fn bounded_queue_abandonment_frees_the_place_at_once() {
+    // c = 2, λ = 4/s, μ = 1/s (a = 4: overloaded), θ = 1/s, a waiting room of 3. If an
+    // abandoned request kept its place until a server reached it, arrivals would be rejected
+    // more often than P(N = c + K) of the chain in which the place frees at once.
+    check_erlang_a(
+        "bounded_queue_abandonment_frees_the_place_at_once",
+        "mmc-erlang-a-bounded",
+        (4.0, 1.0, 2, 1.0),
+        Some(3),
+        ("", ""),
+        20_000.0,
+        200.0,
+    );
 }

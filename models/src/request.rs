@@ -28,7 +28,8 @@ pub struct Request {
     /// When it reached the service currently holding it.
     pub arrived: SimTime,
     /// When the caller stops waiting for this attempt (`SimTime::MAX` if never). Services with
-    /// `drop_expired` discard work whose deadline has passed instead of serving it.
+    /// `drop_expired` discard work whose deadline has passed instead of serving it; with
+    /// `queue_abandonment` it leaves the queue at that moment.
     pub deadline: SimTime,
     pub caller: Caller,
     /// The cache key the request reads (0 when the caller has no cache).

@@ -203,6 +203,9 @@ pub struct Values {
     /// DNS automation enactor run durations, load balancer health-check latency.
     pub task: Option<HistStat>,
     pub wait_ms_mean: Option<f64>,
+    /// Arrivals that found no idle server and waited in the queue (services with
+    /// `queue_abandonment` only; not a CSV column — the theory tests' P(wait > 0)).
+    pub queued: Option<u64>,
     /// DNS automation: plans produced, applies, applies of a plan older than the endpoint's,
     /// races (endpoints emptied), mean number of empty endpoints.
     pub plans: Option<u64>,
@@ -394,6 +397,7 @@ const COUNTERS: &[&str] = &[
     "failures",
     "started",
     "wait_ns",
+    "queued",
     "plans",
     "applies",
     "stale_applies",
@@ -535,6 +539,7 @@ impl RunReport {
                 .zip(cnt("started"))
                 .filter(|&(_, n)| n > 0)
                 .map(|(w, n)| w as f64 / n as f64 / 1e6),
+            queued: cnt("queued"),
             plans: cnt("plans"),
             applies: cnt("applies"),
             stale_applies: cnt("stale_applies"),

@@ -89,6 +89,7 @@ impl Validator<'_> {
         let timeout = s.timeout_ms.map(|t| {
             SimDuration::from_millis_f64(self.positive(&path.key("timeout_ms"), t, MAX_DURATION_MS))
         });
+        let patience = self.patience(path, s.timeout_ms, s.patience.as_ref());
         let deadline = s.deadline_ms.map(|t| {
             SimDuration::from_millis_f64(self.positive(
                 &path.key("deadline_ms"),
@@ -141,11 +142,30 @@ impl Validator<'_> {
             reply_to,
             mode,
             timeout,
+            patience,
             deadline,
             retry,
             cache,
             dns,
         }
+    }
+
+    /// `patience = { dist = ... }` of a client or call edge at `path` (the random per-attempt
+    /// alternative to `timeout_ms`): validated like a service time; giving both is an error.
+    pub(super) fn patience(
+        &mut self,
+        path: &FieldPath,
+        timeout_ms: Option<f64>,
+        patience: Option<&DistFile>,
+    ) -> Option<Dist> {
+        let d = patience?;
+        if timeout_ms.is_some() {
+            self.err(
+                &path.key("patience"),
+                "give either timeout_ms (a constant per-attempt timeout) or patience (a random one), not both",
+            );
+        }
+        Some(self.dist(&path.key("patience"), d))
     }
 
     pub(super) fn schedule(

@@ -168,6 +168,8 @@ pub struct ClientFile {
     pub users: Option<i64>,
     pub think_time: Option<DistFile>,
     pub timeout_ms: Option<f64>,
+    /// Per-attempt patience drawn from a distribution (instead of `timeout_ms`).
+    pub patience: Option<DistFile>,
     pub deadline_ms: Option<f64>,
     pub retry: Option<RetryFile>,
     pub cache: Option<CacheFile>,
@@ -450,6 +452,8 @@ pub enum CallModeFile {
 pub struct CallFile {
     pub target: String,
     pub timeout_ms: Option<f64>,
+    /// Per-attempt patience drawn from a distribution (instead of `timeout_ms`).
+    pub patience: Option<DistFile>,
     pub deadline_ms: Option<f64>,
     pub retry: Option<RetryFile>,
 }
@@ -479,6 +483,9 @@ pub struct ServiceFile {
     pub discipline: DisciplineFile,
     #[serde(default)]
     pub drop_expired: bool,
+    /// A queued request leaves the queue when its caller gives up on it (M/M/c+M).
+    #[serde(default)]
+    pub queue_abandonment: bool,
     #[serde(default)]
     pub error_rate: f64,
     pub degradation: Option<DegradationFile>,

@@ -48,6 +48,7 @@ impl Validator<'_> {
                         MAX_DURATION_MS,
                     ))
                 });
+                let patience = self.patience(&cp, call.timeout_ms, call.patience.as_ref());
                 let deadline = call.deadline_ms.map(|t| {
                     SimDuration::from_millis_f64(self.positive(
                         &cp.key("deadline_ms"),
@@ -72,6 +73,7 @@ impl Validator<'_> {
                     reply_to: ReplyTo::Parent,
                     mode: Mode::Downstream,
                     timeout,
+                    patience,
                     deadline,
                     retry,
                     cache: None,
@@ -128,6 +130,7 @@ impl Validator<'_> {
                 reply_to: ReplyTo::Parent,
                 mode: Mode::Downstream,
                 timeout: Some(timeout),
+                patience: None,
                 deadline: None,
                 retry: RetrySpec::default(),
                 cache: None,
@@ -272,6 +275,7 @@ impl Validator<'_> {
                 .map(|e| self.edge_spec(&path.key("edge"), e, s.crash_loop.is_some())),
             discipline,
             drop_expired: s.drop_expired,
+            queue_abandonment: s.queue_abandonment,
             error_rate,
             degradation,
             name: s.name.clone(),

@@ -1,5 +1,6 @@
 //! Clients: open loop (Poisson arrivals with a rate schedule) or closed loop (N users with think
-//! time), a per-attempt timeout, an overall deadline per call, and a retry policy.
+//! time), a per-attempt timeout (a constant `timeout`, or a random `patience` drawn per attempt
+//! from the client's `<name>/patience` stream), an overall deadline per call, and a retry policy.
 //!
 //! A *call* is one unit of work the user wants done; it makes one or more *attempts* (the first
 //! try, then retries). Each attempt carries a generation number; an attempt's timeout, its
@@ -55,6 +56,9 @@ pub struct ClientSpec {
     pub mode: Mode,
     /// Per-attempt timeout (`None`: wait forever).
     pub timeout: Option<SimDuration>,
+    /// Per-attempt patience drawn afresh for every attempt (the random generalisation of
+    /// `timeout`; the scenario layer allows at most one of the two).
+    pub patience: Option<Dist>,
     /// Overall deadline of a call, retries included (`None`: none).
     pub deadline: Option<SimDuration>,
     pub retry: RetrySpec,
@@ -89,6 +93,9 @@ pub(crate) struct Call {
     pub user: u32,
     /// Cache key the call reads (0 without a cache).
     pub key: u32,
+    /// The attempt in flight waits in the queue of a service with `queue_abandonment` (set
+    /// when it is queued, cleared when it is taken from the queue or abandoned).
+    pub queued: bool,
 }
 
 pub(crate) struct ClientMetrics {
@@ -122,6 +129,7 @@ pub struct Client {
     pub reply_to: ReplyTo,
     pub(crate) mode: Mode,
     pub(crate) timeout: Option<SimDuration>,
+    pub(crate) patience: Option<Dist>,
     pub(crate) deadline: Option<SimDuration>,
     pub(crate) retry: RetryState,
     pub(crate) rate_per_s: f64,
@@ -142,6 +150,8 @@ pub struct Client {
     arrivals_rng: SimRng,
     pub(crate) think_rng: SimRng,
     pub(crate) retry_rng: SimRng,
+    /// Draws of `patience` (a stream of its own: clients without patience draw nothing).
+    patience_rng: SimRng,
     pub(crate) m: ClientMetrics,
 }
 
@@ -154,6 +164,7 @@ impl Client {
             reply_to: spec.reply_to,
             mode: spec.mode.clone(),
             timeout: spec.timeout,
+            patience: spec.patience.clone(),
             deadline: spec.deadline,
             retry: RetryState::new(&spec.retry),
             rate_per_s: 0.0,
@@ -171,6 +182,7 @@ impl Client {
             arrivals_rng: sim_core::stream(seed, &format!("{n}/arrivals")),
             think_rng: sim_core::stream(seed, &format!("{n}/think")),
             retry_rng: sim_core::stream(seed, &format!("{n}/retry")),
+            patience_rng: sim_core::stream(seed, &format!("{n}/patience")),
             m: ClientMetrics {
                 first_tries: rec.counter(n, "first_tries"),
                 retries: rec.counter(n, "retries"),
@@ -191,6 +203,7 @@ impl Client {
             },
         };
         c.trivial = spec.timeout.is_none()
+            && spec.patience.is_none()
             && spec.deadline.is_none()
             && c.retry.is_trivial()
             && spec.mode != Mode::Downstream;
@@ -234,6 +247,7 @@ impl Client {
             in_flight: false,
             prev_sleep_ns: 0,
             user,
+            queued: false,
         };
         self.live_calls += 1;
         match self.free.pop() {
@@ -268,10 +282,28 @@ impl Client {
                 .is_some_and(|c| c.generation == generation && c.in_flight)
     }
 
-    /// The per-attempt deadline for an attempt sent now: the attempt timeout, capped by the
-    /// call's overall deadline.
-    pub(crate) fn attempt_deadline(&self, born: SimTime, now: SimTime) -> SimTime {
-        let by_timeout = self.timeout.map_or(SimTime::MAX, |t| now.saturating_add(t));
+    /// Marks or clears the `queued` flag of call `slot` if its attempt `generation` is the one
+    /// in flight (queue abandonment).
+    #[inline]
+    pub(crate) fn set_queued(&mut self, slot: u32, generation: u32, queued: bool) {
+        if let Some(c) = self.calls.get_mut(slot as usize)
+            && c.generation == generation
+            && c.in_flight
+        {
+            c.queued = queued;
+        }
+    }
+
+    /// The per-attempt deadline for an attempt sent now: the attempt timeout (or a fresh draw
+    /// of the patience, at least 1 ns), capped by the call's overall deadline.
+    pub(crate) fn attempt_deadline(&mut self, born: SimTime, now: SimTime) -> SimTime {
+        let timeout = match &self.patience {
+            Some(p) => Some(SimDuration(
+                p.sample(&mut self.patience_rng).as_nanos().max(1),
+            )),
+            None => self.timeout,
+        };
+        let by_timeout = timeout.map_or(SimTime::MAX, |t| now.saturating_add(t));
         let by_deadline = self
             .deadline
             .map_or(SimTime::MAX, |d| born.saturating_add(d));

@@ -1,6 +1,14 @@
 //! A service: `c` identical servers in front of one queue (FIFO or LIFO, bounded or not), with
-//! optional deadline-aware dropping, an error rate, overload degradation, outages and capacity
-//! changes.
+//! optional deadline-aware dropping, abandonment from the queue, an error rate, overload
+//! degradation, outages and capacity changes.
+//!
+//! Abandonment (`queue_abandonment`) is lazy deletion: when a queued request's caller gives up
+//! (its attempt's timeout or patience runs out) the request is counted `expired` and `dead` at
+//! once, and every count of the queue (length gauge, `queue_capacity`, concurrency limit,
+//! degradation, congestion) uses the live length `queue.len() − dead`, so the slot is free
+//! at that moment; the entry itself is discarded when a pop reaches it, or when dead entries
+//! outnumber live ones (compaction, amortised O(1) per abandonment). Without abandonment
+//! `dead` is always 0 and nothing changes.
 
 use std::collections::VecDeque;
 
@@ -73,6 +81,9 @@ pub struct ServiceSpec {
     /// Drop work whose caller's deadline has passed when it reaches the head of the queue,
     /// instead of serving it (wasted work).
     pub drop_expired: bool,
+    /// Requests leave the queue (never served, counted `expired`) at the moment their caller
+    /// gives up on them; work already in service is not abandoned (M/M/c+M).
+    pub queue_abandonment: bool,
     /// Probability that a served request is answered with an error.
     pub error_rate: f64,
     pub degradation: Option<Degradation>,
@@ -133,6 +144,9 @@ pub struct Service {
     pub(crate) service_time: Dist,
     pub(crate) discipline: Discipline,
     pub(crate) drop_expired: bool,
+    pub(crate) abandonment: bool,
+    /// Abandoned requests still stored in `queue` (always 0 without abandonment).
+    pub(crate) dead: usize,
     pub(crate) error_rate: f64,
     pub(crate) degradation: Option<Degradation>,
     pub(crate) queue_control: QueueControl,
@@ -221,6 +235,9 @@ pub(crate) struct ServiceMetrics {
     pub wait_ns: CounterId,
     /// Answers served degraded (fail-open config-push proxies only).
     pub degraded: Option<CounterId>,
+    /// Arrivals that had to wait (found no idle server and were queued); registered only with
+    /// `queue_abandonment` (not a CSV column: the theory tests read it for P(wait > 0)).
+    pub queued: Option<CounterId>,
 }
 
 impl Service {
@@ -238,6 +255,8 @@ impl Service {
             service_time: spec.service_time.clone(),
             discipline: spec.discipline,
             drop_expired: spec.drop_expired,
+            abandonment: spec.queue_abandonment,
+            dead: 0,
             error_rate: spec.error_rate,
             degradation: spec.degradation,
             queue_control: spec.queue_control,
@@ -301,6 +320,7 @@ impl Service {
                 started: rec.counter(n, "started"),
                 wait_ns: rec.counter(n, "wait_ns"),
                 degraded: None,
+                queued: spec.queue_abandonment.then(|| rec.counter(n, "queued")),
             },
             edge: spec
                 .edge
@@ -318,11 +338,17 @@ impl Service {
         self.idle.is_empty()
             && self
                 .queue_capacity
-                .is_some_and(|cap| self.queue.len() >= cap as usize)
+                .is_some_and(|cap| self.live_len() >= cap as usize)
+    }
+
+    /// Requests waiting (abandoned ones not counted).
+    #[inline]
+    pub fn live_len(&self) -> usize {
+        self.queue.len() - self.dead
     }
 
     pub fn queue_len(&self) -> usize {
-        self.queue.len()
+        self.live_len()
     }
 
     pub fn busy(&self) -> u32 {
@@ -337,7 +363,7 @@ impl Service {
             return true;
         }
         if let Some(limit) = self.admission.concurrency_limit
-            && self.busy as usize + self.queue.len() >= limit as usize
+            && self.busy as usize + self.live_len() >= limit as usize
         {
             return false;
         }
@@ -361,7 +387,7 @@ impl Service {
     /// Queues `req` (arrived at `now`).
     #[inline]
     pub(crate) fn enqueue(&mut self, req: Request, now: SimTime) {
-        if self.queue.is_empty() {
+        if self.live_len() == 0 {
             self.nonempty_since = now;
         }
         self.queue.push_back(req);
@@ -398,7 +424,7 @@ impl Service {
     /// True while the queue has been non-empty for at least the control interval.
     #[inline]
     fn congested(&self, now: SimTime) -> bool {
-        !self.queue.is_empty() && now.since(self.nonempty_since) >= self.queue_control.interval
+        self.live_len() > 0 && now.since(self.nonempty_since) >= self.queue_control.interval
     }
 
     /// Takes the next request to serve, per the discipline.
@@ -457,7 +483,7 @@ impl Service {
         let mut factor = self.slowdown;
         if let Some(g) = self.degradation {
             let util = self.busy as f64 / self.servers.max(1) as f64;
-            factor *= (1.0 + g.per_queued * self.queue.len() as f64 + g.per_utilisation * util)
+            factor *= (1.0 + g.per_queued * self.live_len() as f64 + g.per_utilisation * util)
                 .min(g.max_factor);
         }
         if factor == 1.0 {
@@ -474,7 +500,7 @@ impl Service {
     }
 
     pub(crate) fn set_gauges(&self, rec: &mut Recorder, now: SimTime) {
-        rec.gauge_set(self.m.queue_len, now, self.queue.len() as f64);
+        rec.gauge_set(self.m.queue_len, now, self.live_len() as f64);
         rec.gauge_set(self.m.busy, now, self.busy as f64);
     }
 }

@@ -41,10 +41,22 @@ impl World {
                     return;
                 }
                 svc.down = true;
-                let held = svc.queue.len() as u64 + svc.busy as u64;
+                // Abandoned entries were counted when their callers left; the live ones are
+                // lost (and no longer queued for their callers' abandonment).
+                let held = svc.live_len() as u64 + svc.busy as u64;
                 sim.rec.add(svc.m.lost, held);
-                self.live_requests -= held;
+                self.live_requests -= svc.queue.len() as u64 + svc.busy as u64;
+                if svc.abandonment {
+                    for r in &svc.queue {
+                        if let Some(cl) = self.clients.get_mut(r.caller.client as usize)
+                            && r.caller.slot != TRIVIAL_SLOT
+                        {
+                            cl.set_queued(r.caller.slot, r.caller.generation, false);
+                        }
+                    }
+                }
                 svc.queue.clear();
+                svc.dead = 0;
                 for (slot, g) in svc.in_service.iter_mut().zip(svc.server_gen.iter_mut()) {
                     *slot = None;
                     *g = g.wrapping_add(1);

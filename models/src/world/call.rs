@@ -375,10 +375,17 @@ impl World {
         }
         let call = &mut cl.calls[slot as usize];
         call.in_flight = false;
+        let queued = std::mem::take(&mut call.queued);
         let was_retry = call.attempts > 1;
         cl.retry
             .on_attempt_end(sim.now(), AttemptEnd::Timeout, was_retry);
         sim.rec.incr(cl.m.timeouts);
+        if queued {
+            // The attempt waits in a queue with abandonment: it leaves it now, before any
+            // retry is sent.
+            let target = cl.target as usize;
+            self.abandon(target, sim);
+        }
         self.attempt_failed(c, slot, Failure::Timeout, sim);
     }
 

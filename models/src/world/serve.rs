@@ -38,7 +38,48 @@ impl World {
         } else {
             svc.enqueue(req, now);
             sim.rec
-                .gauge_set_count(svc.m.queue_len, now, svc.queue.len() as u64);
+                .gauge_set_count(svc.m.queue_len, now, svc.live_len() as u64);
+            if svc.abandonment {
+                if let Some(q) = svc.m.queued {
+                    sim.rec.incr(q);
+                }
+                if let Some(cl) = self.clients.get_mut(req.caller.client as usize)
+                    && req.caller.slot != TRIVIAL_SLOT
+                {
+                    cl.set_queued(req.caller.slot, req.caller.generation, true);
+                }
+            }
+        }
+    }
+
+    /// The caller of a request queued at service `s` (with `queue_abandonment`) gave up on it:
+    /// the request leaves the queue now (counted `expired`; its entry is discarded lazily).
+    pub(super) fn abandon(&mut self, s: usize, sim: &mut Sim<Event>) {
+        let now = sim.now();
+        let svc = &mut self.services[s];
+        debug_assert!(svc.abandonment && svc.dead < svc.queue.len());
+        if svc.dead >= svc.queue.len() {
+            return; // (cannot happen: the caller's flag says it is queued here)
+        }
+        svc.dead += 1;
+        sim.rec.incr(svc.m.expired);
+        sim.rec
+            .gauge_set_count(svc.m.queue_len, now, svc.live_len() as u64);
+        // Compaction when dead entries outnumber live ones: O(queue) for at least queue/2
+        // abandonments since the last one, so amortised O(1), and memory stays within twice
+        // the live queue (LIFO would otherwise keep dead entries at the bottom for ever).
+        if svc.dead >= 64 && svc.dead * 2 > svc.queue.len() {
+            let clients = &self.clients;
+            let before = svc.queue.len();
+            svc.queue.retain(|r| {
+                clients
+                    .get(r.caller.client as usize)
+                    .is_none_or(|c| c.is_waiting(r.caller.slot, r.caller.generation))
+            });
+            let removed = before - svc.queue.len();
+            debug_assert_eq!(removed, svc.dead);
+            self.live_requests -= removed as u64;
+            svc.dead = 0;
         }
     }
 
@@ -74,7 +115,7 @@ impl World {
         let now = sim.now();
         let svc = &self.services[s];
         if let Some(e) = &svc.edge
-            && !svc.queue.is_empty()
+            && svc.live_len() > 0
             && e.overloaded(server, now)
         {
             self.edge_crash(s, server, true, sim);
@@ -84,20 +125,35 @@ impl World {
             let svc = &mut self.services[s];
             let congested = svc.is_congested(now);
             let Some(req) = svc.pop_next(now) else {
+                debug_assert_eq!(svc.dead, 0);
+                svc.dead = 0;
                 sim.rec.gauge_set(svc.m.queue_len, now, 0.0);
                 return false;
             };
+            if svc.abandonment
+                && req.caller.slot != TRIVIAL_SLOT
+                && let Some(cl) = self.clients.get_mut(req.caller.client as usize)
+            {
+                // Only a timeout stops a caller waiting for a queued request, and that
+                // timeout counted it dead: a caller not waiting means an abandoned entry.
+                if !cl.is_waiting(req.caller.slot, req.caller.generation) {
+                    svc.dead = svc.dead.saturating_sub(1);
+                    self.live_requests -= 1;
+                    continue;
+                }
+                cl.set_queued(req.caller.slot, req.caller.generation, false);
+            }
             match svc.skip(&req, now, congested) {
                 None if svc.bad_config => {
                     sim.rec
-                        .gauge_set_count(svc.m.queue_len, now, svc.queue.len() as u64);
+                        .gauge_set_count(svc.m.queue_len, now, svc.live_len() as u64);
                     self.crash(s, server, req, sim);
                     return true; // the server is not idle: it is restarting
                 }
                 None => {
                     Self::start_service(svc, s, server, req, sim);
                     sim.rec
-                        .gauge_set_count(svc.m.queue_len, now, svc.queue.len() as u64);
+                        .gauge_set_count(svc.m.queue_len, now, svc.live_len() as u64);
                     return true;
                 }
                 Some(Skip::Expired) => {
