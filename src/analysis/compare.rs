@@ -172,10 +172,10 @@ pub fn comparison_table(reports: &[RunReport]) -> String {
             if let Some(p) = row.loops.primary() {
                 let _ = writeln!(s, "  {}: {} ({})", row.variant, p.evidence, p.at);
             }
-            if !std::ptr::eq(row, base) {
-                if let Some(b) = broken_by(&base.loops, &row.loops) {
-                    let _ = writeln!(s, "  {}: {b}", row.variant);
-                }
+            if !std::ptr::eq(row, base)
+                && let Some(b) = broken_by(&base.loops, &row.loops)
+            {
+                let _ = writeln!(s, "  {}: {b}", row.variant);
             }
         }
     }

@@ -424,7 +424,11 @@ mod tests {
         // Batches of 2 windows alternate +300 / −300 around the drain.
         let a = run(shape(
             |t| {
-                let sign = if (t as usize / 2) % 2 == 0 { 1.0 } else { -1.0 };
+                let sign = if (t as usize / 2).is_multiple_of(2) {
+                    1.0
+                } else {
+                    -1.0
+                };
                 1000.0 - 1.0 * t + 300.0 * sign
             },
             12,
