@@ -16,8 +16,9 @@
 //! `E` the excess, `r` the drain rate (minus the slope) and `[r_lo, r_hi]` its interval:
 //! - **draining** if `r_lo > 0`: it reaches the healthy level in `E / r` (95 %: `E / r_hi` to
 //!   `E / r_lo`, unbounded when `r_lo` ≤ 0);
-//! - **sustained** if even the fastest drain the data allow would take longer than the time the
-//!   run has already spent after the trigger: `r_hi ≤ 0` or `E / r_hi > H`;
+//! - **sustained** if even the fastest drain the data allow would take longer than
+//!   [`PATIENCE`] (4) times the time the run has already spent after the trigger: `r_hi ≤ 0` or
+//!   `E / r_hi > H`;
 //! - **unclear** otherwise.
 //!
 //! Verdict of a run that has not recovered: **metastable** if some state in excess is
@@ -28,6 +29,11 @@
 
 /// The fewest windows after the trigger's end that can show a trend.
 pub const MIN_SPAN: usize = 10;
+
+/// A state counts as sustained only if even its fastest plausible drain would need more than
+/// this many times the time the run has spent after the trigger: a drain the data cannot rule
+/// out within that is "run longer" (`undetermined`), not metastable.
+pub const PATIENCE: f64 = 4.0;
 
 /// One state variable of a run, per window; larger is worse.
 #[derive(Clone, Debug)]
@@ -197,14 +203,14 @@ pub fn classify(
     let bs = m / batches;
     let first = n - bs * batches;
     let span_s = (starts[first], run_end);
-    let horizon = (run_end - trigger_end_s).max(span_s.1 - span_s.0);
+    let horizon = PATIENCE * (run_end - trigger_end_s).max(span_s.1 - span_s.0);
     let xs: Vec<f64> = (0..batches)
         .map(|b| {
             let (a, z) = (first + b * bs, first + (b + 1) * bs - 1);
             0.5 * (starts[a] + ends[z])
         })
         .collect();
-    let t = T975[(batches - 2).min(T975.len()) - 1];
+    let t = T975[batches - 3]; // batches − 2 degrees of freedom
 
     let assess = |s: &StateSeries| -> Option<StateTrend> {
         if s.values.len() < n {
@@ -287,7 +293,7 @@ pub fn classify(
             "not shrinking at 95 % confidence".to_string()
         } else {
             format!(
-                "even at the fastest drain the data allow it would take {:.0} s, longer than the {:.0} s since the trigger ended",
+                "even at the fastest drain the data allow it would take {:.0} s, more than {PATIENCE} × the {:.0} s since the trigger ended",
                 (tr.level - tr.healthy) / tr.drain_hi,
                 run_end - trigger_end_s
             )

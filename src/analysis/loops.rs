@@ -26,7 +26,7 @@ use std::fmt::Write as _;
 use crate::analysis::Verdict;
 use crate::analysis::recovery::Analysis;
 use crate::run::RunReport;
-use crate::run::metrics::{ComponentIds, Values};
+use crate::run::metrics::Values;
 use crate::scenario::Kind;
 
 /// A measured value against a threshold.
@@ -110,12 +110,11 @@ impl Loops {
 }
 
 /// Sums and means of a component's values over a span of windows.
-struct Span<'a> {
+struct Span {
     vals: Vec<Values>,
-    _c: &'a ComponentIds,
 }
 
-impl Span<'_> {
+impl Span {
     fn sum(&self, f: impl Fn(&Values) -> Option<u64>) -> u64 {
         self.vals.iter().filter_map(f).sum()
     }
@@ -181,7 +180,6 @@ impl RunReport {
             .iter()
             .map(|c| Span {
                 vals: span.clone().map(|w| self.window_values(c, w)).collect(),
-                _c: c,
             })
             .collect();
         let sc = &self.scenario;
@@ -454,21 +452,6 @@ impl RunReport {
             span_s: Some(bounds),
         }
     }
-
-    /// The baseline windows (warm-up end to trigger start).
-    fn baseline_windows(&self) -> Vec<usize> {
-        let warm = self.rec.summary_from().as_secs_f64();
-        let end = self
-            .scenario
-            .trigger_window()
-            .map_or(f64::INFINITY, |t| t.0.as_secs_f64());
-        (0..self.rec.n_windows())
-            .filter(|&w| {
-                let (a, b) = self.rec.window_bounds(w);
-                a.as_secs_f64() >= warm && b.as_secs_f64() <= end
-            })
-            .collect()
-    }
 }
 
 /// How a variant broke `base`'s loop: the loop's signals that no longer hold in `variant`, each
@@ -489,7 +472,7 @@ pub fn broken_by(base: &Loops, variant: &Loops) -> Option<String> {
         .find(|f| f.name == b.name && f.at == b.at);
     match v {
         None => {
-            let _ = write!(out, " it recovered as soon as the trigger ended");
+            let _ = write!(out, " no bad state outlasted the trigger");
         }
         Some(v) => {
             let mut first = true;

@@ -89,6 +89,22 @@ impl RunReport {
             .collect()
     }
 
+    /// The baseline windows: from the warm-up's end to the trigger's start (to the end of the
+    /// run without a trigger).
+    pub fn baseline_windows(&self) -> Vec<usize> {
+        let warm = self.rec.summary_from().as_secs_f64();
+        let end = self
+            .scenario
+            .trigger_window()
+            .map_or(f64::INFINITY, |t| t.0.as_secs_f64());
+        (0..self.rec.n_windows())
+            .filter(|&w| {
+                let (a, b) = self.rec.window_bounds(w);
+                a.as_secs_f64() >= warm && b.as_secs_f64() <= end
+            })
+            .collect()
+    }
+
     /// Per-window totals over all clients: (first tries, retries, successes).
     pub fn client_series(&self) -> Vec<(u64, u64, u64)> {
         let clients = self.clients();
@@ -157,18 +173,12 @@ impl RunReport {
         }
         let wasted_fraction = (completions > 0).then(|| wasted as f64 / completions as f64);
 
-        let warm = self.rec.summary_from().as_secs_f64();
         let trigger = sc
             .trigger_window()
             .map(|(a, b)| (a.as_secs_f64(), b.as_secs_f64()));
-        let base_end = trigger.map_or(f64::INFINITY, |t| t.0);
-        let base: Vec<f64> = window_s
-            .iter()
-            .zip(&goodput)
-            .filter(|((a, b), _)| *a >= warm && *b <= base_end)
-            .map(|(_, g)| *g)
-            .collect();
-        let baseline = (!base.is_empty()).then(|| base.iter().sum::<f64>() / base.len() as f64);
+        let base_idx = self.baseline_windows();
+        let baseline = (!base_idx.is_empty())
+            .then(|| base_idx.iter().map(|&w| goodput[w]).sum::<f64>() / base_idx.len() as f64);
 
         let mut out = Analysis {
             baseline_goodput_per_s: baseline,
@@ -188,15 +198,11 @@ impl RunReport {
             post_window: None,
             recovered_window: None,
         };
-        let (Some((t_start, t_end)), Some(baseline)) = (trigger, baseline) else {
+        let (Some((t_start, t_end)), Some(_)) = (trigger, baseline) else {
             return out;
         };
         let w_len = sc.window.as_secs_f64();
         let k = ((sc.sustain.as_secs_f64() / w_len).ceil() as usize).max(1);
-        let _ = baseline;
-        let base_idx: Vec<usize> = (0..n)
-            .filter(|&w| window_s[w].0 >= warm && window_s[w].1 <= base_end)
-            .collect();
         let ratio = |ws: &mut dyn Iterator<Item = usize>| {
             let (f, s) = ws.fold((0u64, 0u64), |(f, s), w| (f + series[w].0, s + series[w].2));
             if f == 0 {

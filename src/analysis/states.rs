@@ -21,6 +21,21 @@ impl RunReport {
         let n = self.rec.n_windows();
         let mut out = Vec::new();
         for c in self.component_ids() {
+            // Only the kinds that have state variables are read (a client only with a cache).
+            let has_state = match c.kind {
+                Kind::Service
+                | Kind::LeaseManager
+                | Kind::LoadBalancer
+                | Kind::DnsAutomation
+                | Kind::ConfigPush => true,
+                Kind::Client | Kind::Source => {
+                    n > 0 && self.window_values(&c, 0).cache_hits.is_some()
+                }
+                Kind::Sink | Kind::Call => false,
+            };
+            if !has_state {
+                continue;
+            }
             let vals: Vec<_> = (0..n).map(|w| self.window_values(&c, w)).collect();
             let mut push = |what, unit, fraction, tolerance, f: &dyn Fn(usize) -> Option<f64>| {
                 let values: Option<Vec<f64>> = (0..n).map(f).collect();

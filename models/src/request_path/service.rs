@@ -167,6 +167,9 @@ pub struct Service {
     pub(crate) waits: Vec<Wait>,
     pub(crate) slowdown: f64,
     pub(crate) down: bool,
+    /// A network partition in front of the service: the requests sent to it meanwhile, in the
+    /// order they were sent (`None`: no partition).
+    pub(crate) partitioned: Option<Vec<Request>>,
     /// Its DNS record has no endpoints (clients with `dns` cannot resolve it).
     pub(crate) record_empty: bool,
     pub(crate) crash_loop: Option<crate::request_path::service::CrashLoop>,
@@ -278,6 +281,7 @@ impl Service {
             },
             slowdown: 1.0,
             down: false,
+            partitioned: None,
             record_empty: false,
             crash_loop: spec.crash_loop.clone(),
             bad_config: false,

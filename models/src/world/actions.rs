@@ -81,8 +81,8 @@ impl World {
             Action::SetPartition { service, on } => {
                 let s = service as usize;
                 if on {
-                    self.partitions[s].get_or_insert_with(Vec::new);
-                } else if let Some(held) = self.partitions[s].take() {
+                    self.services[s].partitioned.get_or_insert_with(Vec::new);
+                } else if let Some(held) = self.services[s].partitioned.take() {
                     for req in held {
                         self.service_arrive(s, req, sim);
                     }

@@ -45,9 +45,6 @@ pub struct World {
     pub dns_automations: Vec<dns_automation::Automation>,
     pub config_pushes: Vec<config_push::ConfigPush>,
     pub leases: Vec<lease::LeaseManager>,
-    /// Per service: the requests a network partition in front of it holds (`None`: no
-    /// partition).
-    partitions: Vec<Option<Vec<Request>>>,
 }
 
 impl World {
@@ -75,7 +72,6 @@ impl World {
             sinks,
             actions: spec.actions.clone(),
             live_requests: 0,
-            partitions: vec![None; spec.services.len()],
             max_live_requests: spec.max_live_requests,
             dns_automations: Vec::new(),
             config_pushes: Vec::new(),

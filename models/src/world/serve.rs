@@ -6,7 +6,7 @@ use super::*;
 impl World {
     /// A request arrives at service `s`: start it, queue it, reject it, or lose it.
     pub(super) fn service_arrive(&mut self, s: usize, mut req: Request, sim: &mut Sim<Event>) {
-        if let Some(held) = &mut self.partitions[s] {
+        if let Some(held) = &mut self.services[s].partitioned {
             held.push(req); // in the network until the partition heals
             return;
         }
