@@ -45,6 +45,10 @@ enum Command {
         /// Run only this variant (`baseline` is the file as written); default: all of them.
         #[arg(long)]
         variant: Option<String>,
+        /// Who acts after the trigger: `policy` (the `[[operators]]` observe the simulated
+        /// system and act) or `historical` (the operators' actions at their published times).
+        #[arg(long, value_enum, default_value_t = Operators::Policy)]
+        operators: Operators,
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
@@ -127,6 +131,7 @@ fn main() -> ExitCode {
             out,
             window_ms,
             variant,
+            operators,
             quiet,
         } => cmd_run(
             &file,
@@ -135,6 +140,7 @@ fn main() -> ExitCode {
                 out,
                 window_ms,
                 variant,
+                operators,
                 quiet,
             },
         ),
@@ -209,8 +215,19 @@ fn cmd_check(file: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `--operators`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Operators {
+    Policy,
+    Historical,
+}
+
 fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
-    let mut sc = load(file)?;
+    let mode = match opts.operators {
+        Operators::Policy => scenario::OperatorMode::Policy,
+        Operators::Historical => scenario::OperatorMode::Historical,
+    };
+    let mut sc = load(file)?.with_operator_mode(mode);
     if let Some(w) = opts.window_ms {
         if !w.is_finite() || w <= 0.0 {
             return Err(input(anyhow!(
@@ -390,8 +407,12 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             .variant
             .as_ref()
             .map_or(String::new(), |v| format!(" --variant {v}"));
+        let ops = match opts.operators {
+            Operators::Policy => "",
+            Operators::Historical => " --operators historical",
+        };
         println!(
-            "reproduce: metastable run {} --seed {seed}{variant}",
+            "reproduce: metastable run {} --seed {seed}{variant}{ops}",
             file.display()
         );
     }
@@ -404,5 +425,6 @@ struct RunOpts {
     out: Option<PathBuf>,
     window_ms: Option<f64>,
     variant: Option<String>,
+    operators: Operators,
     quiet: bool,
 }

@@ -146,4 +146,8 @@ pub struct WorldSpec {
     pub load_balancers: Vec<crate::infra::load_balancer::LoadBalancerSpec>,
     /// Lease managers (EC2 DWFM-like), see [`crate::control::lease`].
     pub lease_managers: Vec<crate::control::lease::LeaseSpec>,
+    /// On-call teams as policies ([`crate::control::operator`]).
+    pub operators: Vec<crate::control::operator::OperatorSpec>,
+    /// How the incident's trigger is measured, if the scenario says.
+    pub trigger_probe: Option<crate::control::operator::TriggerProbe>,
 }

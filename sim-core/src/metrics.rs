@@ -95,6 +95,8 @@ pub struct Recorder {
 
     counters: Vec<u64>,
     counter_totals: Vec<u64>,
+    /// Every closed window's count, warm-up included (for policies that watch a counter).
+    counter_lifetime: Vec<u64>,
     gauges: Vec<Gauge>,
     hists: Vec<Histogram>,
     hist_totals: Vec<Histogram>,
@@ -124,6 +126,7 @@ impl Recorder {
             defs: Vec::new(),
             counters: Vec::new(),
             counter_totals: Vec::new(),
+            counter_lifetime: Vec::new(),
             gauges: Vec::new(),
             hists: Vec::new(),
             hist_totals: Vec::new(),
@@ -149,6 +152,7 @@ impl Recorder {
         let id = CounterId(self.counters.len() as u32);
         self.counters.push(0);
         self.counter_totals.push(0);
+        self.counter_lifetime.push(0);
         self.defs.push(MetricDef {
             owner: owner.to_string(),
             name,
@@ -274,7 +278,13 @@ impl Recorder {
         } else {
             self.windows_dropped += 1;
         }
-        for (c, total) in self.counters.iter_mut().zip(&mut self.counter_totals) {
+        for ((c, total), life) in self
+            .counters
+            .iter_mut()
+            .zip(&mut self.counter_totals)
+            .zip(&mut self.counter_lifetime)
+        {
+            *life = life.saturating_add(*c);
             if store {
                 self.win_counters.push(*c);
             }
@@ -363,6 +373,12 @@ impl Recorder {
 
     pub fn hist_in(&self, w: usize, h: HistId) -> HistStat {
         self.win_hists[w * self.hists.len() + h.0 as usize]
+    }
+
+    /// Counter `c` since the start of the run (warm-up included), up to now.
+    pub fn counter_cumulative(&self, c: CounterId) -> u64 {
+        let i = c.0 as usize;
+        self.counter_lifetime[i].saturating_add(self.counters[i])
     }
 
     pub fn counter_total(&self, c: CounterId) -> u64 {

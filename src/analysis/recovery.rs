@@ -89,14 +89,36 @@ impl RunReport {
             .collect()
     }
 
+    /// The trigger of this run, in seconds: `(start, end)`, where `end` is `None` if the
+    /// trigger had not ended when the run stopped.
+    /// - With `[incident] trigger` (a probe), both are measured from the mechanism that carries
+    ///   it; a run in which it never happened has none ("no incident").
+    /// - Else it starts where the scenario says and ends at the first action of an operator
+    ///   policy that removes it, if one did, or at the scripted end.
+    pub fn trigger_s(&self) -> Option<(f64, Option<f64>)> {
+        let sc = &self.scenario;
+        if sc.world.trigger_probe.is_some() {
+            return self.trigger_measured;
+        }
+        let removes = sc.world.operators.iter().any(|o| o.removes_trigger);
+        let scripted = sc
+            .trigger_window()
+            .map(|(a, b)| (a.as_secs_f64(), b.as_secs_f64()));
+        if removes {
+            let start = scripted.map(|t| t.0).or_else(|| {
+                let t = sc.triggers.iter().map(|t| t.0).min()?;
+                Some(t.as_secs_f64())
+            })?;
+            return Some((start, self.trigger_removed_s));
+        }
+        scripted.map(|(a, b)| (a, Some(b)))
+    }
+
     /// The baseline windows: from the warm-up's end to the trigger's start (to the end of the
     /// run without a trigger).
     pub fn baseline_windows(&self) -> Vec<usize> {
         let warm = self.rec.summary_from().as_secs_f64();
-        let end = self
-            .scenario
-            .trigger_window()
-            .map_or(f64::INFINITY, |t| t.0.as_secs_f64());
+        let end = self.trigger_s().map_or(f64::INFINITY, |t| t.0);
         (0..self.rec.n_windows())
             .filter(|&w| {
                 let (a, b) = self.rec.window_bounds(w);
@@ -173,9 +195,12 @@ impl RunReport {
         }
         let wasted_fraction = (completions > 0).then(|| wasted as f64 / completions as f64);
 
-        let trigger = sc
-            .trigger_window()
-            .map(|(a, b)| (a.as_secs_f64(), b.as_secs_f64()));
+        let measured = self.trigger_s();
+        let run_end = match n {
+            0 => 0.0,
+            _ => self.rec.window_bounds(n - 1).1.as_secs_f64(),
+        };
+        let trigger = measured.map(|(a, b)| (a, b.unwrap_or(run_end)));
         let base_idx = self.baseline_windows();
         let baseline = (!base_idx.is_empty())
             .then(|| base_idx.iter().map(|&w| goodput[w]).sum::<f64>() / base_idx.len() as f64);
@@ -198,9 +223,20 @@ impl RunReport {
             post_window: None,
             recovered_window: None,
         };
+        if measured.is_none() && sc.world.trigger_probe.is_some() {
+            out.verdict_reason =
+                "no incident: the mechanism never carried the trigger in this run".to_string();
+        }
         let (Some((t_start, t_end)), Some(_)) = (trigger, baseline) else {
             return out;
         };
+        if measured.is_some_and(|m| m.1.is_none()) {
+            out.verdict = Verdict::Undetermined;
+            out.verdict_reason = format!(
+                "the trigger (from t = {t_start:.0} s) had not ended when the run stopped at {run_end:.0} s"
+            );
+            return out;
+        }
         let w_len = sc.window.as_secs_f64();
         let k = ((sc.sustain.as_secs_f64() / w_len).ceil() as usize).max(1);
         let ratio = |ws: &mut dyn Iterator<Item = usize>| {

@@ -161,6 +161,29 @@ impl RunReport {
                 self.rec.windows_dropped()
             );
         }
+        let t = |x: Option<sim_core::SimTime>| {
+            x.map_or("never".to_string(), |t| {
+                format!("t = {:.0} s", t.as_secs_f64())
+            })
+        };
+        for o in &self.operators {
+            let _ = writeln!(
+                s,
+                "operator {}: paged {}, first acted {}, {} actions",
+                o.name,
+                t(o.paged_at),
+                t(o.acted_at),
+                o.actions
+            );
+        }
+        if let Some((a, b)) = self.trigger_measured {
+            let end = b.map_or("still on at the end".to_string(), |b| {
+                format!("to t = {b:.0} s")
+            });
+            let _ = writeln!(s, "trigger measured: from t = {a:.0} s {end}");
+        } else if self.scenario.world.trigger_probe.is_some() {
+            let _ = writeln!(s, "trigger measured: never happened (no incident)");
+        }
         let _ = writeln!(
             s,
             "summary over [{:.1} s, {:.1} s] (warm-up excluded):",

@@ -12,6 +12,13 @@ pub struct RunReport {
     pub seed: u64,
     pub stats: RunStats,
     pub rec: Recorder,
+    /// The trigger as the mechanism carried it (`[incident] trigger`): start and, if it ended
+    /// within the run, end, in seconds.
+    pub trigger_measured: Option<(f64, Option<f64>)>,
+    /// When an operator policy that removes the trigger first acted, in seconds.
+    pub trigger_removed_s: Option<f64>,
+    /// What each `[[operators]]` policy did.
+    pub operators: Vec<models::OperatorLog>,
 }
 
 /// Runs `scenario` with master seed `seed`.
@@ -30,7 +37,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
     let stats = sim.run(&mut world, limits);
     let mut scenario = scenario.clone();
     scenario.variants.clear();
+    let secs = |t: SimTime| t.as_secs_f64();
     RunReport {
+        trigger_measured: world
+            .trigger_measured()
+            .map(|(a, b)| (secs(a), b.map(secs))),
+        trigger_removed_s: world.trigger_removed_at().map(secs),
+        operators: world.operator_log(),
         scenario,
         seed,
         stats,

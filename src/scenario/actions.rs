@@ -299,3 +299,49 @@ impl Validator<'_> {
         }
     }
 }
+
+impl Validator<'_> {
+    /// One `[[actions]]` entry (or an operator's action), validated against every component
+    /// kind it may aim at, with the checks that it fits its target.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn one_action(
+        &mut self,
+        ap: &FieldPath,
+        a: &ActionFile,
+        lease_managers: &[models::control::lease::LeaseSpec],
+        config_pushes: &[models::control::config_push::ConfigPushSpec],
+        client_index: &BTreeMap<String, u32>,
+        service_index: &BTreeMap<String, u32>,
+        services: &[ServiceSpec],
+        clients: &[ClientSpec],
+    ) -> Option<Action> {
+        let action = if super::lease::is_lease_action(a.action) {
+            self.lease_action(ap, a.action, &a.target, a.value, lease_managers)
+        } else {
+            match self.config_push_action(
+                ap,
+                a.action,
+                &a.target,
+                a.value,
+                config_pushes,
+                service_index,
+            ) {
+                Some(action) => action,
+                None => self
+                    .action(
+                        ap,
+                        a.action,
+                        &a.target,
+                        a.value,
+                        client_index,
+                        service_index,
+                    )
+                    .map(|action| self.edge_action(ap, a, action, services)),
+            }
+        }?;
+        self.check_cache_target(ap, &action, clients);
+        self.check_crash_target(ap, &action, services);
+        self.check_lb_service(ap, &action);
+        Some(action)
+    }
+}

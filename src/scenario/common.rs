@@ -121,6 +121,10 @@ pub struct ActionFile {
     /// operator actions.
     #[serde(default)]
     pub removes_trigger: bool,
+    /// The operators' action at its published time: applied only with `--operators
+    /// historical` (by default the `[[operators]]` policies act instead).
+    #[serde(default)]
+    pub historical: bool,
 }
 
 /// A duration distribution as written in a scenario, tagged by `dist`.

@@ -30,6 +30,7 @@ pub mod lease;
 mod load;
 pub mod load_balancer;
 pub mod locate;
+pub mod operator;
 pub mod overrides;
 pub mod schema;
 mod service;

@@ -47,6 +47,9 @@ pub struct ScenarioFile {
     /// Lease managers (EC2 DWFM-like): see `lease_file`.
     #[serde(default)]
     pub lease_manager: Vec<super::lease::LeaseManagerFile>,
+    /// On-call teams as policies: alarms, a diagnosis delay, actions on what they observe.
+    #[serde(default)]
+    pub operators: Vec<super::operator::OperatorFile>,
 }
 
 /// `[incident]`: what was published about the incident this scenario replays.
@@ -63,6 +66,9 @@ pub struct IncidentFile {
     /// `[[actions]]` out is not enough (e.g. nodes that must then restart by themselves).
     /// Default: the file without its actions that do not remove the trigger.
     pub counterfactual: Option<String>,
+    /// How the run measures the trigger from the mechanism that carries it (the interval in
+    /// which the record is empty, bad files are served, the configuration is bad).
+    pub trigger: Option<super::operator::ProbeFile>,
     pub published: PublishedFile,
 }
 

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use super::locate::FieldPath;
+
 use models::{ClientSpec, ServiceSpec, SinkSpec, TimedAction, WorldSpec};
 use sim_core::{SimDuration, SimTime};
 
@@ -231,53 +233,88 @@ impl Validator<'_> {
         let mut operator_actions = Vec::new();
         let mut trigger_removals = Vec::new();
         let mut mitigations = Vec::new();
+        let mut historical = Vec::new();
         for (i, a) in raw.actions.iter().enumerate() {
             let ap = p().key("actions").index(i);
             let at =
                 SimTime::from_secs_f64(self.non_negative(&ap.key("at_s"), a.at_s, MAX_DURATION_S));
-            let action = if super::lease::is_lease_action(a.action) {
-                self.lease_action(&ap, a.action, &a.target, a.value, &lease_managers)
-            } else {
-                match self.config_push_action(
-                    &ap,
-                    a.action,
-                    &a.target,
-                    a.value,
-                    &config_pushes,
-                    &service_index,
-                ) {
-                    Some(action) => action,
-                    None => self
-                        .action(
-                            &ap,
-                            a.action,
-                            &a.target,
-                            a.value,
-                            &client_index,
-                            &service_index,
-                        )
-                        .map(|action| self.edge_action(&ap, a, action, &services)),
-                }
-            };
+            let action = self.one_action(
+                &ap,
+                a,
+                &lease_managers,
+                &config_pushes,
+                &client_index,
+                &service_index,
+                &services,
+                &clients,
+            );
             if let Some(action) = action {
-                self.check_cache_target(&ap, &action, &clients);
-                self.check_crash_target(&ap, &action, &services);
-                self.check_lb_service(&ap, &action);
                 let timed = TimedAction { at, action };
-                if a.removes_trigger {
-                    trigger_removals.push(at);
+                if a.historical {
+                    historical.push((timed, a.removes_trigger, String::new()));
                 } else {
-                    mitigations.push(timed.clone());
+                    if a.removes_trigger {
+                        trigger_removals.push(at);
+                    } else {
+                        mitigations.push(timed.clone());
+                    }
+                    actions.push(timed);
                 }
-                actions.push(timed);
             }
             let label = if a.label.is_empty() {
                 format!("{:?} {}", a.action, a.target).to_lowercase()
             } else {
                 a.label.clone()
             };
-            operator_actions.push((at, label));
+            if a.historical {
+                if let Some(h) = historical
+                    .last_mut()
+                    .filter(|h| h.0.at == at && h.2.is_empty())
+                {
+                    h.2 = label;
+                }
+            } else {
+                operator_actions.push((at, label));
+            }
         }
+        let op_names = super::operator::Names {
+            clients: &client_index,
+            services: &service_index,
+            leases: lease_managers.iter().map(|m| m.name.clone()).collect(),
+            lbs: self.load_balancers.iter().map(|l| l.name.clone()).collect(),
+            pushes: config_pushes.iter().map(|c| c.name.clone()).collect(),
+        };
+        let operators = {
+            let mut one = |v: &mut Self, path: &FieldPath, a: &super::operator::OpActionFile| {
+                let af = ActionFile {
+                    at_s: 0.0,
+                    action: a.action,
+                    target: a.target.clone(),
+                    value: a.value,
+                    to_per_s: None,
+                    over_s: None,
+                    label: String::new(),
+                    removes_trigger: false,
+                    historical: false,
+                };
+                v.one_action(
+                    path,
+                    &af,
+                    &lease_managers,
+                    &config_pushes,
+                    &client_index,
+                    &service_index,
+                    &services,
+                    &clients,
+                )
+            };
+            self.operators(&raw.operators, &op_names, &mut one)
+        };
+        let trigger_probe = raw
+            .incident
+            .as_ref()
+            .and_then(|i| i.trigger.as_ref())
+            .and_then(|t| self.probe(&p().key("incident").key("trigger"), t, &op_names));
         actions.sort_by_key(|a| a.at);
         triggers.extend(super::config_push::triggers(
             &config_pushes,
@@ -340,12 +377,16 @@ impl Validator<'_> {
                 config_pushes,
                 load_balancers: std::mem::take(&mut self.load_balancers),
                 lease_managers,
+                operators,
+                trigger_probe,
             },
             components,
             triggers,
             operator_actions,
             trigger_removals,
             mitigations,
+            historical,
+            operator_mode: OperatorMode::Policy,
             incident,
             recovery_fraction,
             sustain,

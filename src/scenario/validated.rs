@@ -41,6 +41,11 @@ pub struct Scenario {
     /// The operator actions that do not remove the trigger, as scheduled in `world.actions`:
     /// what [`Scenario::without_operator_actions`] takes out.
     pub mitigations: Vec<TimedAction>,
+    /// `[[actions]]` with `historical = true`: (action, removes the trigger, label), applied
+    /// only in [`OperatorMode::Historical`].
+    pub historical: Vec<(TimedAction, bool, String)>,
+    /// Who acts after the trigger: the `[[operators]]` policies or the published times.
+    pub operator_mode: OperatorMode,
     /// The incident this scenario replays, if any.
     pub incident: Option<Incident>,
     /// Recovery: goodput must return to this fraction of its pre-trigger baseline ...
@@ -66,6 +71,26 @@ pub struct Incident {
     pub tail_to: String,
     /// See `IncidentFile::counterfactual`.
     pub counterfactual: Option<String>,
+}
+
+/// Who acts on the system once the trigger has hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OperatorMode {
+    /// The `[[operators]]` policies observe the simulated system and act (the default).
+    #[default]
+    Policy,
+    /// The operators' actions at their published times (`[[actions]]` with `historical =
+    /// true`) instead of the policies: for comparison with the record.
+    Historical,
+}
+
+impl OperatorMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperatorMode::Policy => "policy",
+            OperatorMode::Historical => "historical",
+        }
+    }
 }
 
 /// Name of the counterfactual run of an incident without its operator actions.
@@ -128,10 +153,43 @@ impl Scenario {
     /// the trigger (does the system heal by itself once the trigger is gone?). `None` if it has
     /// none.
     pub fn without_operator_actions(&self) -> Option<Scenario> {
-        if self.mitigations.is_empty() {
+        let recovering_operators = self.world.operators.iter().any(|o| !o.removes_trigger);
+        if self.mitigations.is_empty() && !recovering_operators {
             return None;
         }
         let mut sc = self.clone();
+        // Operators that remove the trigger stay (the trigger still ends); the others go, and
+        // those waiting for them (`after`) are re-pointed (indices shift).
+        let keep: Vec<bool> = sc
+            .world
+            .operators
+            .iter()
+            .map(|o| o.removes_trigger)
+            .collect();
+        let new_index: Vec<Option<u32>> = keep
+            .iter()
+            .scan(0u32, |n, &k| {
+                let i = k.then_some(*n);
+                *n += u32::from(k);
+                Some(i)
+            })
+            .collect();
+        let mut ops = Vec::new();
+        for (o, &k) in sc.world.operators.iter().zip(&keep) {
+            if k {
+                let mut o = o.clone();
+                // Waiting for an operator that is gone: never armed.
+                o.after = o.after.map(|j| {
+                    new_index
+                        .get(j as usize)
+                        .copied()
+                        .flatten()
+                        .unwrap_or(u32::MAX)
+                });
+                ops.push(o);
+            }
+        }
+        sc.world.operators = ops;
         for m in &self.mitigations {
             if let Some(i) = sc.world.actions.iter().position(|a| a == m) {
                 sc.world.actions.remove(i);
@@ -145,6 +203,33 @@ impl Scenario {
 }
 
 impl Scenario {
+    /// The scenario (and each variant) with `mode`'s operators: in
+    /// [`OperatorMode::Historical`] the `[[operators]]` are removed and the `historical`
+    /// actions scheduled at their published times.
+    pub fn with_operator_mode(&self, mode: OperatorMode) -> Scenario {
+        let mut sc = self.clone();
+        sc.operator_mode = mode;
+        if mode == OperatorMode::Historical {
+            sc.world.operators.clear();
+            for (a, removes, label) in &self.historical {
+                if *removes {
+                    sc.trigger_removals.push(a.at);
+                } else {
+                    sc.mitigations.push(a.clone());
+                }
+                sc.operator_actions.push((a.at, label.clone()));
+                sc.world.actions.push(a.clone());
+            }
+            sc.historical.clear();
+            sc.world.actions.sort_by_key(|a| a.at);
+            sc.operator_actions.sort_by_key(|a| a.0);
+        }
+        for v in &mut sc.variants {
+            v.scenario = v.scenario.with_operator_mode(mode);
+        }
+        sc
+    }
+
     /// Number of metric windows a full run produces.
     pub fn n_windows(&self) -> u64 {
         self.duration

@@ -182,6 +182,8 @@ const RUN_FAIL: u8 = 4;
 struct Host {
     queue: VecDeque<u32>,
     busy: u32,
+    /// Jobs finished in time since the start (an operator's view of progress).
+    ok: u64,
 }
 
 struct Metrics {
@@ -356,6 +358,7 @@ impl LeaseManager {
                 .map(|_| Host {
                     queue: VecDeque::new(),
                     busy: 0,
+                    ok: 0,
                 })
                 .collect(),
             held: n,
@@ -596,6 +599,7 @@ impl LeaseManager {
             self.job[k] = NO_JOB;
         } else {
             self.job[k] = NO_JOB;
+            self.hosts[h].ok += 1;
             sim.rec.incr(self.m.goodput);
             let ttl = self.lease_ttl.sample(&mut self.ttl_rng).as_nanos().max(1);
             let until = now.0.saturating_add(ttl);
@@ -653,11 +657,38 @@ impl LeaseManager {
 
     /// `restart_hosts`: the first `k` hosts restart; everything they hold is lost.
     pub fn restart_hosts<E: From<(u32, Ev)>>(&mut self, k: u32, sim: &mut Sim<E>) {
+        let k = (k as usize).min(self.hosts.len());
+        let hosts: Vec<usize> = (0..k).collect();
+        self.restart(&hosts, sim);
+    }
+
+    /// An operator's view of each host: (jobs finished in time so far, jobs queued now).
+    pub fn host_progress(&self) -> Vec<(u64, u64)> {
+        self.hosts
+            .iter()
+            .map(|h| (h.ok, h.queue.len() as u64))
+            .collect()
+    }
+
+    /// Droplets without a lease, as a share of all droplets.
+    pub fn unleased_fraction(&self) -> f64 {
+        1.0 - f64::from(self.held) / f64::from(self.n.max(1))
+    }
+
+    /// (jobs that timed out, jobs finished) since the start of the run.
+    pub fn waste_counts(&self, rec: &sim_core::Recorder) -> (u64, u64) {
+        (
+            rec.counter_cumulative(self.m.wasted),
+            rec.counter_cumulative(self.m.completions),
+        )
+    }
+
+    /// Restarts hosts `hosts` (indices): everything they hold is lost.
+    pub fn restart<E: From<(u32, Ev)>>(&mut self, hosts: &[usize], sim: &mut Sim<E>) {
         let now = sim.now();
         let n_hosts = self.hosts.len();
-        let k = (k as usize).min(n_hosts);
         let mut lost = 0u64;
-        for h in 0..k {
+        for &h in hosts.iter().filter(|&&h| h < n_hosts) {
             let host = &mut self.hosts[h];
             for &d in &host.queue {
                 self.job[d as usize] = NO_JOB;

@@ -275,6 +275,11 @@ impl LoadBalancer {
     }
 
     /// The fronted service's index.
+    /// Items waiting in the network-propagation queue.
+    pub fn propagation_backlog(&self) -> u64 {
+        self.prop_len
+    }
+
     pub fn service(&self) -> u32 {
         self.spec.service
     }

@@ -4,10 +4,15 @@ use super::*;
 
 impl World {
     pub(super) fn on_action(&mut self, idx: usize, sim: &mut Sim<Event>) {
-        let now = sim.now();
         let Some(action) = self.actions.get(idx).map(|a| a.action.clone()) else {
             return;
         };
+        self.apply_action(action, sim);
+    }
+
+    /// Applies `action` now (a timed action at its time, or an operator's decision).
+    pub(super) fn apply_action(&mut self, action: Action, sim: &mut Sim<Event>) {
+        let now = sim.now();
         match action {
             Action::SetRate { client, rate_per_s } => {
                 let cl = &mut self.clients[client as usize];

@@ -61,6 +61,8 @@ pub enum Event {
     Lb { lb: u32, ev: load_balancer::Ev },
     /// A timer or job completion of lease manager `mgr`.
     Lease { mgr: u32, ev: lease::Ev },
+    /// Operator `idx` looks at the system (`u32::MAX`: the trigger probe).
+    Operator { idx: u32 },
 }
 
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);

@@ -14,12 +14,14 @@ mod control;
 mod crash_loop;
 mod edge;
 mod event;
+mod operators;
 mod serve;
 
 #[cfg(test)]
 mod lease_tests;
 
 pub use event::Event;
+pub use operators::OperatorLog;
 
 use crate::control::{config_push, dns_automation, lease};
 use crate::infra::cache::Fill;
@@ -45,6 +47,13 @@ pub struct World {
     pub dns_automations: Vec<dns_automation::Automation>,
     pub config_pushes: Vec<config_push::ConfigPush>,
     pub leases: Vec<lease::LeaseManager>,
+    operators: Vec<crate::control::operator::Operator>,
+    op_prev: Vec<Vec<operators::Prev>>,
+    /// Per lease manager and host: jobs finished in time at the last stuck-host check.
+    lease_seen: Vec<Vec<u64>>,
+    probe: Option<operators::ProbeState>,
+    probe_prev: operators::Prev,
+    trigger_removed_at: Option<SimTime>,
 }
 
 impl World {
@@ -81,6 +90,12 @@ impl World {
                 .map(|l| load_balancer::LoadBalancer::new(l, seed, &mut sim.rec))
                 .collect(),
             leases: Vec::new(),
+            operators: Vec::new(),
+            op_prev: Vec::new(),
+            lease_seen: Vec::new(),
+            probe: None,
+            probe_prev: operators::Prev::default(),
+            trigger_removed_at: None,
         };
         for (i, a) in spec.dns_automations.iter().enumerate() {
             let built = dns_automation::Automation::build(a, seed, i as u32, sim, dns_plan_event);
@@ -119,6 +134,7 @@ impl World {
                 }
             }
         }
+        world.build_operators(spec, seed, sim);
         // Stable sort: ties keep their order (rate schedules first, then file order).
         world.actions.sort_by_key(|a| a.at);
         for (idx, a) in world.actions.iter().enumerate() {
@@ -191,6 +207,7 @@ impl Model for World {
                     self.feed_load_balancer(lb, items, targets, sim);
                 }
             }
+            Event::Operator { idx } => self.on_operator(idx, sim),
         }
     }
 }
