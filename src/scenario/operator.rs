@@ -104,6 +104,9 @@ fn one() -> f64 {
 #[serde(deny_unknown_fields)]
 pub struct RestartStuckFile {
     pub target: String,
+    /// `false` leaves the hosts alone (for variants).
+    #[serde(default = "yes")]
+    pub enabled: bool,
     #[serde(default)]
     pub until: Vec<ConditionFile>,
 }
@@ -394,7 +397,7 @@ impl Validator<'_> {
                     });
                 }
             }
-            if let Some(r) = &o.restart_stuck {
+            if let Some(r) = o.restart_stuck.as_ref().filter(|r| r.enabled) {
                 let rp = op.key("restart_stuck");
                 let until = self.conditions(&rp.key("until"), &r.until, n);
                 if let Some(manager) =

@@ -507,6 +507,10 @@ pub struct ServiceFile {
     pub crash_loop: Option<CrashLoopFile>,
     /// Servers are edge nodes (asynchronous crash on bad config, overload crash, cold reload).
     pub edge: Option<super::edge::EdgeFile>,
+    /// Each request it serves successfully hands this load balancer `propagation_per_request`
+    /// network-propagation items (e.g. a launched instance's network state).
+    pub feeds: Option<String>,
+    pub propagation_per_request: Option<f64>,
 }
 
 /// `crash_loop = { ... }`: servers are tasks that crash-loop on a bad configuration and

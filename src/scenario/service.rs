@@ -269,6 +269,7 @@ impl Validator<'_> {
             calls: Vec::new(),
             fanout: s.call_mode == CallModeFile::Fanout,
             crash_loop: None,
+            feeds: None, // resolved once the load balancers are known
             edge: s
                 .edge
                 .as_ref()

@@ -159,6 +159,32 @@ impl Validator<'_> {
             self.dns_automations(&raw.dns_automation, &mut names, &service_index);
         let config_pushes = self.config_pushes(&raw.config_push, &names, &service_index, duration);
         self.load_balancers = self.load_balancers(&raw.load_balancer, &mut names);
+        for (i, s) in raw.services.iter().enumerate() {
+            let sp = p().key("services").index(i);
+            match (&s.feeds, s.propagation_per_request) {
+                (None, None) => {}
+                (Some(lb), per) => {
+                    let per = per.map_or(1.0, |x| {
+                        self.non_negative(&sp.key("propagation_per_request"), x, 1e6)
+                    });
+                    match self.load_balancers.iter().position(|l| &l.name == lb) {
+                        Some(k) => {
+                            if let Some(svc) = services.get_mut(i) {
+                                svc.feeds = Some((k as u32, per));
+                            }
+                        }
+                        None => self.err(
+                            &sp.key("feeds"),
+                            format!("no load balancer named {lb:?}"),
+                        ),
+                    }
+                }
+                (None, Some(_)) => self.err(
+                    &sp.key("propagation_per_request"),
+                    "needs feeds = \"<load balancer>\"",
+                ),
+            }
+        }
         let lease_managers = self.lease_managers(&raw.lease_manager, &names, &service_index);
         let mut actions = Vec::new();
         let mut triggers = Vec::new();

@@ -99,6 +99,8 @@ pub struct ServiceSpec {
     /// Servers are edge nodes that crash asynchronously on a bad configuration, crash under
     /// sustained overload and come back by a cold reload ([`crate::infra::edge`]).
     pub edge: Option<crate::infra::edge::EdgeSpec>,
+    /// Each successful request hands load balancer `.0` `.1` network-propagation items.
+    pub feeds: Option<(u32, f64)>,
 }
 
 /// Crash-looping tasks: while the service's configuration is bad, a task crashes on the next
@@ -205,6 +207,9 @@ pub struct Service {
     /// file), and the accumulator that counts them.
     pub(crate) cfg_degraded: f64,
     pub(crate) cfg_degraded_acc: f64,
+    /// See [`ServiceSpec::feeds`]; `fed` holds the fraction not yet handed over.
+    pub(crate) feeds: Option<(u32, f64)>,
+    pub(crate) fed: f64,
 }
 
 pub(crate) struct ServiceMetrics {
@@ -333,6 +338,8 @@ impl Service {
             ramp: None,
             cfg_degraded: 0.0,
             cfg_degraded_acc: 0.0,
+            feeds: spec.feeds,
+            fed: 0.0,
         }
     }
 

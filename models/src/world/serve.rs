@@ -288,6 +288,17 @@ impl World {
         } else if outcome == Outcome::Ok {
             sim.rec.incr(svc.m.goodput);
         }
+        if outcome == Outcome::Ok
+            && let Some((lb, per)) = svc.feeds
+        {
+            svc.fed += per;
+            if svc.fed >= 1.0 {
+                let items = svc.fed.floor();
+                svc.fed -= items;
+                self.feed_load_balancer(lb, items as u64, 0, sim);
+            }
+        }
+        let svc = &mut self.services[s];
         // A fail-open proxy answers a fraction of its requests degraded (config push).
         if outcome == Outcome::Ok && svc.cfg_degraded > 0.0 {
             svc.cfg_degraded_acc += svc.cfg_degraded;
