@@ -47,10 +47,7 @@ fn the_team_acts_at_alarm_plus_diagnosis_and_its_ramp_sets_the_recovery() {
         let paged = log.paged_at.expect("paged").as_secs_f64();
         let acted = log.acted_at.expect("acted").as_secs_f64();
         // Errors start at the partition (60 s); the alarm must hold 30 s, looked at every 10 s.
-        assert!(
-            (90.0..=110.0).contains(&paged),
-            "paged at {paged} s; {ctx}"
-        );
+        assert!((90.0..=110.0).contains(&paged), "paged at {paged} s; {ctx}");
         assert_eq!(acted - paged, 20.0, "diagnosis is a constant 20 s; {ctx}");
         let a = r.analysis();
         assert_eq!(a.verdict, Verdict::Recovered, "{ctx}: {}", a.verdict_reason);
@@ -65,17 +62,29 @@ fn the_team_acts_at_alarm_plus_diagnosis_and_its_ramp_sets_the_recovery() {
         // earlier: the operator's parameters move the tail.
         let f = metastable::run(&fast, seed);
         let fa = f.analysis();
-        assert_eq!(fa.verdict, Verdict::Recovered, "{ctx}: {}", fa.verdict_reason);
+        assert_eq!(
+            fa.verdict,
+            Verdict::Recovered,
+            "{ctx}: {}",
+            fa.verdict_reason
+        );
         let fast_back = fa.trigger_end_s.unwrap() + fa.recovery_s.unwrap();
         assert!(
             fast_back < back,
             "step 50: back at {fast_back} s, step 20: {back} s; {ctx}"
         );
         // Without the team (the counterfactual) it stays failed.
-        let cf = slow.without_operator_actions().expect("an operator to remove");
+        let cf = slow
+            .without_operator_actions()
+            .expect("an operator to remove");
         assert!(cf.world.operators.is_empty());
         let c = metastable::run(&cf, seed).analysis();
-        assert_eq!(c.verdict, Verdict::Metastable, "{ctx}: {}", c.verdict_reason);
+        assert_eq!(
+            c.verdict,
+            Verdict::Metastable,
+            "{ctx}: {}",
+            c.verdict_reason
+        );
     }
 }
 
@@ -120,8 +129,17 @@ published = { heals_by_itself = false }
     let r = metastable::run(&sc, 1);
     assert_eq!(r.trigger_measured, None);
     let a = r.analysis();
-    assert_eq!(a.verdict, Verdict::NoTrigger, "seed 1: {}", a.verdict_reason);
-    assert!(a.verdict_reason.contains("no incident"), "{}", a.verdict_reason);
+    assert_eq!(
+        a.verdict,
+        Verdict::NoTrigger,
+        "seed 1: {}",
+        a.verdict_reason
+    );
+    assert!(
+        a.verdict_reason.contains("no incident"),
+        "{}",
+        a.verdict_reason
+    );
     // The partition is carried by `bad_config`? No: measure it by the backlog instead, which
     // the partition's release fills: the trigger is then measured from the mechanism.
     let extra = extra.replace(
@@ -159,22 +177,57 @@ fn historical_mode_fires_the_published_times_instead_of_the_policies() {
     for t in [11220.0, 17760.0, 37080.0, 43500.0, 53460.0] {
         assert!(at.contains(&t), "no historical action at {t} s: {at:?}");
     }
-    assert!(!at.contains(&29880.0), "07:36 is not a published time: {at:?}");
+    assert!(
+        !at.contains(&29880.0),
+        "07:36 is not a published time: {at:?}"
+    );
     // Every variant follows the mode.
-    assert!(h.variants.iter().all(|v| v.scenario.world.operators.is_empty()));
+    assert!(
+        h.variants
+            .iter()
+            .all(|v| v.scenario.world.operators.is_empty())
+    );
 }
 
 #[test]
 fn bad_operator_tables_are_input_errors() {
     let good = operator(20.0);
     let cases = [
-        (r#"target = "web", above = 0.5"#, r#"target = "nope", above = 0.5"#, "operators[0].alarm[0].target"),
-        (r#"above = 0.5 }]"#, r#"above = 0.5, below = 0.1 }]"#, "operators[0].alarm[0]"),
-        (r#"from = 150.0, to = 300.0"#, r#"from = 350.0, to = 300.0"#, "operators[0].ramp[0].from"),
-        (r#"every_s = 10.0"#, r#"every_s = -1.0"#, "operators[0].every_s"),
-        (r#"name = "shed""#, "name = \"shed\"\nafter = \"shed\"", "operators[0].after"),
-        (r#"value_ms = 20000.0"#, r#"value_ms = -5.0"#, "operators[0].diagnosis"),
-        (r#"knob = "admit_rate""#, r#"knob = "admit_rat""#, "operators"),
+        (
+            r#"target = "web", above = 0.5"#,
+            r#"target = "nope", above = 0.5"#,
+            "operators[0].alarm[0].target",
+        ),
+        (
+            r#"above = 0.5 }]"#,
+            r#"above = 0.5, below = 0.1 }]"#,
+            "operators[0].alarm[0]",
+        ),
+        (
+            r#"from = 150.0, to = 300.0"#,
+            r#"from = 350.0, to = 300.0"#,
+            "operators[0].ramp[0].from",
+        ),
+        (
+            r#"every_s = 10.0"#,
+            r#"every_s = -1.0"#,
+            "operators[0].every_s",
+        ),
+        (
+            r#"name = "shed""#,
+            "name = \"shed\"\nafter = \"shed\"",
+            "operators[0].after",
+        ),
+        (
+            r#"value_ms = 20000.0"#,
+            r#"value_ms = -5.0"#,
+            "operators[0].diagnosis",
+        ),
+        (
+            r#"knob = "admit_rate""#,
+            r#"knob = "admit_rat""#,
+            "operators",
+        ),
     ];
     for (from, to, field) in cases {
         assert!(good.contains(from), "{from}");

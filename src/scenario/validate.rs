@@ -173,10 +173,9 @@ impl Validator<'_> {
                                 svc.feeds = Some((k as u32, per));
                             }
                         }
-                        None => self.err(
-                            &sp.key("feeds"),
-                            format!("no load balancer named {lb:?}"),
-                        ),
+                        None => {
+                            self.err(&sp.key("feeds"), format!("no load balancer named {lb:?}"))
+                        }
                     }
                 }
                 (None, Some(_)) => self.err(
