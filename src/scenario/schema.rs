@@ -64,6 +64,10 @@ pub struct IncidentFile {
     /// Default: the file without its actions that do not remove the trigger.
     pub counterfactual: Option<String>,
     pub published: PublishedFile,
+    /// Parameters that were inferred rather than published: override paths (the syntax of a
+    /// variant's `set."..."`) to numeric fields, which `metastable robustness` perturbs.
+    #[serde(default)]
+    pub inferred: Vec<String>,
 }
 
 /// Published figures, in minutes (durations computed from the vendor's timeline).
