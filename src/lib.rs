@@ -21,11 +21,13 @@
 //! - [`report`]: windowed and summary CSVs, the human summary, dashboards, atomic writes.
 //! - [`sweep`]: sweep files, parallel resumable runs, `runs.csv` and `points.csv`, cluster
 //!   shards and their merge, metastability maps.
-//! - [`cli`]: the `sweep`, `map` and `merge` commands.
+//! - [`robust`]: replications over seeds and robustness to inferred parameters.
+//! - [`cli`]: the `sweep`, `map`, `merge`, replication and `robustness` commands.
 
 pub mod analysis;
 pub mod cli;
 pub mod report;
+pub mod robust;
 pub mod run;
 pub mod scenario;
 pub mod sweep;

@@ -49,6 +49,32 @@ enum Command {
         /// system and act) or `historical` (the operators' actions at their published times).
         #[arg(long, value_enum, default_value_t = Operators::Policy)]
         operators: Operators,
+        /// Run each variant over N seeds (the seed, the seed + 1, …; the same seeds for every
+        /// variant) and write replications.csv and distributions instead of per-run files.
+        #[arg(long)]
+        replications: Option<u64>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Perturb each `[incident] inferred` parameter by ± p and report whether the replay's
+    /// shape (self-healing, verdicts, order of variants) flips: knife edges. See
+    /// docs/replications.md.
+    Robustness {
+        /// Scenario file (TOML) with `[incident] inferred = [...]`.
+        file: PathBuf,
+        /// Relative perturbation, `25%` or `0.25` (default 25 %).
+        #[arg(long)]
+        perturb: Option<String>,
+        /// Seeds per file (default 5).
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// First seed (default: the scenario's `seed`, else 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output directory (default: results/<scenario name>-robustness).
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
@@ -132,6 +158,7 @@ fn main() -> ExitCode {
             window_ms,
             variant,
             operators,
+            replications,
             quiet,
         } => cmd_run(
             &file,
@@ -141,9 +168,25 @@ fn main() -> ExitCode {
                 window_ms,
                 variant,
                 operators,
+                replications,
                 quiet,
             },
         ),
+        Command::Robustness {
+            file,
+            perturb,
+            seeds,
+            seed,
+            out,
+            quiet,
+        } => studied(commands::robustness(&commands::RobustnessArgs {
+            file,
+            perturb,
+            seeds,
+            seed,
+            out,
+            quiet,
+        })),
         Command::Check { file } => cmd_check(&file),
         Command::Sweep {
             file,
@@ -246,6 +289,18 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
                 sc.limits.max_windows
             )));
         }
+    }
+    if let Some(replications) = opts.replications {
+        return studied(commands::replications(
+            &sc,
+            &commands::ReplicationArgs {
+                variant: opts.variant,
+                seed: opts.seed,
+                replications,
+                out: opts.out,
+                quiet: opts.quiet,
+            },
+        ));
     }
     let seed = opts.seed.unwrap_or(sc.seed);
     let out = opts
@@ -426,5 +481,7 @@ struct RunOpts {
     window_ms: Option<f64>,
     variant: Option<String>,
     operators: Operators,
+    /// Seeds per variant (`--replications`): distributions instead of per-run files.
+    replications: Option<u64>,
     quiet: bool,
 }

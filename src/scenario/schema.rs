@@ -70,6 +70,10 @@ pub struct IncidentFile {
     /// which the record is empty, bad files are served, the configuration is bad).
     pub trigger: Option<super::operator::ProbeFile>,
     pub published: PublishedFile,
+    /// Parameters that were inferred rather than published: override paths (the syntax of a
+    /// variant's `set."..."`) to numeric fields, which `metastable robustness` perturbs.
+    #[serde(default)]
+    pub inferred: Vec<String>,
 }
 
 /// Published figures, in minutes (durations computed from the vendor's timeline).

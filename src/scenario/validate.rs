@@ -438,7 +438,9 @@ impl Validator<'_> {
         if inc.title.trim().is_empty() {
             self.err(&ip.key("title"), "must not be empty");
         }
+        let inferred = self.inferred(&ip.key("inferred"), &inc.inferred);
         Incident {
+            inferred,
             title: inc.title.clone(),
             source: inc.source.clone(),
             trigger_from,
@@ -449,4 +451,103 @@ impl Validator<'_> {
             counterfactual: inc.counterfactual.clone(),
         }
     }
+}
+
+/// Most `[incident] inferred` entries.
+pub const MAX_INFERRED: usize = 64;
+
+impl Validator<'_> {
+    /// `[incident] inferred`: each entry must be an override path (the syntax of `set."..."`,
+    /// resolved by [`super::overrides::apply`]) to a number written in the file.
+    fn inferred(&mut self, at: &super::locate::FieldPath, paths: &[String]) -> Vec<InferredParam> {
+        if paths.is_empty() {
+            return Vec::new();
+        }
+        if paths.len() > MAX_INFERRED {
+            self.err(
+                at,
+                format!("{} entries; the limit is {MAX_INFERRED}", paths.len()),
+            );
+            return Vec::new();
+        }
+        let Ok(file) = self.text.parse::<toml::Table>() else {
+            return Vec::new(); // a syntax error is reported by the parser
+        };
+        let mut out = Vec::new();
+        for (i, path) in paths.iter().enumerate() {
+            let here = at.index(i);
+            if paths[..i].contains(path) {
+                self.err(&here, format!("{path:?} is listed twice"));
+                continue;
+            }
+            if path.starts_with("variants") || path.starts_with("incident") {
+                self.err(
+                    &here,
+                    format!("{path:?}: must name a field of the scenario, not of [[variants]] or [incident]"),
+                );
+                continue;
+            }
+            // Resolve the path on a copy, exactly as a variant's override would be applied.
+            let mut probe = file.clone();
+            let resolved =
+                match super::overrides::apply(&mut probe, path, toml::Value::Boolean(false)) {
+                    Ok(resolved) => resolved,
+                    Err(e) => {
+                        self.err(&here, format!("{path:?}: {e}"));
+                        continue;
+                    }
+                };
+            let value = match value_at(&file, &resolved) {
+                Some(toml::Value::Integer(n)) => Some((*n as f64, true)),
+                Some(toml::Value::Float(x)) => Some((*x, false)),
+                Some(other) => {
+                    self.err(
+                        &here,
+                        format!(
+                            "{path:?} ({resolved}) is a {}, not a number",
+                            other.type_str()
+                        ),
+                    );
+                    None
+                }
+                None => {
+                    self.err(
+                        &here,
+                        format!(
+                            "{path:?} ({resolved}) is not written in the file; an inferred parameter must have a value to perturb"
+                        ),
+                    );
+                    None
+                }
+            };
+            if let Some((value, integer)) = value {
+                let offset = self.located.as_ref().map_or(0, |l| l.span_of(&here).start);
+                let (line, column) = super::locate::line_col(self.text, offset);
+                out.push(InferredParam {
+                    path: path.clone(),
+                    value,
+                    integer,
+                    line,
+                    column,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// The value at an already resolved path (every array entry an index), if the file has it.
+fn value_at<'t>(file: &'t toml::Table, path: &super::locate::FieldPath) -> Option<&'t toml::Value> {
+    use super::locate::Seg;
+    let (Seg::Key(first), rest) = path.0.split_first()? else {
+        return None;
+    };
+    let mut cur = file.get(first)?;
+    for seg in rest {
+        cur = match seg {
+            Seg::Key(k) => cur.as_table()?.get(k)?,
+            Seg::Index(i) => cur.as_array()?.get(*i)?,
+        };
+    }
+    Some(cur)
 }

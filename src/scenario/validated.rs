@@ -71,6 +71,22 @@ pub struct Incident {
     pub tail_to: String,
     /// See `IncidentFile::counterfactual`.
     pub counterfactual: Option<String>,
+    /// `[incident] inferred`: numeric fields of the file whose values were inferred, in order.
+    pub inferred: Vec<InferredParam>,
+}
+
+/// One `[incident] inferred` entry: an override path to a numeric field of the file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InferredParam {
+    /// As written, e.g. `lease_manager[dwfm].job_timeout_s`.
+    pub path: String,
+    /// The field's value in the file.
+    pub value: f64,
+    /// Written as a TOML integer (it may still be a float field: `rate_per_s = 80`).
+    pub integer: bool,
+    /// Where the entry is written in `inferred` (1-based line and column).
+    pub line: usize,
+    pub column: usize,
 }
 
 /// Who acts on the system once the trigger has hit.
