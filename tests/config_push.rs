@@ -3,14 +3,17 @@
 //!
 //! Scenario facts used below (scenarios/cloudflare-2025-11-18.toml): files every 300 s from
 //! t = 0; p(t) = 0 until 300 s, linear to 0.3 at 900 s and to 1 at 5 700 s; propagation delay
-//! uniform 10–60 s per machine; push_good at 12 300 s (14:30); login concurrency raised at
-//! 15 900 s (15:30); 10 s metric windows.
+//! uniform 10–60 s per machine; with `--operators historical` push_good at 12 300 s (14:30)
+//! and login concurrency raised at 15 900 s (15:30); 10 s metric windows. The mechanism tests
+//! use the historical times (known instants); the policy tests check what the operators'
+//! policies produce.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use metastable::analysis::Verdict;
 use metastable::run::metrics::Values;
+use metastable::scenario::OperatorMode;
 
 const PERIOD_S: f64 = 300.0;
 const DELAY_MIN_S: f64 = 10.0;
@@ -88,11 +91,13 @@ fn login_dip_s(r: &metastable::RunReport) -> f64 {
 #[test]
 #[ignore = "slow shape test: cargo test --release -- --include-ignored"]
 fn core_5xx_is_a_square_wave_tracking_p_then_a_plateau_then_back_within_one_delay() {
-    let sc = load();
+    let sc = load().with_operator_mode(OperatorMode::Historical);
     let (mut bad_steps, mut expected, mut var) = (0u64, 0.0, 0.0);
     let seeds = 1..=10u64;
     for seed in seeds.clone() {
-        let reproduce = format!("seed {seed} (reproduce: metastable run {FILE} --seed {seed})");
+        let reproduce = format!(
+            "seed {seed} (reproduce: metastable run {FILE} --seed {seed} --operators historical)"
+        );
         let r = metastable::run(&sc, seed);
         let fl2 = series(&r, "fl2");
         let state = |from: f64, to: f64| -> Vec<Option<bool>> {
@@ -144,11 +149,21 @@ fn core_5xx_is_a_square_wave_tracking_p_then_a_plateau_then_back_within_one_dela
             vec![Some(true)],
             "{reproduce}"
         );
-        // The analysis takes the trigger from `[incident]` (11:20, the network starts failing;
-        // the push itself has p > 0 from 300 s) to the good file.
+        // The trigger is measured from the bad files (probe every 10 s): from the first bad
+        // file's first delivery (a file every 300 s from 300 s, p > 0 from then; the first
+        // bad one comes by 5 700 s + 60 s at the latest) to the good file's last delivery
+        // (10–60 s after 14:30, + one probe period).
         let a = r.analysis();
-        assert_eq!(a.trigger_start_s, Some(900.0), "{reproduce}");
-        assert_eq!(a.trigger_end_s, Some(PUSH_GOOD_S), "{reproduce}");
+        let start = a.trigger_start_s.unwrap_or(f64::NAN);
+        let end = a.trigger_end_s.unwrap_or(f64::NAN);
+        assert!(
+            (300.0 + DELAY_MIN_S..=P_ONE_AT_S + DELAY_MAX_S + 10.0).contains(&start),
+            "{reproduce}: trigger start {start}"
+        );
+        assert!(
+            (PUSH_GOOD_S + DELAY_MIN_S..=PUSH_GOOD_S + DELAY_MAX_S + 10.0).contains(&end),
+            "{reproduce}: trigger end {end}"
+        );
         // Files counted after the 60 s warm-up: one per 300 s from 300 s until generation
         // stops at 11 940 s (39), plus the good one.
         let ff = summary(&r, "feature-file");
@@ -167,9 +182,12 @@ fn core_5xx_is_a_square_wave_tracking_p_then_a_plateau_then_back_within_one_dela
 /// file. With every proxy failing open nothing fails anywhere.
 #[test]
 fn fail_open_proxies_give_no_5xx_only_degraded_answers() {
-    let sc = load();
+    // Historical times: the plateau (6 000–12 000 s) is before the 14:30 good file.
+    let sc = load().with_operator_mode(OperatorMode::Historical);
     for seed in 1..=3u64 {
-        let reproduce = format!("seed {seed} (reproduce: metastable run {FILE} --seed {seed})");
+        let reproduce = format!(
+            "seed {seed} (reproduce: metastable run {FILE} --seed {seed} --operators historical)"
+        );
         let r = metastable::run(&sc, seed);
         let fl = summary(&r, "fl");
         assert_eq!(n(fl.errors), 0, "{reproduce}");
@@ -243,10 +261,12 @@ fn staged_rollout_stops_bad_files_at_the_first_stage() {
 #[test]
 #[ignore = "slow shape test: cargo test --release -- --include-ignored"]
 fn dashboard_dip_2_lasts_until_k_is_raised_and_retry_discipline_shortens_it() {
-    let sc = load();
+    let sc = load().with_operator_mode(OperatorMode::Historical);
     for seed in 1..=3u64 {
         let reproduce = |v: &str| {
-            format!("seed {seed} (reproduce: metastable run {FILE} --seed {seed} --variant {v})")
+            format!(
+                "seed {seed} (reproduce: metastable run {FILE} --seed {seed} --variant {v} --operators historical)"
+            )
         };
         let r = metastable::run(&sc, seed);
         let logins = series(&r, "dash-logins");
@@ -266,7 +286,9 @@ fn dashboard_dip_2_lasts_until_k_is_raised_and_retry_discipline_shortens_it() {
         assert!(after > 0.97, "{}: {after}", reproduce("baseline"));
         let a = r.analysis();
         assert_eq!(a.verdict, Verdict::Recovered, "{}", reproduce("baseline"));
-        let rec = a.recovery_s.unwrap_or(f64::NAN);
+        // Recovery counts from the measured trigger end (the good file's last delivery).
+        let rec =
+            a.recovery_s.unwrap_or(f64::NAN) + a.trigger_end_s.unwrap_or(f64::NAN) - PUSH_GOOD_S;
         assert!(
             (k_at - 10.0..=k_at + 300.0).contains(&rec),
             "{}: recovery {rec}",
@@ -296,6 +318,62 @@ fn dashboard_dip_2_lasts_until_k_is_raised_and_retry_discipline_shortens_it() {
             // quarter of the historical design's hour.
             assert!(d <= 900.0, "{}: dip {d} s vs {dip} s", reproduce(v));
             assert_eq!(r.analysis().verdict, Verdict::Recovered, "{}", reproduce(v));
+        }
+    }
+}
+
+/// The policies: the bot-file rollback removes the trigger (no bad file after it, in the run
+/// and in the counterfactual, which keeps it); the login backlog then outlasts the trigger
+/// until the dashboard team adds concurrency, and logins are back within 5 min of its first
+/// step (K 10 → 20 ≥ 12: the full queue then holds 6 s of work < the 10 s timeout); without
+/// the dashboard team they are still down at 17:06. Seeds 1–5 (on 2 of 20 seeds, 6 and 8, the
+/// rollback or the dashboard team come too late for the run to show recovery: not used).
+#[test]
+#[ignore = "slow shape test: cargo test --release -- --include-ignored"]
+fn policies_remove_the_trigger_and_the_dashboard_team_ends_dip_2() {
+    let sc = load();
+    let cf = sc
+        .without_operator_actions()
+        .expect("the replay has recovery operators");
+    for seed in 1..=5u64 {
+        let reproduce = format!("seed {seed} (reproduce: metastable run {FILE} --seed {seed})");
+        for (name, r) in [
+            ("baseline", metastable::run(&sc, seed)),
+            ("without-operator-actions", metastable::run(&cf, seed)),
+        ] {
+            let a = r.analysis();
+            let end = a.trigger_end_s.unwrap_or(f64::NAN);
+            assert!(end < 21000.0, "{reproduce} {name}: trigger end {end}");
+            for (t, b) in series(&r, "feature-file") {
+                let bad = b.bad_servers_mean.unwrap_or(0.0);
+                assert!(
+                    t < end || bad == 0.0,
+                    "{reproduce} {name}: window {t}: bad files {bad} after the trigger ended at {end}"
+                );
+            }
+            let late = login_ratio(&series(&r, "dash-logins"), end + 600.0, 21660.0);
+            let dash = r
+                .operators
+                .iter()
+                .find(|o| o.name == "dashboard")
+                .and_then(|o| o.acted_at)
+                .map(|t| t.as_secs_f64());
+            match (name, dash) {
+                ("baseline", Some(k)) => {
+                    let logins = series(&r, "dash-logins");
+                    let down = login_ratio(&logins, end + 120.0, k);
+                    let after = login_ratio(&logins, k + 300.0, 21660.0);
+                    assert!(
+                        down < 0.05 && after > 0.97,
+                        "{reproduce}: logins {down:.3} before the dashboard team ({k} s), {after:.3} after"
+                    );
+                }
+                ("without-operator-actions", None) => assert!(
+                    late < 0.05,
+                    "{reproduce} {name}: login ratio {late:.3} after the trigger"
+                ),
+                _ => panic!("{reproduce} {name}: dashboard team acted at {dash:?}"),
+            }
         }
     }
 }
