@@ -306,7 +306,7 @@ impl Operator {
         let mut offset = n_alarm;
         for (k, step) in self.spec.steps.iter().enumerate() {
             let range = match step {
-                Step::Once(_) => 0..0,
+                Step::Once(_) => offset..offset,
                 Step::Hold { until, .. } | Step::RestartStuck { until, .. } => {
                     offset..offset + until.len()
                 }
@@ -516,6 +516,38 @@ mod tests {
             vec![knob.release(5.0)]
         );
         assert!(op.look(secs(540), &[0.9, 0.0], true).actions.is_empty());
+    }
+
+    #[test]
+    fn a_ramp_after_a_once_step_reads_its_own_guard() {
+        // Regression: a `once` step used to reset the condition offset, so the ramp read the
+        // alarm's value as its guard.
+        let knob = Knob::Servers { service: 1 };
+        let guard = Condition {
+            signal: Signal::Backlog { service: 1 },
+            above: false,
+            level: 10.0,
+        };
+        let mut s = spec(vec![
+            Step::Once(vec![Action::FlushCache { client: 0 }]),
+            Step::Ramp {
+                knob,
+                from: 2.0,
+                to: 10.0,
+                step: 2.0,
+                every: SimDuration::from_millis(60_000),
+                backoff: 0.5,
+                min: 1.0,
+                guard: vec![guard],
+            },
+        ]);
+        s.alarm_for = SimDuration::ZERO;
+        s.diagnosis = Dist::Constant { ns: 0 };
+        let mut op = Operator::new(&s, 1);
+        op.look(secs(60), &[0.9, 0.0], true);
+        // Alarm still true (0.9 > 0.5) but the guard fails (backlog 50): cut, not raised.
+        assert_eq!(op.look(secs(120), &[0.9, 50.0], true).actions, vec![knob.set(1.0)]);
+        assert_eq!(op.look(secs(180), &[0.0, 0.0], true).actions, vec![knob.set(3.0)]);
     }
 
     #[test]
