@@ -245,11 +245,19 @@ fn overload_crash_cascade_fires_on_all_at_once_readmission() {
 }
 
 #[test]
-#[ignore = "needs a run whose trigger ends while bad files are still generated; the Cloudflare counterfactual now keeps the rollback (stop + good file), and without any operator the trigger never ends (verdict undetermined, no loops)"]
 fn bad_configuration_fires_while_bad_files_are_still_generated() {
-    // No operator at all (the counterfactual keeps the rollback, which stops the bad files).
-    let mut sc = scenario("cloudflare-2025-11-18");
-    sc.world.operators.clear();
+    // The published times, but the rollback (stop + good file) taken out while its time still
+    // ends the trigger: the bad files keep coming after the trigger "ended".
+    let mut sc = scenario("cloudflare-2025-11-18")
+        .with_operator_mode(metastable::scenario::OperatorMode::Historical);
+    sc.world.trigger_probe = None;
+    sc.world.actions.retain(|a| {
+        !matches!(
+            a.action,
+            models::Action::StopGeneration { .. } | models::Action::PushGood { .. }
+        )
+    });
+    assert!(!sc.trigger_removals.is_empty(), "the rollback's time still ends the trigger");
     check_rule(&sc, 1, "bad configuration", true);
 }
 
