@@ -75,6 +75,10 @@ enum Command {
         /// Output directory (default: results/<scenario name>-robustness).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Run only these variants (comma-separated) besides the baseline and the
+        /// counterfactual; default: all of them.
+        #[arg(long)]
+        variants: Option<String>,
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
@@ -178,6 +182,7 @@ fn main() -> ExitCode {
             seeds,
             seed,
             out,
+            variants,
             quiet,
         } => studied(commands::robustness(&commands::RobustnessArgs {
             file,
@@ -185,6 +190,7 @@ fn main() -> ExitCode {
             seeds,
             seed,
             out,
+            variants,
             quiet,
         })),
         Command::Check { file } => cmd_check(&file),

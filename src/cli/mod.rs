@@ -538,6 +538,9 @@ pub struct RobustnessArgs {
     pub seed: Option<u64>,
     /// Default: `results/<scenario name>-robustness`.
     pub out: Option<PathBuf>,
+    /// Comma-separated variants to run besides the baseline and the counterfactual (default:
+    /// all).
+    pub variants: Option<String>,
     pub quiet: bool,
 }
 
@@ -573,7 +576,14 @@ pub fn robustness(args: &RobustnessArgs) -> Result<Outcome, CommandError> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-robustness", sc.name)));
     let started = now();
-    let result = Robustness::assess(&sc, &text, p, &seeds).map_err(CommandError::Input)?;
+    let only: Option<Vec<String>> = args.variants.as_ref().map(|v| {
+        v.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty() && s != "baseline")
+            .collect()
+    });
+    let result =
+        Robustness::assess(&sc, &text, p, &seeds, only.as_deref()).map_err(CommandError::Input)?;
     let wall = started.elapsed().as_secs_f64();
     let csv = result
         .csv()
@@ -584,12 +594,15 @@ pub fn robustness(args: &RobustnessArgs) -> Result<Outcome, CommandError> {
     if !args.quiet {
         report.push_str(&result.table());
         report.push_str(&format!(
-            "wall {wall:.2} s for {} run(s) · {:.1} M events/s\nwrote {}\nreproduce: metastable robustness {} --perturb {} --seeds {k} --seed {base}\n",
+            "wall {wall:.2} s for {} run(s) · {:.1} M events/s\nwrote {}\nreproduce: metastable robustness {} --perturb {} --seeds {k} --seed {base}{}\n",
             result.runs,
             result.events as f64 / wall.max(1e-9) / 1e6,
             path.display(),
             args.file.display(),
             crate::robust::robustness::pct(p) + "%",
+            args.variants
+                .as_ref()
+                .map_or(String::new(), |v| format!(" --variants {v}")),
         ));
     }
     Ok(Outcome {

@@ -269,7 +269,27 @@ pub struct Robustness {
 impl Robustness {
     /// Runs the unperturbed file and each valid perturbation (every variant and the
     /// counterfactual, over `seeds`) in one parallel batch, results in a fixed order.
-    pub fn assess(sc: &Scenario, text: &str, p: f64, seeds: &[u64]) -> Result<Robustness, String> {
+    ///
+    /// `only`: run just these variants (and the baseline and the counterfactual); `None`: all.
+    pub fn assess(
+        sc: &Scenario,
+        text: &str,
+        p: f64,
+        seeds: &[u64],
+        only: Option<&[String]>,
+    ) -> Result<Robustness, String> {
+        if let Some(names) = only {
+            for n in names {
+                if sc.variant_named(n).is_none() {
+                    let all: Vec<&str> = sc.with_variants().iter().map(|s| s.variant_name()).collect();
+                    return Err(format!(
+                        "--variants: {} has no variant {n:?} (it has: {})",
+                        sc.file,
+                        all.join(", ")
+                    ));
+                }
+            }
+        }
         let Some(inc) = &sc.incident else {
             return Err(format!("{}: has no [incident] table", sc.file));
         };
@@ -303,6 +323,13 @@ impl Robustness {
                         ..row
                     }),
                 }
+            }
+        }
+        if let Some(names) = only {
+            let cf = sc.incident.as_ref().and_then(|i| i.counterfactual.clone());
+            for (_, f) in &mut files {
+                f.variants
+                    .retain(|v| names.contains(&v.name) || cf.as_ref() == Some(&v.name));
             }
         }
         let sets: Vec<RunSet> = files

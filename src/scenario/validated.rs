@@ -258,13 +258,14 @@ impl fmt::Display for Scenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} ({} clients, {} services, {} sinks, {} triggers, {} operator actions; {:.0} s simulated, {} windows of {} ms)",
+            "{} ({} clients, {} services, {} sinks, {} triggers, {} operator actions, {} operator policies; {:.0} s simulated, {} windows of {} ms)",
             self.name,
             self.world.clients.len(),
             self.world.services.len(),
             self.world.sinks.len(),
             self.triggers.len(),
             self.operator_actions.len(),
+            self.world.operators.len(),
             self.duration.as_secs_f64(),
             self.n_windows(),
             self.window.as_millis_f64()
