@@ -515,6 +515,10 @@ pub fn replications(sc: &crate::Scenario, args: &ReplicationArgs) -> Result<Outc
             .variant
             .as_ref()
             .map_or(String::new(), |v| format!(" --variant {v}"));
+        let variant = match sc.operator_mode {
+            crate::scenario::OperatorMode::Policy => variant,
+            crate::scenario::OperatorMode::Historical => variant + " --operators historical",
+        };
         report.push_str(&format!(
             "reproduce: metastable run {} --seed {base} --replications {n}{variant}; one run in full: metastable run {} --seed S{variant}\n",
             sc.file, sc.file

@@ -230,6 +230,8 @@ impl VariantSummary {
 #[derive(Clone, Debug)]
 pub struct Replications {
     pub scenario: String,
+    /// `policy` or `historical` (who acted after the trigger).
+    pub operators: &'static str,
     pub file: String,
     pub seeds: Vec<u64>,
     /// Variant names in run order.
@@ -269,6 +271,7 @@ impl Replications {
             .collect();
         Replications {
             scenario: sc.name.clone(),
+            operators: sc.operator_mode.as_str(),
             file: sc.file.clone(),
             seeds: seeds.to_vec(),
             variants,
@@ -450,8 +453,9 @@ impl Replications {
         let n = self.seeds.len();
         let _ = writeln!(
             s,
-            "replications: {} · {} run(s) per variant, seeds {} (the same seeds for every variant)",
+            "replications: {} (operators: {}) · {} run(s) per variant, seeds {} (the same seeds for every variant)",
             self.scenario,
+            self.operators,
             n,
             self.seed_range()
         );
