@@ -239,11 +239,11 @@ fn staged_rollout_stops_bad_files_at_the_first_stage() {
         }
         // Each bad file sits on one machine of 100 from its delivery (10–60 s) to the check
         // at the 120 s bake: 60–110 s. So FL2's error fraction over the run lies between
-        // files_bad × 1 % × 60 s / 21 660 s and the same with 110 s (± 25 % for the Poisson
+        // files_bad × 1 % × 60 s / the run length and the same with 110 s (± 25 % for the Poisson
         // noise of a few hundred errors, > 4σ).
         let fl2 = summary(&r, "fl2");
         let frac = n(fl2.errors) as f64 / n(fl2.completions).max(1) as f64;
-        let per_s = n(ff.files_bad) as f64 * 0.01 / 21660.0;
+        let per_s = n(ff.files_bad) as f64 * 0.01 / r.scenario.duration.as_secs_f64();
         let (lo, hi) = (0.75 * per_s * 60.0, 1.25 * per_s * 110.0);
         assert!(
             (lo..=hi).contains(&frac),

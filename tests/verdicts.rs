@@ -257,7 +257,10 @@ fn bad_configuration_fires_while_bad_files_are_still_generated() {
             models::Action::StopGeneration { .. } | models::Action::PushGood { .. }
         )
     });
-    assert!(!sc.trigger_removals.is_empty(), "the rollback's time still ends the trigger");
+    assert!(
+        !sc.trigger_removals.is_empty(),
+        "the rollback's time still ends the trigger"
+    );
     check_rule(&sc, 1, "bad configuration", true);
 }
 

@@ -281,7 +281,11 @@ impl Robustness {
         if let Some(names) = only {
             for n in names {
                 if sc.variant_named(n).is_none() {
-                    let all: Vec<&str> = sc.with_variants().iter().map(|s| s.variant_name()).collect();
+                    let all: Vec<&str> = sc
+                        .with_variants()
+                        .iter()
+                        .map(|s| s.variant_name())
+                        .collect();
                     return Err(format!(
                         "--variants: {} has no variant {n:?} (it has: {})",
                         sc.file,

@@ -35,7 +35,7 @@ pub enum SignalKind {
     Backlog,
     /// A service's share of tasks or edge nodes down.
     Crashed,
-    /// A service's busy share of its servers.
+    /// A service's busy share of its servers that are up.
     Utilisation,
     /// A lease manager's share of droplets without a lease.
     Unleased,

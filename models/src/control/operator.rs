@@ -30,7 +30,7 @@ pub enum Signal {
     Backlog { service: u32 },
     /// A service's share of tasks (crash loop) or nodes (edge) down now.
     Crashed { service: u32 },
-    /// A service's busy share of its servers now.
+    /// A service's busy share of its servers that are up now (1 when none is up).
     Utilisation { service: u32 },
     /// A lease manager's share of droplets without a lease now.
     Unleased { manager: u32 },
@@ -546,8 +546,14 @@ mod tests {
         let mut op = Operator::new(&s, 1);
         op.look(secs(60), &[0.9, 0.0], true);
         // Alarm still true (0.9 > 0.5) but the guard fails (backlog 50): cut, not raised.
-        assert_eq!(op.look(secs(120), &[0.9, 50.0], true).actions, vec![knob.set(1.0)]);
-        assert_eq!(op.look(secs(180), &[0.0, 0.0], true).actions, vec![knob.set(3.0)]);
+        assert_eq!(
+            op.look(secs(120), &[0.9, 50.0], true).actions,
+            vec![knob.set(1.0)]
+        );
+        assert_eq!(
+            op.look(secs(180), &[0.0, 0.0], true).actions,
+            vec![knob.set(3.0)]
+        );
     }
 
     #[test]

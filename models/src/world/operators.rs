@@ -161,10 +161,19 @@ impl World {
                 .services
                 .get(service as usize)
                 .map_or(0.0, |s| s.live_len() as f64),
-            Signal::Utilisation { service } => self
-                .services
-                .get(service as usize)
-                .map_or(0.0, |s| f64::from(s.busy) / f64::from(s.servers.max(1))),
+            Signal::Utilisation { service } => {
+                self.services.get(service as usize).map_or(0.0, |s| {
+                    // Of the servers that are up (crashed tasks and down edge nodes serve
+                    // nothing); none up reads as saturated.
+                    let down = s.edge.as_ref().map_or(s.n_crashed, |e| e.n_down);
+                    let up = s.servers.saturating_sub(down);
+                    if up == 0 {
+                        1.0
+                    } else {
+                        f64::from(s.busy) / f64::from(up)
+                    }
+                })
+            }
             Signal::Crashed { service } => self.services.get(service as usize).map_or(0.0, |s| {
                 let down = match &s.edge {
                     Some(e) => e.n_down,
