@@ -241,3 +241,29 @@ fn bad_operator_tables_are_input_errors() {
         assert!(e.contains("ops.toml:"), "{to}: {e}");
     }
 }
+
+#[test]
+fn a_service_feeding_an_unknown_load_balancer_is_an_input_error() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/hotos-retry.toml");
+    let text = std::fs::read_to_string(path).unwrap().replace(
+        "servers = 30",
+        "servers = 30\nfeeds = \"nope\"\npropagation_per_request = 0.5",
+    );
+    let e = metastable::parse(&text, "feeds.toml")
+        .err()
+        .expect("rejected")
+        .to_string();
+    assert!(
+        e.contains("feeds.toml:") && e.contains("services[0].feeds"),
+        "{e}"
+    );
+    let text = std::fs::read_to_string(path).unwrap().replace(
+        "servers = 30",
+        "servers = 30\npropagation_per_request = 0.5",
+    );
+    let e = metastable::parse(&text, "feeds.toml")
+        .err()
+        .expect("rejected")
+        .to_string();
+    assert!(e.contains("services[0].propagation_per_request"), "{e}");
+}
