@@ -424,27 +424,7 @@ impl Validator<'_> {
                 removes_trigger: o.removes_trigger,
             });
         }
-        // Disabled operators go; `after` indices are re-pointed, and an operator waiting for a
-        // disabled one is never armed.
-        let mut new_index = Vec::new();
-        let mut n = 0u32;
-        for &e in &enabled {
-            new_index.push(e.then_some(n));
-            n += u32::from(e);
-        }
-        out.into_iter()
-            .zip(&enabled)
-            .filter(|(_, e)| **e)
-            .map(|(mut o, _)| {
-                o.after = o.after.map(|j| {
-                    new_index
-                        .get(j as usize)
-                        .copied()
-                        .flatten()
-                        .unwrap_or(u32::MAX)
-                });
-                o
-            })
-            .collect()
+        // Disabled operators go; an operator waiting for a disabled one is never armed.
+        models::control::operator::keep_operators(&out, &enabled)
     }
 }

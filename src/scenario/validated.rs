@@ -182,30 +182,7 @@ impl Scenario {
             .iter()
             .map(|o| o.removes_trigger)
             .collect();
-        let new_index: Vec<Option<u32>> = keep
-            .iter()
-            .scan(0u32, |n, &k| {
-                let i = k.then_some(*n);
-                *n += u32::from(k);
-                Some(i)
-            })
-            .collect();
-        let mut ops = Vec::new();
-        for (o, &k) in sc.world.operators.iter().zip(&keep) {
-            if k {
-                let mut o = o.clone();
-                // Waiting for an operator that is gone: never armed.
-                o.after = o.after.map(|j| {
-                    new_index
-                        .get(j as usize)
-                        .copied()
-                        .flatten()
-                        .unwrap_or(u32::MAX)
-                });
-                ops.push(o);
-            }
-        }
-        sc.world.operators = ops;
+        sc.world.operators = models::control::operator::keep_operators(&sc.world.operators, &keep);
         for m in &self.mitigations {
             if let Some(i) = sc.world.actions.iter().position(|a| a == m) {
                 sc.world.actions.remove(i);

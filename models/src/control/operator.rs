@@ -204,6 +204,34 @@ impl OperatorSpec {
     }
 }
 
+/// The operators for which `keep` is true, in order, with `after` re-pointed to the kept ones'
+/// new indices; an operator waiting for one that is gone is never armed (`after` =
+/// `u32::MAX`, which names no operator).
+pub fn keep_operators(ops: &[OperatorSpec], keep: &[bool]) -> Vec<OperatorSpec> {
+    let mut new_index = Vec::with_capacity(ops.len());
+    let mut n = 0u32;
+    for i in 0..ops.len() {
+        let k = keep.get(i).copied().unwrap_or(false);
+        new_index.push(k.then_some(n));
+        n += u32::from(k);
+    }
+    ops.iter()
+        .zip(&new_index)
+        .filter(|(_, ix)| ix.is_some())
+        .map(|(o, _)| {
+            let mut o = o.clone();
+            o.after = o.after.map(|j| {
+                new_index
+                    .get(j as usize)
+                    .copied()
+                    .flatten()
+                    .unwrap_or(u32::MAX)
+            });
+            o
+        })
+        .collect()
+}
+
 #[derive(Clone, Debug, PartialEq)]
 enum Phase {
     Watching { since: Option<SimTime> },
@@ -452,6 +480,27 @@ mod tests {
         assert_eq!(d.actions, vec![a]);
         assert!(d.first_action);
         assert!(op.look(secs(960), &[0.9], true).actions.is_empty());
+    }
+
+    #[test]
+    fn keeping_operators_repoints_after_and_disarms_orphans() {
+        let mut a = spec(vec![]);
+        a.name = "a".into();
+        let mut b = a.clone();
+        b.name = "b".into();
+        b.after = Some(0);
+        let mut c = a.clone();
+        c.name = "c".into();
+        c.after = Some(1);
+        let kept = keep_operators(&[a, b, c], &[false, true, true]);
+        let names: Vec<&str> = kept.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["b", "c"]);
+        assert_eq!(
+            kept[0].after,
+            Some(u32::MAX),
+            "b waited for a, which is gone"
+        );
+        assert_eq!(kept[1].after, Some(0), "c waits for b, now index 0");
     }
 
     #[test]
