@@ -250,8 +250,7 @@ fn a_service_feeding_an_unknown_load_balancer_is_an_input_error() {
         "servers = 30\nfeeds = \"nope\"\npropagation_per_request = 0.5",
     );
     let e = metastable::parse(&text, "feeds.toml")
-        .err()
-        .expect("rejected")
+        .expect_err("rejected")
         .to_string();
     assert!(
         e.contains("feeds.toml:") && e.contains("services[0].feeds"),
@@ -262,8 +261,7 @@ fn a_service_feeding_an_unknown_load_balancer_is_an_input_error() {
         "servers = 30\npropagation_per_request = 0.5",
     );
     let e = metastable::parse(&text, "feeds.toml")
-        .err()
-        .expect("rejected")
+        .expect_err("rejected")
         .to_string();
     assert!(e.contains("services[0].propagation_per_request"), "{e}");
 }
