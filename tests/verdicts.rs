@@ -276,13 +276,19 @@ fn negative_dns_cache_fires_on_the_dns_tail() {
 
 #[test]
 fn empty_dns_record_fires_while_the_record_stays_empty() {
-    // Without operators the AWS replay's race-emptied records are never restored.
-    check_rule(
-        &variant("aws-2025-10-20", "no-operator"),
-        7,
-        "empty DNS record",
-        false,
+    // The published times, but the manual DNS repair taken out while its time still ends the
+    // trigger: the race-emptied records are never restored.
+    let mut sc = scenario("aws-2025-10-20")
+        .with_operator_mode(metastable::scenario::OperatorMode::Historical);
+    sc.world.trigger_probe = None;
+    sc.world
+        .actions
+        .retain(|a| !matches!(a.action, models::Action::DnsAutomationRestore { .. }));
+    assert!(
+        !sc.trigger_removals.is_empty(),
+        "the repair's time still ends the trigger"
     );
+    check_rule(&sc, 7, "empty DNS record", false);
 }
 
 #[test]
