@@ -544,7 +544,8 @@ impl Robustness {
                 r.path,
                 self.direction(r.up),
                 r.base_value,
-                r.value.map_or("-".to_string(), |v| format!("{v}")),
+                r.value
+                    .map_or("-".to_string(), |v| format!("{}", (v * 1e9).round() / 1e9)),
                 heals,
                 t,
                 change
@@ -581,7 +582,8 @@ impl Robustness {
                     r.path,
                     self.direction(r.up),
                     r.base_value,
-                    r.value.map_or("-".to_string(), |v| format!("{v}")),
+                    r.value
+                        .map_or("-".to_string(), |v| format!("{}", (v * 1e9).round() / 1e9)),
                     what.join("; ")
                 );
             }
