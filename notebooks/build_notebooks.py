@@ -399,12 +399,15 @@ This lesson asserts, against the simulator's output:
 `run` on the baseline also runs the counterfactual without the operator actions
 (`without-operator-actions/`) and writes `incident.csv`. We run the baseline and the
 `jittered-backoff` variant (`--variant`) side by side; the third variant is not needed here.
+The operators act at their published times (`--operators historical`: the red button at
+11:29, the us-central1 throttle at the file's 12:39), so the spans below are fixed; by default
+the operators are policies that act when they observe the herd (README, "Incident replays").
 '''),
     code('''
 SCEN = ROOT / "scenarios" / "gcp-2025-06-12.toml"
 cfg = tomllib.loads(SCEN.read_text())
 procs = {v: subprocess.Popen([str(BIN), "run", str(SCEN), "--seed", str(seed), "--variant", v,
-                              "--out", str(OUT / v), "--quiet"], cwd=ROOT)
+                              "--operators", "historical", "--out", str(OUT / v), "--quiet"], cwd=ROOT)
          for v in ("baseline", "jittered-backoff")}
 for v, p in procs.items():
     assert p.wait() == 0, f"[seed {seed}] metastable run --variant {v} failed ({p.returncode})"
@@ -415,8 +418,10 @@ incident = pd.read_csv(OUT / "baseline" / "incident.csv").set_index("quantity")
 cmp = pd.read_csv(OUT / "baseline" / "comparison.csv").set_index("variant")
 print(incident.to_string()); print(cmp[["verdict", "recovery_s", "success_ratio", "wasted_fraction"]].to_string())
 
-TRIG_FROM = cfg["triggers"][0]["from_s"]; TRIG_END = cfg["triggers"][0]["to_s"]
-ACTION_AT = min(a["at_s"] for a in cfg["actions"])
+HIST = [a for a in cfg["actions"] if a.get("historical")]
+TRIG_FROM = cfg["triggers"][0]["from_s"]
+TRIG_END = min(a["at_s"] for a in HIST if a.get("removes_trigger"))     # the red button
+ACTION_AT = min(a["at_s"] for a in HIST if not a.get("removes_trigger"))  # throttle + capacity
 HORIZON = cfg["scenario"]["duration_s"]
 '''),
     md('''
