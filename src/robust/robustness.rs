@@ -55,6 +55,11 @@ pub fn parse_fraction(s: &str) -> Result<f64, String> {
     Ok(p)
 }
 
+/// A perturbed value for the table, without float noise (0.45, not 0.44999999999999996).
+fn shown(v: Option<f64>) -> String {
+    v.map_or("-".to_string(), |v| format!("{}", (v * 1e9).round() / 1e9))
+}
+
 /// `p` as a percentage for labels (`25`).
 pub fn pct(p: f64) -> String {
     let x = (p * 100.0 * 1e6).round() / 1e6;
@@ -544,8 +549,7 @@ impl Robustness {
                 r.path,
                 self.direction(r.up),
                 r.base_value,
-                r.value
-                    .map_or("-".to_string(), |v| format!("{}", (v * 1e9).round() / 1e9)),
+                shown(r.value),
                 heals,
                 t,
                 change
@@ -582,8 +586,7 @@ impl Robustness {
                     r.path,
                     self.direction(r.up),
                     r.base_value,
-                    r.value
-                        .map_or("-".to_string(), |v| format!("{}", (v * 1e9).round() / 1e9)),
+                    shown(r.value),
                     what.join("; ")
                 );
             }
