@@ -28,6 +28,8 @@ pub struct IncidentReport {
     pub heals_by_itself: bool,
     /// The counterfactual's verdict, if there was one to run.
     pub without_operators: Option<Verdict>,
+    /// The scenario measures its trigger and this run's mechanism never carried it.
+    pub no_incident: bool,
 }
 
 impl IncidentReport {
@@ -42,7 +44,10 @@ impl IncidentReport {
         };
         let healed = |v: Verdict| matches!(v, Verdict::Recovered | Verdict::Stable);
         let without_operators = without.map(|w| w.analysis().verdict);
+        let no_incident = historical.scenario.world.trigger_probe.is_some()
+            && historical.trigger_measured.is_none();
         Some(IncidentReport {
+            no_incident,
             incident,
             seed: historical.seed,
             trigger_min,
@@ -103,6 +108,12 @@ impl IncidentReport {
         let mut s = String::new();
         let i = &self.incident;
         let _ = writeln!(s, "incident: {} (seed {})", i.title, self.seed);
+        if self.no_incident {
+            let _ = writeln!(
+                s,
+                "  no incident in this run: the mechanism never carried the trigger (a night without it)"
+            );
+        }
         if !i.source.is_empty() {
             let _ = writeln!(s, "  source: {}", i.source);
         }
