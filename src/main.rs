@@ -312,41 +312,11 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
     let out = opts
         .out
         .unwrap_or_else(|| PathBuf::from("results").join(&sc.name));
-    let all = sc.with_variants();
-    let mut chosen: Vec<&Scenario> = match &opts.variant {
-        None => all,
-        Some(name) => {
-            let Some(one) = sc.variant_named(name) else {
-                let names: Vec<&str> = all.iter().map(|s| s.variant_name()).collect();
-                return Err(input(anyhow!(
-                    "--variant {name:?}: {} has no such variant (it has: {})",
-                    file.display(),
-                    names.join(", ")
-                )));
-            };
-            vec![one]
-        }
-    };
-    // An incident replay also runs without its operator actions (does it heal by itself?).
-    // The counterfactual is a named variant, or the file without its mitigating actions.
-    let historical = chosen.iter().any(|s| s.variant.is_none());
-    let cf_name = sc.incident.as_ref().and_then(|i| i.counterfactual.clone());
-    let counterfactual = match &sc.incident {
-        Some(_) if historical && cf_name.is_none() => sc.without_operator_actions(),
-        _ => None,
-    };
-    if let Some(cf) = &counterfactual {
-        chosen.push(cf);
-    }
-    if let Some(name) = &cf_name
-        && historical
-        && !chosen
-            .iter()
-            .any(|s| s.variant.as_deref() == Some(name.as_str()))
-        && let Some(v) = sc.variants.iter().find(|v| &v.name == name)
-    {
-        chosen.push(&v.scenario);
-    }
+    // The chosen variants and, for an incident replay run as written, its counterfactual (does
+    // it heal by itself?): the same set `--replications` runs.
+    let set = metastable::robust::replications::RunSet::of(&sc, opts.variant.as_deref())
+        .map_err(|e| input(anyhow!(e)))?;
+    let chosen = &set.runs;
     // With variants, each run goes to its own subdirectory, plus a comparison.
     let compare = chosen.len() > 1;
 
@@ -388,12 +358,11 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
         .iter()
         .find(|r| r.scenario.variant.is_none())
         .and_then(|h| {
-            let want = cf_name
-                .as_deref()
-                .unwrap_or(metastable::scenario::WITHOUT_OPERATORS);
-            let cf = reports
-                .iter()
-                .find(|r| r.scenario.variant.as_deref() == Some(want));
+            let cf = set.counterfactual.as_deref().and_then(|want| {
+                reports
+                    .iter()
+                    .find(|r| r.scenario.variant.as_deref() == Some(want))
+            });
             metastable::analysis::incident::IncidentReport::new(h, cf)
         });
     if let Some(inc) = &incident {

@@ -273,10 +273,18 @@ impl Validator<'_> {
                 &services,
                 &clients,
             );
+            let label = if a.label.is_empty() {
+                format!("{:?} {}", a.action, a.target).to_lowercase()
+            } else {
+                a.label.clone()
+            };
+            if !a.historical {
+                operator_actions.push((at, label.clone()));
+            }
             if let Some(action) = action {
                 let timed = TimedAction { at, action };
                 if a.historical {
-                    historical.push((timed, a.removes_trigger, String::new()));
+                    historical.push((timed, a.removes_trigger, label));
                 } else {
                     if a.removes_trigger {
                         trigger_removals.push(at);
@@ -285,21 +293,6 @@ impl Validator<'_> {
                     }
                     actions.push(timed);
                 }
-            }
-            let label = if a.label.is_empty() {
-                format!("{:?} {}", a.action, a.target).to_lowercase()
-            } else {
-                a.label.clone()
-            };
-            if a.historical {
-                if let Some(h) = historical
-                    .last_mut()
-                    .filter(|h| h.0.at == at && h.2.is_empty())
-                {
-                    h.2 = label;
-                }
-            } else {
-                operator_actions.push((at, label));
             }
         }
         let op_names = super::operator::Names {

@@ -93,6 +93,7 @@ impl Knob {
                 service,
                 from_per_s: level,
                 to_per_s: level,
+                // Held until the next setting: ten years outlasts any run (≤ 3.2 years).
                 over: SimDuration::from_millis((10 * 365 * 86_400) * 1000),
             },
             Knob::LeaseThrottle { manager } => Action::LeaseThrottle {
@@ -192,15 +193,21 @@ impl OperatorSpec {
     pub fn conditions(&self) -> Vec<Condition> {
         let mut out = self.alarm.clone();
         for s in &self.steps {
-            match s {
-                Step::Once(_) => {}
-                Step::Hold { until, .. } | Step::RestartStuck { until, .. } => {
-                    out.extend(until.iter().copied())
-                }
-                Step::Ramp { guard, .. } => out.extend(guard.iter().copied()),
-            }
+            out.extend_from_slice(s.conditions());
         }
         out
+    }
+}
+
+impl Step {
+    /// The conditions this step observes (its `until` or `guard`), in the order
+    /// [`OperatorSpec::conditions`] lists them.
+    pub fn conditions(&self) -> &[Condition] {
+        match self {
+            Step::Once(_) => &[],
+            Step::Hold { until, .. } | Step::RestartStuck { until, .. } => until,
+            Step::Ramp { guard, .. } => guard,
+        }
     }
 }
 
@@ -235,8 +242,8 @@ pub fn keep_operators(ops: &[OperatorSpec], keep: &[bool]) -> Vec<OperatorSpec> 
 #[derive(Clone, Debug, PartialEq)]
 enum Phase {
     Watching { since: Option<SimTime> },
-    Diagnosing { paged: SimTime, act_at: SimTime },
-    Acting { since: SimTime },
+    Diagnosing { act_at: SimTime },
+    Acting,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -263,6 +270,8 @@ pub struct Decision {
 /// An operator's state.
 pub struct Operator {
     pub spec: OperatorSpec,
+    /// `spec.conditions()`, computed once: the values a look expects, in this order.
+    conds: Vec<Condition>,
     phase: Phase,
     steps: Vec<StepState>,
     rng: SimRng,
@@ -277,6 +286,7 @@ impl Operator {
     pub fn new(spec: &OperatorSpec, seed: u64) -> Operator {
         Operator {
             spec: spec.clone(),
+            conds: spec.conditions(),
             phase: Phase::Watching { since: None },
             steps: vec![StepState::Idle; spec.steps.len()],
             rng: sim_core::stream(seed, &format!("{}/diagnosis", spec.name)),
@@ -286,16 +296,19 @@ impl Operator {
         }
     }
 
-    /// One look at `now`: `values[i]` is the current value of `spec.conditions()[i]`'s
-    /// signal; `armed` says whether the operator named in `after` has acted.
+    /// The conditions whose signals a look needs, in order.
+    pub fn conditions(&self) -> &[Condition] {
+        &self.conds
+    }
+
+    /// One look at `now`: `values[i]` is the current value of `conditions()[i]`'s signal;
+    /// `armed` says whether the operator named in `after` has acted.
     pub fn look(&mut self, now: SimTime, values: &[f64], armed: bool) -> Decision {
-        let conds = self.spec.conditions();
-        let holds = |i: usize| {
-            conds
-                .get(i)
-                .zip(values.get(i))
-                .is_some_and(|(c, &v)| c.holds(v))
-        };
+        // Which conditions hold at this look (a missing value holds nothing).
+        let ok: Vec<bool> = (0..self.conds.len())
+            .map(|i| values.get(i).is_some_and(|&v| self.conds[i].holds(v)))
+            .collect();
+        let holds = |i: usize| ok.get(i).copied().unwrap_or(false);
         let mut d = Decision::default();
         let n_alarm = self.spec.alarm.len();
         match self.phase.clone() {
@@ -313,7 +326,6 @@ impl Operator {
                 self.paged_at = Some(now);
                 d.paged = true;
                 self.phase = Phase::Diagnosing {
-                    paged: now,
                     act_at: now.saturating_add(delay),
                 };
                 // A zero delay acts at this very look.
@@ -322,24 +334,18 @@ impl Operator {
                 }
                 self.start(now, &mut d);
             }
-            Phase::Diagnosing { paged: _, act_at } => {
+            Phase::Diagnosing { act_at } => {
                 if now >= act_at {
                     self.start(now, &mut d);
                 }
                 return self.finish(d);
             }
-            Phase::Acting { .. } => {}
+            Phase::Acting => {}
         }
         // Acting: each step's observation-driven part.
         let mut offset = n_alarm;
         for (k, step) in self.spec.steps.iter().enumerate() {
-            let range = match step {
-                Step::Once(_) => offset..offset,
-                Step::Hold { until, .. } | Step::RestartStuck { until, .. } => {
-                    offset..offset + until.len()
-                }
-                Step::Ramp { guard, .. } => offset..offset + guard.len(),
-            };
+            let range = offset..offset + step.conditions().len();
             offset = range.end;
             let all = range.clone().all(holds);
             match (step, &mut self.steps[k]) {
@@ -402,7 +408,7 @@ impl Operator {
 
     /// The diagnosis is over: do the `Once` steps, engage holds and ramps.
     fn start(&mut self, now: SimTime, d: &mut Decision) {
-        self.phase = Phase::Acting { since: now };
+        self.phase = Phase::Acting;
         self.acted_at = Some(now);
         d.first_action = true;
         for (k, step) in self.spec.steps.iter().enumerate() {

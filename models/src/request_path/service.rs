@@ -352,6 +352,11 @@ impl Service {
                 .is_some_and(|cap| self.live_len() >= cap as usize)
     }
 
+    /// Servers that serve nothing now: crashed tasks of a crash loop, or down edge nodes.
+    pub fn servers_down(&self) -> u32 {
+        self.edge.as_ref().map_or(self.n_crashed, |e| e.n_down)
+    }
+
     /// Requests waiting (abandoned ones not counted).
     #[inline]
     pub fn live_len(&self) -> usize {

@@ -84,17 +84,18 @@ impl World {
         let Some(op) = self.operators.get(i) else {
             return;
         };
-        let conds = op.spec.conditions();
+        let n = op.conditions().len();
         let every = op.spec.every;
         let armed = op.spec.after.is_none_or(|j| {
             self.operators
                 .get(j as usize)
                 .is_some_and(|o| o.has_acted())
         });
-        let mut values = Vec::with_capacity(conds.len());
-        for (k, c) in conds.iter().enumerate() {
+        let mut values = Vec::with_capacity(n);
+        for k in 0..n {
+            let signal = self.operators[i].conditions()[k].signal;
             let mut prev = self.op_prev[i][k];
-            values.push(self.signal(c.signal, &mut prev, sim));
+            values.push(self.signal(signal, &mut prev, sim));
             self.op_prev[i][k] = prev;
         }
         let d = self.operators[i].look(now, &values, armed);
@@ -165,8 +166,7 @@ impl World {
                 self.services.get(service as usize).map_or(0.0, |s| {
                     // Of the servers that are up (crashed tasks and down edge nodes serve
                     // nothing); none up reads as saturated.
-                    let down = s.edge.as_ref().map_or(s.n_crashed, |e| e.n_down);
-                    let up = s.servers.saturating_sub(down);
+                    let up = s.servers.saturating_sub(s.servers_down());
                     if up == 0 {
                         1.0
                     } else {
@@ -175,11 +175,7 @@ impl World {
                 })
             }
             Signal::Crashed { service } => self.services.get(service as usize).map_or(0.0, |s| {
-                let down = match &s.edge {
-                    Some(e) => e.n_down,
-                    None => s.n_crashed,
-                };
-                f64::from(down) / f64::from(s.servers.max(1))
+                f64::from(s.servers_down()) / f64::from(s.servers.max(1))
             }),
             Signal::Unleased { manager } => self
                 .leases
