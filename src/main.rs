@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use sim_core::SimDuration;
 
 use metastable::cli as commands;
+use metastable::cli::progress::{Mode, Progress};
 use metastable::report::output::write_atomic;
 use metastable::scenario::{self, Scenario};
 
@@ -322,10 +323,14 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
 
     #[allow(clippy::disallowed_methods)] // wall time is reported, never simulated
     let started = Instant::now();
+    // Progress on stderr only (a bar on a terminal, lines under Slurm): it cannot change a run.
+    let progress = Progress::start(Mode::choose(opts.quiet), &sc.name, chosen.len());
     let reports: Vec<metastable::RunReport> = chosen
         .par_iter()
-        .map(|s| metastable::run(s, seed))
+        .enumerate()
+        .map(|(i, s)| metastable::run::run_observed(s, seed, progress.observer(i)))
         .collect();
+    progress.finish();
     let wall = started.elapsed().as_secs_f64();
 
     let io = |e: anyhow::Error| Failure { code: 1, error: e };

@@ -63,6 +63,9 @@ pub struct RunStats {
     pub max_pending: usize,
 }
 
+/// How many events pass between two calls of [`Sim::run_observed`]'s observer.
+pub const OBSERVE_EVERY: u64 = 1 << 16;
+
 /// The engine state a model sees: clock, pending events, metrics.
 pub struct Sim<E> {
     now: SimTime,
@@ -110,6 +113,18 @@ impl<E> Sim<E> {
 
     /// Runs `model` until a limit is reached or no event is pending, then closes the metrics.
     pub fn run<M: Model<Event = E>>(&mut self, model: &mut M, limits: Limits) -> RunStats {
+        self.run_observed(model, limits, |_| {})
+    }
+
+    /// [`Sim::run`], telling `observe` the simulated time every [`OBSERVE_EVERY`] events (and
+    /// once at the end). The observer only reads the clock: it cannot change the run, so a run
+    /// observed (for a progress bar) gives the same results as one not observed.
+    pub fn run_observed<M: Model<Event = E>>(
+        &mut self,
+        model: &mut M,
+        limits: Limits,
+        mut observe: impl FnMut(SimTime),
+    ) -> RunStats {
         let mut events = 0u64;
         let mut max_pending = self.queue.len();
         let stop = loop {
@@ -127,6 +142,9 @@ impl<E> Sim<E> {
             self.rec.advance(t);
             model.handle(event, self);
             events += 1;
+            if events % OBSERVE_EVERY == 0 {
+                observe(t);
+            }
             max_pending = max_pending.max(self.queue.len());
             if let Some(why) = self.stop_request {
                 break StopReason::Model(why);
@@ -137,6 +155,7 @@ impl<E> Sim<E> {
             _ => self.now,
         };
         self.now = end.max(self.now);
+        observe(self.now);
         self.rec.finish(end);
         RunStats {
             stop,
@@ -225,5 +244,31 @@ mod tests {
         );
         assert_eq!(st.stop, StopReason::Idle);
         assert_eq!(st.end, SimTime(100));
+    }
+
+    #[test]
+    fn an_observer_sees_the_clock_and_changes_nothing() {
+        let limits = Limits {
+            horizon: SimTime(10 * OBSERVE_EVERY),
+            max_events: u64::MAX,
+        };
+        let ticker = || Ticker {
+            step: SimDuration(1),
+            seen: vec![],
+        };
+        let (mut a, mut b) = (sim(), sim());
+        a.schedule_at(SimTime(0), 0);
+        b.schedule_at(SimTime(0), 0);
+        let (mut ma, mut mb) = (ticker(), ticker());
+        let plain = a.run(&mut ma, limits);
+        let mut times = Vec::new();
+        let observed = b.run_observed(&mut mb, limits, |t| times.push(t.0));
+        assert_eq!((plain.events, plain.end), (observed.events, observed.end));
+        assert_eq!(ma.seen, mb.seen);
+        // Every OBSERVE_EVERY events (at t = k·OBSERVE_EVERY − 1 with one event per ns), then
+        // the end.
+        assert_eq!(times.len(), 11, "{times:?}");
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+        assert_eq!(times.last(), Some(&(10 * OBSERVE_EVERY)));
     }
 }

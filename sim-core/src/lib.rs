@@ -19,7 +19,7 @@ pub mod queue;
 pub mod rng;
 pub mod time;
 
-pub use engine::{Limits, Model, RunStats, Sim, StopReason};
+pub use engine::{Limits, Model, OBSERVE_EVERY, RunStats, Sim, StopReason};
 pub use histogram::Histogram;
 pub use metrics::{
     CounterId, GaugeId, GaugeStat, HistId, HistStat, MetricDef, MetricRef, Recorder,

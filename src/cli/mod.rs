@@ -10,6 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod progress;
+
 use crate::report::output::write_atomic;
 use crate::report::plot::PlotError;
 use crate::sweep::map;
@@ -483,7 +485,13 @@ pub fn replications(sc: &crate::Scenario, args: &ReplicationArgs) -> Result<Outc
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-replications", sc.name)));
     let started = now();
-    let reps = Replications::run(sc, &set, &seeds);
+    let progress = progress::Progress::start(
+        progress::Mode::choose(args.quiet),
+        &sc.name,
+        set.runs.len() * seeds.len(),
+    );
+    let reps = Replications::run_observed(sc, &set, &seeds, |i| progress.observer(i));
+    progress.finish();
     let wall = started.elapsed().as_secs_f64();
     // Format everything before writing anything.
     let mut files = vec![(

@@ -159,9 +159,20 @@ pub fn seeds(base: u64, n: u64) -> Option<Vec<u64>> {
 /// Runs every (scenario, seed) pair on rayon's current pool, reducing each to its record at
 /// once; the records come back in the order of `tasks`, whatever the number of threads.
 pub fn run_all(tasks: &[(&Scenario, u64)]) -> Vec<Record> {
+    run_all_observed(tasks, |_| |_| {})
+}
+
+/// [`run_all`], task `i` observed by `observer(i)` (see [`crate::run::run_observed`]: the
+/// observer sees the simulated fraction done and cannot change a record).
+pub fn run_all_observed<F, O>(tasks: &[(&Scenario, u64)], observer: F) -> Vec<Record>
+where
+    F: Fn(usize) -> O + Sync,
+    O: FnMut(f64),
+{
     tasks
         .par_iter()
-        .map(|&(sc, seed)| Record::of(&crate::run(sc, seed)))
+        .enumerate()
+        .map(|(i, &(sc, seed))| Record::of(&crate::run::run_observed(sc, seed, observer(i))))
         .collect()
 }
 
@@ -246,12 +257,21 @@ pub struct Replications {
 impl Replications {
     /// Runs `set` over `seeds` (see [`run_all`]).
     pub fn run(sc: &Scenario, set: &RunSet, seeds: &[u64]) -> Replications {
+        Replications::run_observed(sc, set, seeds, |_| |_| {})
+    }
+
+    /// [`Replications::run`] with run `i` (in (variant, seed) order) observed by `observer(i)`.
+    pub fn run_observed<F, O>(sc: &Scenario, set: &RunSet, seeds: &[u64], observer: F) -> Replications
+    where
+        F: Fn(usize) -> O + Sync,
+        O: FnMut(f64),
+    {
         let tasks: Vec<(&Scenario, u64)> = set
             .runs
             .iter()
             .flat_map(|s| seeds.iter().map(move |&seed| (s, seed)))
             .collect();
-        Replications::from_records(sc, set, seeds, run_all(&tasks))
+        Replications::from_records(sc, set, seeds, run_all_observed(&tasks, observer))
     }
 
     /// Summarises `records` (in (variant, seed) order of `set` and `seeds`).

@@ -23,6 +23,13 @@ pub struct RunReport {
 
 /// Runs `scenario` with master seed `seed`.
 pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
+    run_observed(scenario, seed, |_| {})
+}
+
+/// [`run`], telling `progress` the fraction of the horizon simulated so far (0..=1) every
+/// [`sim_core::OBSERVE_EVERY`] events and at the end. The observer cannot change the run: the
+/// report is the same as [`run`]'s.
+pub fn run_observed(scenario: &Scenario, seed: u64, mut progress: impl FnMut(f64)) -> RunReport {
     let rec = Recorder::new(
         scenario.window,
         scenario.warmup,
@@ -34,7 +41,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         horizon: SimTime::ZERO.saturating_add(scenario.duration),
         max_events: scenario.limits.max_events,
     };
-    let stats = sim.run(&mut world, limits);
+    let horizon = scenario.duration.as_secs_f64().max(1e-9);
+    let stats = sim.run_observed(&mut world, limits, |t| {
+        progress((t.as_secs_f64() / horizon).clamp(0.0, 1.0));
+    });
     let mut scenario = scenario.clone();
     scenario.variants.clear();
     let secs = |t: SimTime| t.as_secs_f64();
