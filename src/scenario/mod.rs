@@ -21,6 +21,7 @@
 
 mod actions;
 mod client;
+pub mod clock;
 pub mod common;
 pub mod config_push;
 pub mod dns_automation;

@@ -59,6 +59,11 @@ pub struct IncidentFile {
     pub title: String,
     #[serde(default)]
     pub source: String,
+    /// The wall-clock time of simulated time 0 in the incident's time zone, RFC 3339
+    /// (`2025-10-19T23:18:00-07:00`): figures label their time axis with it.
+    pub start_clock: Option<String>,
+    /// The zone's name for those labels (`PDT`); default `UTC±HH:MM` from the offset.
+    pub time_zone: Option<String>,
     /// When the trigger started to act, as published (e.g. the first bad file reaching the
     /// proxies); default: the earliest trigger start.
     pub trigger_from_s: Option<f64>,

@@ -63,6 +63,8 @@ pub struct Scenario {
 pub struct Incident {
     pub title: String,
     pub source: String,
+    /// `[incident] start_clock` (and `time_zone`): the clock time of simulated time 0.
+    pub start_clock: Option<super::clock::StartClock>,
     /// Start of the trigger when no `[[triggers]]` entry gives it.
     pub trigger_from: Option<SimTime>,
     pub trigger_min: Option<f64>,
