@@ -14,7 +14,9 @@ use sim_core::SimDuration;
 
 use metastable::cli as commands;
 use metastable::cli::progress::{Mode, Progress};
+use metastable::report::figure::write_figure;
 use metastable::report::output::write_atomic;
+use metastable::report::ranking::write_ranking;
 use metastable::scenario::{self, Scenario};
 
 #[derive(Parser)]
@@ -392,21 +394,28 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             out.clone()
         };
         let png = dir.join("dashboard.png");
-        let svg = dir.join("dashboard.svg");
-        metastable::report::plot::write_dashboard(&r.dashboard_series(), &png, &svg)
+        write_figure(&r.dashboard(), &png, &dir.join("dashboard.svg"))
             .context("drawing the dashboard")
             .map_err(io)?;
         figures.push(png);
     }
     if compare {
-        let png = out.join("overlay.png");
-        let svg = out.join("overlay.svg");
-        metastable::report::plot::write_overlay(
-            &metastable::report::dashboard::overlay(&reports),
+        let png = out.join("variants.png");
+        write_figure(
+            &metastable::report::variants::small_multiples(&reports),
             &png,
-            &svg,
+            &out.join("variants.svg"),
         )
-        .context("drawing the variant overlay")
+        .context("drawing the variants' small multiples")
+        .map_err(io)?;
+        figures.push(png);
+        let png = out.join("ranking.png");
+        write_ranking(
+            &metastable::report::ranking::of_runs(&reports),
+            &png,
+            &out.join("ranking.svg"),
+        )
+        .context("drawing the variants' ranking")
         .map_err(io)?;
         figures.push(png);
     }

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 pub mod progress;
 
+use crate::report::draw::PlotError;
 use crate::report::output::write_atomic;
-use crate::report::plot::PlotError;
 use crate::sweep::map;
 use crate::sweep::plan::{Sweep, SweepError};
 use crate::sweep::runner::{self, RunError, RunOptions};
@@ -506,6 +506,13 @@ pub fn replications(sc: &crate::Scenario, args: &ReplicationArgs) -> Result<Outc
     for (path, bytes) in &files {
         write(path, bytes)?;
     }
+    let mut figures = Vec::new();
+    if reps.variants.len() > 1 {
+        let png = out.join("ranking.png");
+        crate::report::ranking::write_ranking(&reps.ranking(), &png, &out.join("ranking.svg"))
+            .map_err(CommandError::Plot)?;
+        figures.push(png);
+    }
     let mut report = String::new();
     if !args.quiet {
         report.push_str(&reps.table());
@@ -516,7 +523,7 @@ pub fn replications(sc: &crate::Scenario, args: &ReplicationArgs) -> Result<Outc
             runs as f64 / wall.max(1e-9),
             events as f64 / wall.max(1e-9) / 1e6
         ));
-        for (f, _) in &files {
+        for f in files.iter().map(|f| &f.0).chain(&figures) {
             report.push_str(&format!("wrote {}\n", f.display()));
         }
         let variant = args

@@ -14,8 +14,8 @@
 //! Progress goes to stderr only, so stdout and every file are the same in every mode.
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -92,7 +92,11 @@ pub fn plain_line(what: &str, done: f64, runs_done: usize, runs: usize, elapsed_
 
 /// `"45 s"`, `"3 min 05 s"`, `"2 h 07 min"`.
 pub fn human_s(s: f64) -> String {
-    let s = if s.is_finite() { s.max(0.0).round() } else { 0.0 } as u64;
+    let s = if s.is_finite() {
+        s.max(0.0).round()
+    } else {
+        0.0
+    } as u64;
     if s < 60 {
         format!("{s} s")
     } else if s < 3600 {
@@ -142,7 +146,9 @@ impl Progress {
                 let s = Arc::clone(&shared);
                 let what = what.to_string();
                 let started = Instant::now();
-                Some(std::thread::spawn(move || draw(mode, &s, &what, runs, started)))
+                Some(std::thread::spawn(move || {
+                    draw(mode, &s, &what, runs, started)
+                }))
             }
         };
         Progress {
@@ -247,7 +253,10 @@ mod tests {
         assert_eq!(Mode::decide(false, None, false, true), Mode::Plain);
         assert_eq!(Mode::decide(false, Some("plain"), true, false), Mode::Plain);
         assert_eq!(Mode::decide(false, Some("off"), true, true), Mode::Off);
-        assert_eq!(Mode::decide(false, Some("nonsense"), false, false), Mode::Off);
+        assert_eq!(
+            Mode::decide(false, Some("nonsense"), false, false),
+            Mode::Off
+        );
     }
 
     #[test]

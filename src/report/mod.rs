@@ -1,12 +1,23 @@
 //! What a person or a program reads: the CSV tables and the human summary of a run
-//! ([`tables`]), the figures' data ([`dashboard`]) and their drawing ([`plot`],
-//! [`plot_map`]), and atomic file writes ([`output`]).
+//! ([`tables`]), the figures, and atomic file writes ([`output`]).
+//!
+//! Figures: [`panels`] decides what a run's dashboard shows (its incident timeline when it
+//! replays one) and [`variants`] lays out the small multiples of a scenario's variants, both
+//! as [`figure`] data that [`figure`] draws; [`ranking`] is the ranked chart of the variants;
+//! [`plot_map`] the metastability heat map; [`clock`] the time axis (seconds or the
+//! incident's clock); [`palette`] the colour-blind-safe colours; [`draw`] the plotters toolbox
+//! they share (rendering, fonts, ranges, text).
 //!
 //! This folder presents runs and analyses; it decides nothing (verdicts come from
 //! [`crate::analysis`]) and runs nothing.
 
-pub mod dashboard;
+pub mod clock;
+pub mod draw;
+pub mod figure;
 pub mod output;
-pub mod plot;
+pub mod palette;
+pub mod panels;
 pub mod plot_map;
+pub mod ranking;
 pub mod tables;
+pub mod variants;

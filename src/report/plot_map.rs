@@ -10,7 +10,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::report::plot::{
+use crate::report::draw::{
     DrawResult, INK, MUTED, PlotError, draw_header, e2s, fit, font, render_both, tick,
 };
 

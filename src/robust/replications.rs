@@ -261,7 +261,12 @@ impl Replications {
     }
 
     /// [`Replications::run`] with run `i` (in (variant, seed) order) observed by `observer(i)`.
-    pub fn run_observed<F, O>(sc: &Scenario, set: &RunSet, seeds: &[u64], observer: F) -> Replications
+    pub fn run_observed<F, O>(
+        sc: &Scenario,
+        set: &RunSet,
+        seeds: &[u64],
+        observer: F,
+    ) -> Replications
     where
         F: Fn(usize) -> O + Sync,
         O: FnMut(f64),
@@ -464,6 +469,69 @@ impl Replications {
             ])?;
         }
         w.into_inner().map_err(|e| e.into_error().into())
+    }
+
+    /// The ranking of replicated variants: medians, interquartile ranges and min–max over seeds.
+    pub fn ranking(&self) -> crate::report::ranking::Ranking {
+        let reps = self;
+        let mut recovery = Vec::new();
+        let mut success = Vec::new();
+        let max_s = reps
+            .records
+            .iter()
+            .filter_map(|r| r.recovery_s)
+            .fold(0.0, f64::max);
+        let (div, unit) = crate::report::ranking::time_unit(max_s);
+        for v in &reps.variants {
+            let recs: Vec<_> = reps.records.iter().filter(|r| &r.variant == v).collect();
+            let n = recs.len();
+            let rec = Dist::of(recs.iter().filter_map(|r| r.recovery_s.map(|s| s / div)));
+            let ok = Dist::of(
+                recs.iter()
+                    .filter_map(|r| r.success_ratio.map(|s| 100.0 * s)),
+            );
+            let k = rec.as_ref().map_or(0, |d| d.n);
+            recovery.push(crate::report::ranking::RankRow {
+                name: v.clone(),
+                // A median only when most runs recovered: else the bar would flatter.
+                value: rec.as_ref().filter(|_| 2 * k > n).map(|d| d.median),
+                iqr: rec.as_ref().map(|d| (d.q1, d.q3)),
+                range: rec.as_ref().map(|d| (d.min, d.max)),
+                note: format!("{k} of {n} recovered"),
+            });
+            success.push(crate::report::ranking::RankRow {
+                name: v.clone(),
+                value: ok.as_ref().map(|d| d.median),
+                iqr: ok.as_ref().map(|d| (d.q1, d.q3)),
+                range: ok.as_ref().map(|d| (d.min, d.max)),
+                note: ok
+                    .as_ref()
+                    .map_or("no calls".into(), |d| format!("median {:.1} %", d.median)),
+            });
+        }
+        crate::report::ranking::Ranking {
+            title: format!(
+                "{} · variants ranked over {} seeds",
+                reps.scenario,
+                reps.seeds.len()
+            ),
+            subtitle: format!(
+                "seeds {} · bar: median · thick line: interquartile range · thin line: min–max",
+                reps.seed_range()
+            ),
+            measures: vec![
+                crate::report::ranking::Ranked {
+                    title: "Time to recover after the trigger (shorter is better)".into(),
+                    x_desc: format!("{unit} after the trigger ended"),
+                    rows: crate::report::ranking::rank(recovery, true),
+                },
+                crate::report::ranking::Ranked {
+                    title: "Success ratio over the run (higher is better)".into(),
+                    x_desc: "% of first tries that succeeded".into(),
+                    rows: crate::report::ranking::rank(success, false),
+                },
+            ],
+        }
     }
 
     /// The printed tables: verdict frequencies and loops, the distributions, and the incident

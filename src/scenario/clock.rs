@@ -44,7 +44,15 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let mp = (5 * doy + 2) / 153;
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 fn num(s: &str, what: &str, range: std::ops::RangeInclusive<u32>) -> Result<u32, String> {
@@ -93,7 +101,20 @@ pub fn parse_start_clock(text: &str, zone: Option<&str>) -> Result<StartClock, S
     let y = i64::from(num(y, "year", 1970..=9999).map_err(bad)?);
     let mo = num(mo, "month", 1..=12).map_err(bad)?;
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     let da = num(da, "day", 1..=month_days[mo as usize - 1]).map_err(bad)?;
     let (time, offset_s) = if let Some(t) = rest.strip_suffix(['Z', 'z']) {
         (t, 0i32)
@@ -132,7 +153,9 @@ pub fn parse_start_clock(text: &str, zone: Option<&str>) -> Result<StartClock, S
             let z = z.trim();
             if z.is_empty()
                 || z.chars().count() > MAX_ZONE_CHARS
-                || !z.chars().all(|c| c.is_ascii_alphanumeric() || "+-_/:".contains(c))
+                || !z
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-_/:".contains(c))
             {
                 return Err(format!(
                     "time_zone must be 1..={MAX_ZONE_CHARS} letters, digits or +-_/: (e.g. \"PDT\"), got {z:?}"
@@ -160,10 +183,15 @@ mod tests {
         assert_eq!(c.offset_s, -25_200);
         assert_eq!(c.zone, "PDT");
         let z = parse_start_clock("2025-11-18T11:05Z", None).unwrap();
-        assert_eq!(z.unix_s, days_from_civil(2025, 11, 18) * 86_400 + 11 * 3600 + 5 * 60);
+        assert_eq!(
+            z.unix_s,
+            days_from_civil(2025, 11, 18) * 86_400 + 11 * 3600 + 5 * 60
+        );
         assert_eq!(z.zone, "UTC+00:00");
         assert_eq!(
-            parse_start_clock("2025-06-12T10:39:00+05:30", None).unwrap().zone,
+            parse_start_clock("2025-06-12T10:39:00+05:30", None)
+                .unwrap()
+                .zone,
             "UTC+05:30"
         );
     }

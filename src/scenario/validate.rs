@@ -433,20 +433,18 @@ impl Validator<'_> {
         }
         let inferred = self.inferred(&ip.key("inferred"), &inc.inferred);
         let start_clock = match (&inc.start_clock, &inc.time_zone) {
-            (Some(text), zone) => {
-                match super::clock::parse_start_clock(text, zone.as_deref()) {
-                    Ok(c) => Some(c),
-                    Err(e) => {
-                        let field = if e.starts_with("time_zone") {
-                            "time_zone"
-                        } else {
-                            "start_clock"
-                        };
-                        self.err(&ip.key(field), e);
-                        None
-                    }
+            (Some(text), zone) => match super::clock::parse_start_clock(text, zone.as_deref()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    let field = if e.starts_with("time_zone") {
+                        "time_zone"
+                    } else {
+                        "start_clock"
+                    };
+                    self.err(&ip.key(field), e);
+                    None
                 }
-            }
+            },
             (None, Some(_)) => {
                 self.err(&ip.key("time_zone"), "needs start_clock");
                 None
