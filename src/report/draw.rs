@@ -315,16 +315,50 @@ pub(crate) fn tick(v: &f64) -> String {
 // Drawing helpers
 
 /// Draws one line (runs as paths, lone points as dots) on a chart's plotting area.
-pub(crate) fn draw_line<DB, CT>(area: &DrawingArea<DB, CT>, line: &Line) -> DrawResult
+///
+/// `bitmap`: plotters' bitmap backend draws wide paths with unlimited miter joins, which shoot
+/// spikes far out of the panel at sharp turns (a goodput collapse drawn 4 px wide); so on a
+/// bitmap a wide line is drawn as 1-pixel paths offset by up to half its width horizontally
+/// and vertically (a plus-shaped brush: no joins, no spikes). SVG viewers join lines properly
+/// and get one path of the real width.
+pub(crate) fn draw_line<DB, CT>(area: &DrawingArea<DB, CT>, line: &Line, bitmap: bool) -> DrawResult
 where
     DB: DrawingBackend,
     CT: CoordTranslate<From = (f64, f64)>,
 {
     let style = ShapeStyle::from(&line.color).stroke_width(line.width);
+    let pixels = area.strip_coord_spec();
+    let base = area.get_base_pixel();
+    let r = (line.width / 2) as i32;
+    let thin = ShapeStyle::from(&line.color).stroke_width(1);
     for run in &line.segments {
         if run.len() == 1 {
             area.draw(&Circle::new(run[0], line.width + 2, line.color.filled()))
                 .map_err(e2s)?;
+        } else if bitmap && r > 0 {
+            let px: Vec<(i32, i32)> = run
+                .iter()
+                .map(|p| {
+                    let (x, y) = area.map_coordinate(p);
+                    (x - base.0, y - base.1)
+                })
+                .collect();
+            let mut offsets = vec![(0, 0)];
+            for k in 1..=r {
+                offsets.extend([(k, 0), (-k, 0), (0, k), (0, -k)]);
+            }
+            for (dx, dy) in offsets {
+                let pts = px.iter().map(|&(x, y)| (x + dx, y + dy));
+                if line.dashed {
+                    pixels
+                        .draw(&DashedPathElement::new(pts, 12, 8, thin))
+                        .map_err(e2s)?;
+                } else {
+                    pixels
+                        .draw(&PathElement::new(pts.collect::<Vec<_>>(), thin))
+                        .map_err(e2s)?;
+                }
+            }
         } else if line.dashed {
             area.draw(&DashedPathElement::new(run.iter().copied(), 12, 8, style))
                 .map_err(e2s)?;

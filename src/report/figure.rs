@@ -233,8 +233,8 @@ pub fn write_figure(fig: &Figure, png: &Path, svg: &Path) -> Result<(), PlotErro
         png,
         svg,
         fig.size(),
-        |root| draw_figure(root, fig),
-        |root| draw_figure(root, fig),
+        |root| draw_figure(root, fig, true),
+        |root| draw_figure(root, fig, false),
     )
 }
 
@@ -256,12 +256,16 @@ fn panel_y(p: &Panel) -> (f64, f64) {
     }
     let (lo, hi) = y_range(values());
     match p.y_max {
-        Some(m) if hi <= m * 1.08 + 1e-12 => (lo.min(0.0), m * 1.04),
+        Some(m) if hi <= m * 1.12 + 1e-12 => (lo.min(0.0), hi.max(m * 1.04)),
         _ => (lo, hi),
     }
 }
 
-fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> DrawResult {
+fn draw_figure<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    fig: &Figure,
+    bitmap: bool,
+) -> DrawResult {
     root.fill(&WHITE).map_err(e2s)?;
     let (header, body) = root.split_vertically(HEADER_H);
     draw_header(&header, &fig.title, &fig.subtitle)?;
@@ -292,7 +296,7 @@ fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) 
         let y0 = (r as u32 * fig.panel_h) as i32;
         let h = fig.panel_h + if bottom { CAPTION_H } else { 0 };
         let area = body.clone().shrink((x0, y0), (col_w, h));
-        draw_panel(&area, fig, panel, x, shared, bottom)?;
+        draw_panel(&area, fig, panel, (x, shared), bottom, bitmap)?;
     }
     Ok(())
 }
@@ -384,9 +388,9 @@ fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     fig: &Figure,
     p: &Panel,
-    x: (f64, f64),
-    shared: Option<(f64, f64)>,
+    (x, shared): ((f64, f64), Option<(f64, f64)>),
     bottom: bool,
+    bitmap: bool,
 ) -> DrawResult {
     let (title, rest) = area.split_vertically(TITLE_H);
     let (legend, chart_area) = rest.split_vertically(LEGEND_H);
@@ -424,12 +428,28 @@ fn draw_panel<DB: DrawingBackend>(
         let mut chart = builder
             .build_cartesian_2d(Ticked::new(x.0, x.1, positions), (y.0..y.1).log_scale())
             .map_err(e2s)?;
-        fill_chart(&mut chart, fig, p, x, y, &label_of, caption.as_deref())
+        fill_chart(
+            &mut chart,
+            fig,
+            p,
+            (x, y),
+            &label_of,
+            caption.as_deref(),
+            bitmap,
+        )
     } else {
         let mut chart = builder
             .build_cartesian_2d(Ticked::new(x.0, x.1, positions), y.0..y.1)
             .map_err(e2s)?;
-        fill_chart(&mut chart, fig, p, x, y, &label_of, caption.as_deref())
+        fill_chart(
+            &mut chart,
+            fig,
+            p,
+            (x, y),
+            &label_of,
+            caption.as_deref(),
+            bitmap,
+        )
     }
 }
 
@@ -438,10 +458,10 @@ fn fill_chart<DB, X, Y>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
     fig: &Figure,
     p: &Panel,
-    x: (f64, f64),
-    y: (f64, f64),
+    (x, y): ((f64, f64), (f64, f64)),
     label_of: &dyn Fn(&f64) -> String,
     caption: Option<&str>,
+    bitmap: bool,
 ) -> DrawResult
 where
     DB: DrawingBackend,
@@ -517,7 +537,7 @@ where
             dashed: c.dashed,
             segments: segs,
         };
-        draw_line(area, &line)?;
+        draw_line(area, &line, bitmap)?;
     }
     // Markers: the figure's (numbered) and the panel's own (unnumbered).
     let numbered = fig.markers.iter().enumerate().map(|(i, m)| (Some(i), m));

@@ -27,10 +27,13 @@
 use crate::analysis::recovery::Analysis;
 use crate::report::clock::TimeAxis;
 use crate::report::figure::{Band, Curve, Figure, HLine, Marker, MarkerKind, Panel, PanelKind};
-use crate::report::palette::{self, BLUE, GREEN, ORANGE, PURPLE, REFERENCE, SKY, VERMILLION};
+use crate::report::palette::{self, BLUE, GREEN, ORANGE, PURPLE, SKY, VERMILLION};
 use crate::run::RunReport;
 use crate::run::metrics::{ComponentIds, Values};
 use crate::scenario::Kind;
+
+/// The success-ratio panel's ceiling (%): a window's ratio can pass 100 %.
+pub const SUCCESS_CLIP: f64 = 110.0;
 
 /// Components of one kind drawn per panel, at most (the largest first).
 pub const MAX_LINES: usize = 6;
@@ -123,7 +126,7 @@ impl RunReport {
         let title = match (loops.primary(), &self.scenario.incident) {
             (Some(p), _) => format!("{name} — sustained by {} at {}", p.name, p.at),
             (None, Some(_)) if a.trigger_start_s.is_some() => {
-                format!("{name} — no sustaining loop found")
+                format!("{name} — {}, no sustaining loop found", a.verdict.as_str())
             }
             _ => name,
         };
@@ -221,10 +224,17 @@ impl RunReport {
         // Success ratio with the recovery threshold.
         if a.trigger_start_s.is_some() {
             let ok = per_s(&|v| v.successes, &cv);
+            // A window's successes can outnumber its first tries (retries of earlier calls
+            // succeed): drawn clipped at SUCCESS_CLIP %, and the legend says so.
             let ratio: Vec<Option<f64>> = ok
                 .iter()
                 .zip(&first)
                 .map(|(s, f)| (*f > 0.0).then(|| 100.0 * s / f))
+                .collect();
+            let clipped = ratio.iter().flatten().any(|r| *r > SUCCESS_CLIP);
+            let ratio = ratio
+                .into_iter()
+                .map(|r| r.map(|r| r.min(SUCCESS_CLIP)))
                 .collect();
             let mut p = Panel::new(
                 PanelKind::Success,
@@ -232,7 +242,12 @@ impl RunReport {
                 "% of first tries",
             );
             p.y_max = Some(100.0);
-            p.curves.push(Curve::new("success ratio", BLUE, ratio));
+            let label = if clipped {
+                format!("success ratio (clipped at {SUCCESS_CLIP} %)")
+            } else {
+                "success ratio".to_string()
+            };
+            p.curves.push(Curve::new(&label, BLUE, ratio));
             if let Some(t) = a.threshold_ratio {
                 p.hlines.push(HLine {
                     label: format!(
@@ -450,7 +465,6 @@ impl RunReport {
             );
             out.push(p);
         }
-        let _ = REFERENCE;
         out
     }
 }

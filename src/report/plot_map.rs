@@ -2,7 +2,7 @@
 //! frequent verdict — stable (green), recovered (amber), metastable (red) — paler when the
 //! replications disagree, with the percentage of metastable runs written in, and the critical
 //! trigger of each row marked (◆) and joined into a boundary line. Written as PNG and SVG with
-//! the embedded fonts of [`crate::report::plot`]; same input, same bytes.
+//! the embedded fonts of [`crate::report::draw`]; same input, same bytes.
 
 use std::path::Path;
 
