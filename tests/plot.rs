@@ -39,7 +39,7 @@ fn storm(axis: TimeAxis) -> Figure {
         .collect();
     let latency: Vec<Option<f64>> = t_s
         .iter()
-        .map(|&t| (t < 60.0 || t > 200.0).then_some(30.0 + t))
+        .map(|&t| (!(60.0..=200.0).contains(&t)).then_some(30.0 + t))
         .collect();
     let mut load = Panel::new(PanelKind::Load, "Demand and goodput", "requests / s");
     load.curves.push(Curve::of("goodput", BLUE, &goodput));

@@ -142,7 +142,7 @@ impl<E> Sim<E> {
             self.rec.advance(t);
             model.handle(event, self);
             events += 1;
-            if events % OBSERVE_EVERY == 0 {
+            if events.is_multiple_of(OBSERVE_EVERY) {
                 observe(t);
             }
             max_pending = max_pending.max(self.queue.len());

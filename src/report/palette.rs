@@ -107,14 +107,12 @@ pub(crate) mod tests {
             ("protanopia", PROTAN),
             ("tritanopia", TRITAN),
         ] {
-            for i in 0..SERIES.len() {
-                for j in i + 1..SERIES.len() {
-                    let d = delta_e(SERIES[i], SERIES[j], &m);
+            for (i, a) in SERIES.iter().enumerate() {
+                for (j, b) in SERIES.iter().enumerate().skip(i + 1) {
+                    let d = delta_e(*a, *b, &m);
                     assert!(
                         d >= MIN_DELTA_E,
-                        "{name}: colours {i} {:?} and {j} {:?} are ΔE {d:.1} apart",
-                        SERIES[i],
-                        SERIES[j]
+                        "{name}: colours {i} {a:?} and {j} {b:?} are ΔE {d:.1} apart"
                     );
                 }
             }

@@ -218,7 +218,8 @@ mod tests {
             ("2025-10-19T23:18:00-15:00", "offset hours 15"),
             ("19/10/2025T23:18Z", "not YYYY-MM-DD"),
             ("2025-10-19T23h18Z", "not HH:MM"),
-            ("2025-10-19T23:18:00.5Z", "not a number"),
+            ("2025-10-19T23:18:00.5Z", "not HH:MM"),
+            ("2025-10-19T2a:18Z", "not a number"),
         ] {
             let e = parse_start_clock(text, None).unwrap_err();
             assert!(e.contains(why), "{text}: {e}");
