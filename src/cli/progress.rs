@@ -198,7 +198,7 @@ fn draw(mode: Mode, s: &Shared, what: &str, runs: usize, started: Instant) {
         Mode::Bar => {
             let bar = ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::stderr());
             if let Ok(style) = ProgressStyle::with_template(
-                "{prefix} {bar:40.cyan/blue} {percent:>3}% · {msg} · elapsed {elapsed} · ETA {eta}",
+                "{prefix} {wide_bar:.cyan/blue} {percent:>3}% · {msg} · {elapsed} · ETA {eta}",
             ) {
                 bar.set_style(style);
             }

@@ -72,6 +72,15 @@ pub fn time_unit(max_s: f64) -> (f64, &'static str) {
     }
 }
 
+/// `seconds`, `minutes`, `hours` for [`time_unit`]'s names.
+pub fn long_unit(unit: &str) -> &'static str {
+    match unit {
+        "s" => "seconds",
+        "min" => "minutes",
+        _ => "hours",
+    }
+}
+
 /// The ranking of variants run once each with the same seed.
 pub fn of_runs(reports: &[RunReport]) -> Ranking {
     let rows = rows(reports);
@@ -113,7 +122,10 @@ pub fn of_runs(reports: &[RunReport]) -> Ranking {
         measures: vec![
             Ranked {
                 title: "Time to recover after the trigger (shorter is better)".into(),
-                x_desc: format!("{unit} after the trigger ended"),
+                x_desc: format!(
+                    "{} after the trigger ended",
+                    crate::report::ranking::long_unit(unit)
+                ),
                 rows: rank(recovery, true),
             },
             Ranked {

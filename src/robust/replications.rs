@@ -522,7 +522,10 @@ impl Replications {
             measures: vec![
                 crate::report::ranking::Ranked {
                     title: "Time to recover after the trigger (shorter is better)".into(),
-                    x_desc: format!("{unit} after the trigger ended"),
+                    x_desc: format!(
+                        "{} after the trigger ended",
+                        crate::report::ranking::long_unit(unit)
+                    ),
                     rows: crate::report::ranking::rank(recovery, true),
                 },
                 crate::report::ranking::Ranked {
