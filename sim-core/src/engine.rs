@@ -110,6 +110,33 @@ impl<E> Sim<E> {
 
     /// Runs `model` until a limit is reached or no event is pending, then closes the metrics.
     pub fn run<M: Model<Event = E>>(&mut self, model: &mut M, limits: Limits) -> RunStats {
+        self.run_inner::<false, M, _>(model, limits, SimDuration(1), |_, _| {})
+    }
+
+    /// As [`Sim::run`], and calls `observe(model, t)` at every multiple `t` of `every` up to
+    /// the end of the run, with the model as it stands after every event before `t` and none
+    /// at or after it. Observing reads the model; the run's events and metrics are those of
+    /// [`Sim::run`] (`run` compiles the observation out).
+    pub fn run_observed<M: Model<Event = E>, F: FnMut(&M, SimTime)>(
+        &mut self,
+        model: &mut M,
+        limits: Limits,
+        every: SimDuration,
+        observe: F,
+    ) -> RunStats {
+        self.run_inner::<true, M, F>(model, limits, every, observe)
+    }
+
+    #[inline(always)]
+    fn run_inner<const OBSERVE: bool, M: Model<Event = E>, F: FnMut(&M, SimTime)>(
+        &mut self,
+        model: &mut M,
+        limits: Limits,
+        every: SimDuration,
+        mut observe: F,
+    ) -> RunStats {
+        let every = every.max(SimDuration(1));
+        let mut next_obs = SimTime::ZERO.saturating_add(every);
         let mut events = 0u64;
         let mut max_pending = self.queue.len();
         let stop = loop {
@@ -122,6 +149,12 @@ impl<E> Sim<E> {
             if t >= limits.horizon {
                 self.queue.push(t, event);
                 break StopReason::Horizon;
+            }
+            if OBSERVE {
+                while next_obs <= t {
+                    observe(model, next_obs);
+                    next_obs = next_obs.saturating_add(every);
+                }
             }
             self.now = t;
             self.rec.advance(t);
@@ -137,6 +170,12 @@ impl<E> Sim<E> {
             _ => self.now,
         };
         self.now = end.max(self.now);
+        if OBSERVE {
+            while next_obs <= end {
+                observe(model, next_obs);
+                next_obs = next_obs.saturating_add(every);
+            }
+        }
         self.rec.finish(end);
         RunStats {
             stop,
@@ -166,6 +205,36 @@ mod tests {
 
     fn sim() -> Sim<u64> {
         Sim::new(Recorder::new(SimDuration(1000), SimDuration::ZERO, 1000))
+    }
+
+    #[test]
+    fn observation_sees_every_boundary_and_changes_nothing() {
+        let run = |observe: bool| {
+            let mut s = sim();
+            s.schedule_at(SimTime(0), 0);
+            let mut m = Ticker {
+                step: SimDuration(300),
+                seen: vec![],
+            };
+            let limits = Limits {
+                horizon: SimTime(2000),
+                max_events: 1000,
+            };
+            let mut looks = Vec::new();
+            let st = if observe {
+                s.run_observed(&mut m, limits, SimDuration(500), |m: &Ticker, t| {
+                    looks.push((t.0, m.seen.len()))
+                })
+            } else {
+                s.run(&mut m, limits)
+            };
+            (st.events, m.seen, looks)
+        };
+        let (events, seen, looks) = run(true);
+        assert_eq!((events, &seen), (run(false).0, &run(false).1));
+        // Events at 0, 300, …, 1800; boundaries 500, 1000, 1500, 2000 (the horizon), each
+        // after the events before it only.
+        assert_eq!(looks, vec![(500, 2), (1000, 4), (1500, 5), (2000, 7)]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Build a world from a validated scenario and run it: `(Scenario, seed) → RunReport`.
-//! A pure function: no wall clock, no OS randomness, no shared state.
+//! A pure function: no wall clock, no OS randomness, no shared state. [`state`]: the same run
+//! sampling every component's point-in-time state per window (`run --record-state`).
 
 use models::{Event, World};
 use sim_core::{Limits, Recorder, RunStats, Sim, SimTime};
@@ -35,6 +36,17 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         max_events: scenario.limits.max_events,
     };
     let stats = sim.run(&mut world, limits);
+    finish(scenario, seed, sim, world, stats)
+}
+
+/// The report of a finished run.
+fn finish(
+    scenario: &Scenario,
+    seed: u64,
+    sim: Sim<Event>,
+    world: World,
+    stats: RunStats,
+) -> RunReport {
     let mut scenario = scenario.clone();
     scenario.variants.clear();
     let secs = |t: SimTime| t.as_secs_f64();
@@ -51,3 +63,4 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
     }
 }
 pub mod metrics;
+pub mod state;
