@@ -358,7 +358,7 @@ mod tests {
         Table { headers, rows }
     }
 
-    fn run(n: usize) -> RunFiles {
+    fn files(n: usize) -> RunFiles {
         let mut w = String::from(
             "variant,seed,component,kind,window_start_s,window_end_s,queue_len_mean,queue_len_end,timeouts,sojourn_ms_p50,sojourn_ms_p99,lost\n",
         );
@@ -377,7 +377,7 @@ mod tests {
 
     #[test]
     fn short_runs_are_embedded_whole_without_empty_columns() {
-        let d = run(10);
+        let d = run_json(&files(10));
         assert_eq!((d.windows, d.stride, d.components), (10, 1, 1));
         assert!(d.json.contains("\"queue_len_mean\":[0,1,2,3,4,5,6,7,8,9]"));
         assert!(d.json.contains("\"sojourn_ms_p99\""));
@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn long_runs_are_downsampled_by_merging_windows() {
-        let d = run(1000);
+        let d = run_json(&files(1000));
         assert_eq!(d.stride, 3);
         // 334 merged windows: sums for counts, means for means, the last for end values,
         // the max for p99.

@@ -147,7 +147,7 @@ pub fn render(out: &OutputDir) -> String {
         "<script id=\"data\" type=\"application/json\">{}</script>",
         j.buf
     );
-    let _ = write!(page, "<script>{SCRIPT}</script></body></html>\n");
+    let _ = writeln!(page, "<script>{SCRIPT}</script></body></html>");
     let kb = format!("{:.0} KB", page.len() as f64 / 1024.0);
     page.replacen("__SIZE__", &kb, 1)
 }
