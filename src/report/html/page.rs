@@ -212,12 +212,14 @@ fn runs_section(
             );
         }
         if !get("loop").is_empty() {
-            let _ = write!(
-                body,
-                "<p><b>Sustaining loop:</b> {} — {}</p>",
-                html(get("loop")),
-                html(get("loop_evidence"))
-            );
+            // The evidence usually starts with the loop's name.
+            let evidence = get("loop_evidence");
+            let text = if evidence.starts_with(get("loop")) {
+                evidence.to_owned()
+            } else {
+                format!("{} — {evidence}", get("loop"))
+            };
+            let _ = write!(body, "<p><b>Sustaining loop:</b> {}</p>", html(&text));
         }
         body.push_str("</div>");
     }

@@ -107,7 +107,7 @@
     }
     var full = span();
     var tunit = full[1] - full[0] > 7200 * 2 ? [3600, 'h'] : full[1] - full[0] > 1200 ? [60, 'min'] : [1, 's'];
-    function tfmt(t) { var v = t / tunit[0]; return (tunit[1] === 's' ? v.toFixed(0) : v.toFixed(v < 10 ? 2 : 1)) + ' ' + tunit[1]; }
+    function tfmt(t) { var v = t / tunit[0]; return (tunit[1] === 's' ? fmt(v) : v.toFixed(v < 10 ? 2 : 1)) + ' ' + tunit[1]; }
 
     // --- step-through controls and cards
     var step = document.getElementById('step');
@@ -124,7 +124,23 @@
     var info = el('div', { 'class': 'controls', style: 'position:static;border:0' }, step);
     var clock = el('span', { 'class': 'clock', id: 'clock' }, info);
     var phase = el('span', { 'class': 'phase', id: 'phase' }, info);
+    var jumps = el('span', {}, info);
     var cards = el('div', { 'class': 'cards', id: 'state' }, step);
+    // Jumps to the moments the verdict is about, for the run on show.
+    function moments(r) {
+      var m = [];
+      if (r.trigger_start_s !== null) m.push(['trigger starts', r.trigger_start_s]);
+      if (r.trigger_end_s !== null) m.push(['trigger ends', r.trigger_end_s]);
+      if (r.trigger_end_s !== null && r.recovery_s !== null) m.push(['recovered', r.trigger_end_s + r.recovery_s]);
+      return m;
+    }
+    function renderJumps() {
+      jumps.textContent = '';
+      moments(runs[S.run]).forEach(function (m) {
+        var b = el('button', { 'class': 'jump', title: 'move the cursor to t = ' + fmt(m[1]) + ' s' }, jumps, '⇥ ' + m[0]);
+        b.onclick = function () { play(false); setCursor(nearest(runs[S.run], m[1] + 1e-9)); };
+      });
+    }
 
     function phaseOf(r, t) {
       var ts = r.trigger_start_s, te = r.trigger_end_s;
@@ -198,6 +214,7 @@
       S.run = Number(pick.value);
       slider.max = runs[S.run].t0.length - 1;
       setCursor(nearest(runs[S.run], t));
+      renderJumps();
       S.panels.forEach(draw);
     };
     document.addEventListener('keydown', function (e) {
@@ -401,6 +418,7 @@
       P.tip.style.top = (ev.clientY - b.top + 10) + 'px';
     }
 
+    renderJumps();
     // Start at the end of the trigger's first window, where the story begins.
     var r0 = runs[0];
     setCursor(r0.trigger_start_s !== null ? nearest(r0, r0.trigger_start_s) : 0);
@@ -440,9 +458,14 @@
         vals.forEach(function (v) { if (uniq.indexOf(v) < 0) uniq.push(v); });
         if (cat) { if (!vals.some(function (v) { return typeof v === 'string'; })) uniq.sort(function (a, b) { return a - b; }); return { cat: true, u: uniq, a: -0.5, b: uniq.length - 0.5 }; }
         var a = Math.min.apply(null, vals), b = Math.max.apply(null, vals);
+        // Room for the 95 % intervals of a `_mean` column.
+        var ci = hd.indexOf(hd[i].replace(/_mean$/, '_ci95'));
+        if (ci >= 0 && ci !== i) rows.forEach(function (r) {
+          if (typeof r[i] === 'number' && typeof r[ci] === 'number') { a = Math.min(a, r[i] - r[ci]); b = Math.max(b, r[i] + r[ci]); }
+        });
         if (a > 0 && a < (b - a)) a = 0;
         if (a === b) b = a + 1;
-        return { cat: false, a: a, b: b + (b - a) * 0.04 };
+        return { cat: false, a: a === 0 ? 0 : a - (b - a) * 0.04, b: b + (b - a) * 0.04 };
       }
       var ax = axis(xi), ay = axis(yi);
       function pos(A, v) { return A.cat ? A.u.indexOf(v) : v; }
@@ -461,7 +484,7 @@
       labels(ax, true); labels(ay, false);
       sv('line', { x1: ML, x2: W - MR, y1: HH - MB, y2: HH - MB, stroke: '#444' }, svg);
       sv('line', { x1: ML, x2: ML, y1: MT, y2: HH - MB, stroke: '#444' }, svg);
-      sv('text', { x: (ML + W - MR) / 2, y: HH - 6, 'text-anchor': 'middle' }, svg, xs.value);
+      sv('text', { x: W - MR, y: HH - 6, 'text-anchor': 'end' }, svg, xs.value);
       sv('text', { x: 14, y: (MT + HH - MB) / 2, 'text-anchor': 'middle', transform: 'rotate(-90 14 ' + (MT + HH - MB) / 2 + ')' }, svg, ys.value);
       var groups = [];
       function show(r, ev) {
@@ -523,6 +546,13 @@
       check(document.getElementById('cursor').value == Math.min(mid + 1, n - 1), 'the step button moves one window');
       document.getElementById('prev').click();
       check(document.getElementById('state').textContent === after, 'stepping back restores the state');
+      var jump = document.querySelector('#step button.jump');
+      if (jump) {
+        jump.click();
+        check(Number(document.getElementById('cursor').value) === api.nearest(r, r.trigger_start_s + 1e-9), 'the "trigger starts" button moves the cursor there');
+        document.getElementById('cursor').value = mid;
+        document.getElementById('cursor').dispatchEvent(new Event('input'));
+      }
       var cb = document.querySelector('#legend input');
       cb.click();
       check(document.querySelectorAll('#charts svg path.series').length < paths.length, 'unticking a variant hides its curves');
