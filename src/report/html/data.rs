@@ -2,7 +2,7 @@
 //! [`MAX_POINTS`]), its verdict, and the tables of sweeps and maps for their charts.
 //!
 //! Size: a run embeds `components × kept columns × min(windows, MAX_POINTS)` numbers of at
-//! most 4 significant digits (times 6), ≈ 5 bytes each; columns that are empty or zero over
+//! most 3 significant digits (times 7), ≈ 4 bytes each; columns that are empty or zero over
 //! the whole run are left out, and latency families keep only their p99.
 
 use super::escape::Json;
@@ -10,6 +10,34 @@ use super::input::{RunFiles, Table};
 
 /// Most windows per run embedded; longer runs merge `stride` consecutive windows.
 pub const MAX_POINTS: usize = 400;
+
+/// Fewest points per run when a page must shrink to [`BUDGET_VALUES`].
+pub const MIN_POINTS: usize = 100;
+
+/// Numbers a page aims to embed at most (≈ 4–5 bytes each): when all runs at full
+/// resolution would exceed it, runs after the first keep only [`HEADLINE`] columns and no
+/// recorded state, then every run gets fewer points (not below [`MIN_POINTS`]).
+pub const BUDGET_VALUES: usize = 50_000;
+
+/// The columns the charts start on and a comparison needs.
+pub const HEADLINE: &[&str] = &[
+    "goodput_per_s",
+    "throughput_per_s",
+    "queue_len_mean",
+    "busy_mean",
+    "in_flight_mean",
+    "timeouts",
+    "retries",
+    "call_all_ms_p99",
+    "sojourn_ms_p99",
+    "tasks_down_mean",
+    "records_empty_mean",
+    "leases_held_mean",
+    "targets_healthy_mean",
+    "targets_in_service_mean",
+    "hit_rate",
+    "bad_servers_mean",
+];
 
 /// Most rows of a sweep's or map's table embedded for its chart.
 pub const MAX_TABLE_ROWS: usize = 5000;
@@ -73,7 +101,7 @@ fn merge(how: Merge, vals: &[Option<f64>]) -> Option<f64> {
     })
 }
 
-fn parse(s: &str) -> Option<f64> {
+fn num(s: &str) -> Option<f64> {
     s.trim().parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
@@ -95,8 +123,62 @@ pub struct RunData {
     pub components: usize,
 }
 
-/// The JSON object of one run (see the module doc for its size).
+/// A run's series, parsed, before choosing what to embed.
+pub struct Parsed<'a> {
+    run: &'a RunFiles,
+    comps: Vec<ComponentSeries>,
+    starts: Vec<Option<f64>>,
+    ends: Vec<Option<f64>>,
+}
+
+impl Parsed<'_> {
+    /// Windows in the run.
+    pub fn windows(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Series (columns and state fields over all components).
+    pub fn series(&self) -> usize {
+        self.comps
+            .iter()
+            .map(|c| c.cols.len() + c.state.len())
+            .sum()
+    }
+
+    /// Keeps only the [`HEADLINE`] columns and drops the recorded state.
+    pub fn headline_only(&mut self) {
+        for c in &mut self.comps {
+            c.cols.retain(|(name, _)| HEADLINE.contains(&name.as_str()));
+            c.state.clear();
+        }
+    }
+}
+
+/// Chooses what each run embeds so that the page stays near [`BUDGET_VALUES`] numbers;
+/// returns the points per run and whether runs after the first were cut to headlines.
+pub fn fit(runs: &mut [Parsed]) -> (usize, bool) {
+    let total = |runs: &[Parsed]| -> usize { runs.iter().map(Parsed::series).sum() };
+    let longest = runs.iter().map(Parsed::windows).max().unwrap_or(0);
+    let full = longest.min(MAX_POINTS);
+    let mut cut = false;
+    if runs.len() > 1 && total(runs) * full > BUDGET_VALUES {
+        for r in runs.iter_mut().skip(1) {
+            r.headline_only();
+        }
+        cut = true;
+    }
+    let series = total(runs).max(1);
+    let points = (BUDGET_VALUES / series).clamp(MIN_POINTS, MAX_POINTS);
+    (points, cut)
+}
+
+/// The JSON object of one run at full resolution (at most [`MAX_POINTS`] points).
 pub fn run_json(run: &RunFiles) -> RunData {
+    parse(run).json(MAX_POINTS)
+}
+
+/// Reads a run's windows per component and its recorded state.
+pub fn parse(run: &RunFiles) -> Parsed<'_> {
     let w = &run.windows;
     let ci = w.col("component");
     let ki = w.col("kind");
@@ -131,11 +213,11 @@ pub fn run_json(run: &RunFiles) -> RunData {
             }
         };
         if idx == 0 {
-            starts.push(parse(&cell(row, si)));
-            ends.push(parse(&cell(row, ei)));
+            starts.push(num(&cell(row, si)));
+            ends.push(num(&cell(row, ei)));
         }
         for (k, (col, _)) in metric_cols.iter().enumerate() {
-            comps[idx].cols[k].1.push(parse(&cell(row, Some(*col))));
+            comps[idx].cols[k].1.push(num(&cell(row, Some(*col))));
         }
     }
     let n = starts.len();
@@ -146,82 +228,96 @@ pub fn run_json(run: &RunFiles) -> RunData {
     if let Some(state) = &run.state {
         attach_state(&mut comps, state, &ends);
     }
-    let stride = n.div_ceil(MAX_POINTS).max(1);
-    let groups: Vec<std::ops::Range<usize>> = (0..n)
-        .step_by(stride)
-        .map(|a| a..(a + stride).min(n))
-        .collect();
+    Parsed {
+        run,
+        comps,
+        starts,
+        ends,
+    }
+}
 
-    let mut j = Json::new();
-    j.raw("{");
-    summary_fields(&mut j, &run.summary);
-    j.raw(",").key("stride").num(stride as f64, 6);
-    j.raw(",").key("windows").num(n as f64, 9);
-    j.raw(",").key("t0").raw("[");
-    for (i, g) in groups.iter().enumerate() {
-        if i > 0 {
-            j.raw(",");
-        }
-        j.opt(starts[g.start], 7);
-    }
-    j.raw("],").key("t1").raw("[");
-    for (i, g) in groups.iter().enumerate() {
-        if i > 0 {
-            j.raw(",");
-        }
-        j.opt(ends[g.end - 1], 7);
-    }
-    j.raw("],").key("components").raw("[");
-    for (k, c) in comps.iter().enumerate() {
-        if k > 0 {
-            j.raw(",");
-        }
-        j.raw("{").key("name").str(&c.name);
-        j.raw(",").key("kind").str(&c.kind);
-        j.raw(",").key("cols").raw("{");
-        for (m, (col, vals)) in c.cols.iter().enumerate() {
-            if m > 0 {
+impl Parsed<'_> {
+    /// The JSON object, with at most `max_points` points (consecutive windows merged).
+    pub fn json(&self, max_points: usize) -> RunData {
+        let (run, comps, starts, ends) = (self.run, &self.comps, &self.starts, &self.ends);
+        let n = starts.len();
+        let stride = n.div_ceil(max_points.max(1)).max(1);
+        let groups: Vec<std::ops::Range<usize>> = (0..n)
+            .step_by(stride)
+            .map(|a| a..(a + stride).min(n))
+            .collect();
+
+        let mut j = Json::new();
+        j.raw("{");
+        summary_fields(&mut j, &run.summary);
+        j.raw(",").key("stride").num(stride as f64, 6);
+        j.raw(",").key("windows").num(n as f64, 9);
+        j.raw(",").key("t0").raw("[");
+        for (i, g) in groups.iter().enumerate() {
+            if i > 0 {
                 j.raw(",");
             }
-            let how = merge_of(col);
-            j.key(col).raw("[");
-            for (i, g) in groups.iter().enumerate() {
-                if i > 0 {
-                    j.raw(",");
-                }
-                j.opt(merge(how, &vals[g.clone()]), 4);
-            }
-            j.raw("]");
+            j.opt(starts[g.start], 7);
         }
-        j.raw("},").key("state").raw("{");
-        for (m, (field, vals)) in c.state.iter().enumerate() {
-            if m > 0 {
+        j.raw("],").key("t1").raw("[");
+        for (i, g) in groups.iter().enumerate() {
+            if i > 0 {
                 j.raw(",");
             }
-            j.key(field).raw("[");
-            for (i, g) in groups.iter().enumerate() {
-                if i > 0 {
+            j.opt(ends[g.end - 1], 7);
+        }
+        j.raw("],").key("components").raw("[");
+        for (k, c) in comps.iter().enumerate() {
+            if k > 0 {
+                j.raw(",");
+            }
+            j.raw("{").key("name").str(&c.name);
+            j.raw(",").key("kind").str(&c.kind);
+            j.raw(",").key("cols").raw("{");
+            for (m, (col, vals)) in c.cols.iter().enumerate() {
+                if m > 0 {
                     j.raw(",");
                 }
-                // The state at the end of the merged windows.
-                match vals[g.end - 1].as_deref() {
-                    None => j.raw("null"),
-                    Some(s) => match parse(s) {
-                        Some(v) => j.num(v, 4),
-                        None => j.str(s),
-                    },
-                };
+                let how = merge_of(col);
+                j.key(col).raw("[");
+                for (i, g) in groups.iter().enumerate() {
+                    if i > 0 {
+                        j.raw(",");
+                    }
+                    j.opt(merge(how, &vals[g.clone()]), 3);
+                }
+                j.raw("]");
             }
-            j.raw("]");
+            j.raw("},").key("state").raw("{");
+            for (m, (field, vals)) in c.state.iter().enumerate() {
+                if m > 0 {
+                    j.raw(",");
+                }
+                j.key(field).raw("[");
+                for (i, g) in groups.iter().enumerate() {
+                    if i > 0 {
+                        j.raw(",");
+                    }
+                    // The state at the end of the merged windows.
+                    match vals[g.end - 1].as_deref() {
+                        None => j.raw("null"),
+                        Some(s) => match num(s) {
+                            Some(v) => j.num(v, 4),
+                            None => j.str(s),
+                        },
+                    };
+                }
+                j.raw("]");
+            }
+            j.raw("}}");
         }
-        j.raw("}}");
-    }
-    j.raw("]}");
-    RunData {
-        json: j.buf,
-        windows: n,
-        stride,
-        components: comps.len(),
+        j.raw("]}");
+        RunData {
+            json: j.buf,
+            windows: n,
+            stride,
+            components: comps.len(),
+        }
     }
 }
 
@@ -240,7 +336,7 @@ fn attach_state(comps: &mut [ComponentSeries], state: &Table, ends: &[Option<f64
     let n = ends.len();
     for row in &state.rows {
         let (Some(t), Some(comp), Some(field), Some(value)) = (
-            row.get(ti).and_then(|s| parse(s)),
+            row.get(ti).and_then(|s| num(s)),
             row.get(ci),
             row.get(fi),
             row.get(vi),
@@ -274,7 +370,7 @@ fn summary_fields(j: &mut Json, summary: &Table) {
         j.key(key).str(summary.get(row, col));
     };
     let num = |j: &mut Json, key: &str, col: &str| {
-        j.key(key).opt(parse(summary.get(row, col)), 7);
+        j.key(key).opt(num(summary.get(row, col)), 7);
     };
     text(j, "scenario", "scenario");
     j.raw(",");
@@ -327,7 +423,7 @@ pub fn table_json(t: &Table) -> String {
             if i > 0 {
                 j.raw(",");
             }
-            match parse(c) {
+            match num(c) {
                 Some(v) if !c.trim().is_empty() => j.num(v, 6),
                 _ if c.is_empty() => j.raw("null"),
                 _ => j.str(c),
@@ -407,6 +503,36 @@ mod tests {
         assert_eq!(d.json.matches("\"t0\":[").count(), 1);
         let t0 = d.json.split("\"t0\":[").nth(1).unwrap();
         assert_eq!(t0.split(']').next().unwrap().split(',').count(), 334);
+    }
+
+    #[test]
+    fn big_pages_shrink_to_the_budget() {
+        // 1000 windows × 4 columns (the queue mean, end, timeouts, p99) + 2 state fields.
+        let a = files(1000);
+        let b = files(1000);
+        let small = [a];
+        let mut one: Vec<Parsed> = small.iter().map(parse).collect();
+        assert_eq!(
+            fit(&mut one),
+            (MAX_POINTS, false),
+            "one small run: full resolution"
+        );
+        // 100 runs: the runs after the first keep their headline columns only (queue mean,
+        // timeouts, p99) and no state, and the points fall to fit the budget.
+        let many: Vec<RunFiles> = (0..100).map(|_| files(1000)).collect();
+        let mut parsed: Vec<Parsed> = many.iter().map(parse).collect();
+        let series_before: usize = parsed.iter().map(Parsed::series).sum();
+        assert_eq!(series_before, 100 * 6);
+        let (points, cut) = fit(&mut parsed);
+        assert!(cut);
+        assert_eq!(parsed[0].series(), 6);
+        assert!(parsed[1..].iter().all(|p| p.series() == 3));
+        assert_eq!(points, BUDGET_VALUES / (6 + 99 * 3));
+        assert!(points < MAX_POINTS);
+        let d = parsed[1].json(points);
+        assert!(!d.json.contains("queue_len_end") && !d.json.contains("breaker"));
+        assert!(d.json.contains("queue_len_mean"));
+        drop(b);
     }
 
     #[test]

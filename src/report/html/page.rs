@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::data::{self, MAX_POINTS, MAX_TABLE_ROWS};
+use super::data::{self, MAX_TABLE_ROWS};
 use super::escape::{self, Json, html};
 use super::input::{Contents, MAX_RUNS, OutputDir, Table};
 
@@ -167,7 +167,15 @@ fn runs_section(
     runs: &[super::input::RunFiles],
 ) {
     body.push_str("<section id=\"verdicts\">");
-    for r in runs {
+    for (k, r) in runs.iter().enumerate() {
+        // Many variants: the first two verdicts open, the rest folded.
+        if k == 2 && runs.len() > 4 {
+            let _ = write!(
+                body,
+                "</section><details class=\"more\"><summary>Verdicts of the other {} variants</summary><section class=\"verdicts\">",
+                runs.len() - 2
+            );
+        }
         let row = r.summary.rows.first();
         let get = |c: &str| row.map_or("", |row| r.summary.get(row, c));
         let variant = if get("variant").is_empty() {
@@ -224,22 +232,36 @@ fn runs_section(
         body.push_str("</div>");
     }
     body.push_str("</section>");
+    if runs.len() > 4 {
+        body.push_str("</details>");
+    }
     body.push_str(
         "<section id=\"step\"><h2>Step through</h2><p class=\"note\">Drag the slider, press play, or use ← → and space. Click a chart to move the cursor there.</p></section>",
     );
     body.push_str(
         "<section id=\"charts\"><h2>Charts</h2><p class=\"note\">Hover for values; tick variants on or off; drag across a chart to zoom a time range (double-click to reset).</p></section>",
     );
+    let mut parsed: Vec<data::Parsed> = runs.iter().map(data::parse).collect();
+    let (points, cut) = data::fit(&mut parsed);
+    if cut {
+        notes.push(format!(
+            "To keep the page small, runs after the first carry only the headline columns ({}) and no recorded state.",
+            data::HEADLINE.join(", ")
+        ));
+    }
     j.raw(",").key("runs").raw("[");
-    for (i, r) in runs.iter().enumerate() {
+    for (i, (r, p)) in runs.iter().zip(&parsed).enumerate() {
         if i > 0 {
             j.raw(",");
         }
-        let d = data::run_json(r);
-        if d.stride > 1 {
+        let d = p.json(points);
+        if d.stride > 1
+            && !notes
+                .iter()
+                .any(|n| n.contains("consecutive windows merged"))
+        {
             notes.push(format!(
-                "{}: {} windows shown as {} (every {} consecutive windows merged: counts summed, means averaged, maxima and p99 the largest, end values the last) to keep the page small (at most {MAX_POINTS} points per run).",
-                r.dir.display(),
+                "{} windows shown as {} (every {} consecutive windows merged: counts summed, means averaged, maxima and p99 the largest, end values and states the last) to keep the page small ({points} points per run at most; the CSV files hold every window).",
                 d.windows,
                 d.windows.div_ceil(d.stride),
                 d.stride
