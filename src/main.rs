@@ -56,6 +56,10 @@ enum Command {
         /// variant) and write replications.csv and distributions instead of per-run files.
         #[arg(long)]
         replications: Option<u64>,
+        /// Also write each run's point-in-time component state (breaker, budget, resolver
+        /// caches, servers, flags) at every window end to state.csv, for `metastable report`.
+        #[arg(long = "record-state")]
+        record_state: bool,
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
@@ -82,6 +86,19 @@ enum Command {
         /// counterfactual; default: all of them.
         #[arg(long)]
         variants: Option<String>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Write one self-contained HTML page (charts, step-through, tables) from the output
+    /// directory of `run`, `sweep` or `map`. Opens offline; see README "The HTML report".
+    Report {
+        /// Output directory of `run` (with or without variants or `--replications`), `sweep`
+        /// or `map`.
+        dir: PathBuf,
+        /// Where to write the page (default: DIR/report.html).
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
@@ -166,6 +183,7 @@ fn main() -> ExitCode {
             variant,
             operators,
             replications,
+            record_state,
             quiet,
         } => cmd_run(
             &file,
@@ -176,6 +194,7 @@ fn main() -> ExitCode {
                 variant,
                 operators,
                 replications,
+                record_state,
                 quiet,
             },
         ),
@@ -197,6 +216,7 @@ fn main() -> ExitCode {
             quiet,
         })),
         Command::Check { file } => cmd_check(&file),
+        Command::Report { dir, out, quiet } => cmd_report(&dir, out.as_deref(), quiet),
         Command::Sweep {
             file,
             jobs,
@@ -267,6 +287,17 @@ fn cmd_check(file: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+fn cmd_report(dir: &Path, out: Option<&Path>, quiet: bool) -> Result<(), Failure> {
+    let (path, bytes) = metastable::report::html::write(dir, out).map_err(|e| Failure {
+        code: e.exit_code(),
+        error: anyhow!(e),
+    })?;
+    if !quiet {
+        println!("wrote {} ({:.0} KB)", path.display(), bytes as f64 / 1024.0);
+    }
+    Ok(())
+}
+
 /// `--operators`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum Operators {
@@ -300,6 +331,11 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
         }
     }
     if let Some(replications) = opts.replications {
+        if opts.record_state {
+            return Err(input(anyhow!(
+                "--record-state: records one run per variant; not available with --replications"
+            )));
+        }
         return studied(commands::replications(
             &sc,
             &commands::ReplicationArgs {
@@ -327,11 +363,22 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
     let started = Instant::now();
     // Progress on stderr only (a bar on a terminal, lines under Slurm): it cannot change a run.
     let progress = Progress::start(Mode::choose(opts.quiet), &sc.name, chosen.len());
-    let reports: Vec<metastable::RunReport> = chosen
+    let (reports, states): (Vec<metastable::RunReport>, Vec<_>) = chosen
         .par_iter()
         .enumerate()
-        .map(|(i, s)| metastable::run::run_observed(s, seed, progress.observer(i)))
-        .collect();
+        .map(|(i, s)| {
+            if opts.record_state {
+                let (r, log) =
+                    metastable::run::state::run_recording_state(s, seed, progress.observer(i));
+                (r, Some(log))
+            } else {
+                (
+                    metastable::run::run_observed(s, seed, progress.observer(i)),
+                    None,
+                )
+            }
+        })
+        .unzip();
     progress.finish();
     let wall = started.elapsed().as_secs_f64();
 
@@ -354,6 +401,20 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             .map_err(io)?;
         files.push((dir.join("windows.csv"), windows));
         files.push((dir.join("summary.csv"), summary));
+    }
+    for (r, log) in reports.iter().zip(&states) {
+        if let Some(log) = log {
+            let dir = if compare {
+                out.join(r.scenario.variant_name())
+            } else {
+                out.clone()
+            };
+            let csv = log
+                .csv(r.scenario.variant_name(), seed)
+                .context("formatting state.csv")
+                .map_err(io)?;
+            files.push((dir.join("state.csv"), csv));
+        }
     }
     if compare {
         let csv = metastable::analysis::compare::comparison_csv(&reports)
@@ -472,5 +533,7 @@ struct RunOpts {
     operators: Operators,
     /// Seeds per variant (`--replications`): distributions instead of per-run files.
     replications: Option<u64>,
+    /// Write state.csv per run (`--record-state`).
+    record_state: bool,
     quiet: bool,
 }

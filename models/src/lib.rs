@@ -42,4 +42,4 @@ pub use request_path::service::{
 };
 pub use request_path::sink::{Sink, SinkSpec};
 pub use spec::{Action, TimedAction, WorldSpec};
-pub use world::{Event, OperatorLog, World};
+pub use world::{Event, OperatorLog, StateValue, World};

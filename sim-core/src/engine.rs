@@ -116,15 +116,49 @@ impl<E> Sim<E> {
         self.run_observed(model, limits, |_| {})
     }
 
-    /// [`Sim::run`], telling `observe` the simulated time every [`OBSERVE_EVERY`] events (and
+    /// [`Sim::run`], telling `progress` the simulated time every [`OBSERVE_EVERY`] events (and
     /// once at the end). The observer only reads the clock: it cannot change the run, so a run
     /// observed (for a progress bar) gives the same results as one not observed.
     pub fn run_observed<M: Model<Event = E>>(
         &mut self,
         model: &mut M,
         limits: Limits,
-        mut observe: impl FnMut(SimTime),
+        progress: impl FnMut(SimTime),
     ) -> RunStats {
+        self.run_inner::<false, M, _, _>(model, limits, SimDuration(1), |_, _| {}, progress)
+    }
+
+    /// As [`Sim::run_observed`], and calls `sample(model, t)` at every multiple `t` of `every`
+    /// up to the end of the run, with the model as it stands after every event before `t` and
+    /// none at or after it. Sampling reads the model; the run's events and metrics are those
+    /// of [`Sim::run`] (which compiles the sampling out).
+    pub fn run_sampled<M: Model<Event = E>, F: FnMut(&M, SimTime)>(
+        &mut self,
+        model: &mut M,
+        limits: Limits,
+        every: SimDuration,
+        sample: F,
+        progress: impl FnMut(SimTime),
+    ) -> RunStats {
+        self.run_inner::<true, M, F, _>(model, limits, every, sample, progress)
+    }
+
+    #[inline(always)]
+    fn run_inner<
+        const SAMPLE: bool,
+        M: Model<Event = E>,
+        F: FnMut(&M, SimTime),
+        P: FnMut(SimTime),
+    >(
+        &mut self,
+        model: &mut M,
+        limits: Limits,
+        every: SimDuration,
+        mut observe: F,
+        mut progress: P,
+    ) -> RunStats {
+        let every = every.max(SimDuration(1));
+        let mut next_obs = SimTime::ZERO.saturating_add(every);
         let mut events = 0u64;
         let mut max_pending = self.queue.len();
         let stop = loop {
@@ -138,12 +172,18 @@ impl<E> Sim<E> {
                 self.queue.push(t, event);
                 break StopReason::Horizon;
             }
+            if SAMPLE {
+                while next_obs <= t {
+                    observe(model, next_obs);
+                    next_obs = next_obs.saturating_add(every);
+                }
+            }
             self.now = t;
             self.rec.advance(t);
             model.handle(event, self);
             events += 1;
             if events.is_multiple_of(OBSERVE_EVERY) {
-                observe(t);
+                progress(t);
             }
             max_pending = max_pending.max(self.queue.len());
             if let Some(why) = self.stop_request {
@@ -155,7 +195,13 @@ impl<E> Sim<E> {
             _ => self.now,
         };
         self.now = end.max(self.now);
-        observe(self.now);
+        if SAMPLE {
+            while next_obs <= end {
+                observe(model, next_obs);
+                next_obs = next_obs.saturating_add(every);
+            }
+        }
+        progress(self.now);
         self.rec.finish(end);
         RunStats {
             stop,
@@ -185,6 +231,40 @@ mod tests {
 
     fn sim() -> Sim<u64> {
         Sim::new(Recorder::new(SimDuration(1000), SimDuration::ZERO, 1000))
+    }
+
+    #[test]
+    fn observation_sees_every_boundary_and_changes_nothing() {
+        let run = |observe: bool| {
+            let mut s = sim();
+            s.schedule_at(SimTime(0), 0);
+            let mut m = Ticker {
+                step: SimDuration(300),
+                seen: vec![],
+            };
+            let limits = Limits {
+                horizon: SimTime(2000),
+                max_events: 1000,
+            };
+            let mut looks = Vec::new();
+            let st = if observe {
+                s.run_sampled(
+                    &mut m,
+                    limits,
+                    SimDuration(500),
+                    |m: &Ticker, t| looks.push((t.0, m.seen.len())),
+                    |_| {},
+                )
+            } else {
+                s.run(&mut m, limits)
+            };
+            (st.events, m.seen, looks)
+        };
+        let (events, seen, looks) = run(true);
+        assert_eq!((events, &seen), (run(false).0, &run(false).1));
+        // Events at 0, 300, …, 1800; boundaries 500, 1000, 1500, 2000 (the horizon), each
+        // after the events before it only.
+        assert_eq!(looks, vec![(500, 2), (1000, 4), (1500, 5), (2000, 7)]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! What a person or a program reads: the CSV tables and the human summary of a run
-//! ([`tables`]), the figures, and atomic file writes ([`output`]).
+//! ([`tables`]), the figures, the self-contained HTML report ([`html`]), and atomic file
+//! writes ([`output`]).
 //!
 //! Figures: [`panels`] decides what a run's dashboard shows (its incident timeline when it
 //! replays one) and [`variants`] lays out the small multiples of a scenario's variants, both
@@ -14,6 +15,7 @@
 pub mod clock;
 pub mod draw;
 pub mod figure;
+pub mod html;
 pub mod output;
 pub mod palette;
 pub mod panels;

@@ -1,5 +1,6 @@
 //! Build a world from a validated scenario and run it: `(Scenario, seed) → RunReport`.
-//! A pure function: no wall clock, no OS randomness, no shared state.
+//! A pure function: no wall clock, no OS randomness, no shared state. [`state`]: the same run
+//! sampling every component's point-in-time state per window (`run --record-state`).
 
 use models::{Event, World};
 use sim_core::{Limits, Recorder, RunStats, Sim, SimTime};
@@ -29,22 +30,42 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
 /// [`run`], telling `progress` the fraction of the horizon simulated so far (0..=1) every
 /// [`sim_core::OBSERVE_EVERY`] events and at the end. The observer cannot change the run: the
 /// report is the same as [`run`]'s.
-pub fn run_observed(scenario: &Scenario, seed: u64, mut progress: impl FnMut(f64)) -> RunReport {
+pub fn run_observed(scenario: &Scenario, seed: u64, progress: impl FnMut(f64)) -> RunReport {
+    let (mut sim, mut world, limits) = start(scenario, seed);
+    let stats = sim.run_observed(&mut world, limits, fraction_of(scenario, progress));
+    finish(scenario, seed, sim, world, stats)
+}
+
+/// A built world and its engine, ready to run `scenario` with master seed `seed`.
+fn start(scenario: &Scenario, seed: u64) -> (Sim<Event>, World, Limits) {
     let rec = Recorder::new(
         scenario.window,
         scenario.warmup,
         scenario.limits.max_windows as usize,
     );
     let mut sim: Sim<Event> = Sim::new(rec);
-    let mut world = World::build(&scenario.world, seed, &mut sim);
+    let world = World::build(&scenario.world, seed, &mut sim);
     let limits = Limits {
         horizon: SimTime::ZERO.saturating_add(scenario.duration),
         max_events: scenario.limits.max_events,
     };
+    (sim, world, limits)
+}
+
+/// The engine's clock observer for a `progress` that takes the fraction of the horizon done.
+fn fraction_of(scenario: &Scenario, mut progress: impl FnMut(f64)) -> impl FnMut(SimTime) {
     let horizon = scenario.duration.as_secs_f64().max(1e-9);
-    let stats = sim.run_observed(&mut world, limits, |t| {
-        progress((t.as_secs_f64() / horizon).clamp(0.0, 1.0));
-    });
+    move |t| progress((t.as_secs_f64() / horizon).clamp(0.0, 1.0))
+}
+
+/// The report of a finished run.
+fn finish(
+    scenario: &Scenario,
+    seed: u64,
+    sim: Sim<Event>,
+    world: World,
+    stats: RunStats,
+) -> RunReport {
     let mut scenario = scenario.clone();
     scenario.variants.clear();
     let secs = |t: SimTime| t.as_secs_f64();
@@ -61,3 +82,4 @@ pub fn run_observed(scenario: &Scenario, seed: u64, mut progress: impl FnMut(f64
     }
 }
 pub mod metrics;
+pub mod state;

@@ -52,6 +52,24 @@ impl Dns {
         }
     }
 
+    /// Hosts at `now` with a live connection, with a fresh cached non-empty answer (and no
+    /// connection), and with a fresh cached empty answer (their calls fail at once).
+    pub fn host_counts(&self, now: SimTime) -> (u32, u32, u32) {
+        let (mut connected, mut cached_ok, mut cached_empty) = (0, 0, 0);
+        for h in 0..self.conn_until.len() {
+            if now < self.conn_until[h] {
+                connected += 1;
+            } else if now < self.cache_until[h] {
+                if self.cached_empty[h] {
+                    cached_empty += 1;
+                } else {
+                    cached_ok += 1;
+                }
+            }
+        }
+        (connected, cached_ok, cached_empty)
+    }
+
     /// A call starts at `now` on a random host; `record_empty` is the authoritative record's
     /// state now.
     #[inline]

@@ -75,6 +75,26 @@ impl RetryState {
         }
     }
 
+    /// The breaker's state, if the client has one, as of its last call (an open breaker
+    /// turns half-open when the next call is admitted after its open time).
+    pub fn breaker_state(&self) -> Option<crate::policy::breaker::BreakerState> {
+        self.breaker.as_ref().map(|b| b.state())
+    }
+
+    /// The retry budget's level and its unit: AWS quota units, gRPC tokens, token-bucket
+    /// tokens, Envoy retries in flight. `None` without a budget and for Finagle's (whose
+    /// balance is read by expiring its window, a change of state).
+    pub fn budget_level(&self) -> Option<(&'static str, f64)> {
+        use crate::policy::budget::RetryBudget as B;
+        match &self.budget {
+            B::AwsQuota(q) => Some(("budget_quota", f64::from(q.available()))),
+            B::GrpcThrottle(t) => Some(("budget_tokens", t.tokens())),
+            B::TokenBucket(b) => Some(("budget_tokens", b.tokens())),
+            B::Envoy(e) => Some(("budget_active_retries", e.active_retries() as f64)),
+            B::Unlimited | B::Finagle(_) => None,
+        }
+    }
+
     /// One attempt per call and no policy state: the client can skip all retry bookkeeping.
     pub fn is_trivial(&self) -> bool {
         self.plain && self.spec.max_attempts <= 1

@@ -16,12 +16,14 @@ mod edge;
 mod event;
 mod operators;
 mod serve;
+mod state;
 
 #[cfg(test)]
 mod lease_tests;
 
 pub use event::Event;
 pub use operators::OperatorLog;
+pub use state::StateValue;
 
 use crate::control::{config_push, dns_automation, lease};
 use crate::infra::cache::Fill;
