@@ -1,7 +1,7 @@
 //! The `metastable` command line.
 //!
-//! Exit codes: 0 success; 2 bad input (scenario, sweep, map or shard file, arguments); 1 failure
-//! writing results.
+//! Exit codes: 0 success; 2 bad input (scenario, sweep, map or shard file, arguments); 3 the
+//! output directory is held by another metastable process; 1 failure writing results.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use sim_core::SimDuration;
 
 use metastable::cli as commands;
-use metastable::report::output::write_atomic;
+use metastable::report::output::{Hold, OutputDir};
 use metastable::scenario::{self, Scenario};
 
 #[derive(Parser)]
@@ -278,9 +278,11 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
     };
     let mut sc = load(file)?.with_operator_mode(mode);
     if let Some(w) = opts.window_ms {
-        if !w.is_finite() || w <= 0.0 {
+        // The bounds of the scenario's `window_ms`, and its window limit below.
+        let max = scenario::MAX_DURATION_MS;
+        if !w.is_finite() || w <= 0.0 || w > max {
             return Err(input(anyhow!(
-                "--window-ms: must be a finite number > 0, got {w}"
+                "--window-ms: must be a finite number in (0, {max}] (the bound on window_ms), got {w}"
             )));
         }
         let window = SimDuration::from_millis_f64(w).max(SimDuration(1));
@@ -309,13 +311,35 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
         ));
     }
     let seed = opts.seed.unwrap_or(sc.seed);
-    let out = opts
-        .out
-        .unwrap_or_else(|| PathBuf::from("results").join(&sc.name));
+    let out = match opts.out {
+        Some(out) => out,
+        None => default_out(&sc.name).map_err(input)?,
+    };
     // The chosen variants and, for an incident replay run as written, its counterfactual (does
     // it heal by itself?): the same set `--replications` runs.
     let set = metastable::robust::replications::RunSet::of(&sc, opts.variant.as_deref())
         .map_err(|e| input(anyhow!(e)))?;
+    let variant = opts
+        .variant
+        .as_ref()
+        .map_or(String::new(), |v| format!(" --variant {v}"));
+    let ops = match opts.operators {
+        Operators::Policy => "",
+        Operators::Historical => " --operators historical",
+    };
+    let reproduce = format!(
+        "metastable run {} --seed {seed}{variant}{ops}",
+        file.display()
+    );
+    let holder = reproduce.clone();
+    // The directory is ours alone until we return (a second writer is refused at once); the
+    // previous output's manifest and files go first, this run's manifest comes last
+    // (docs/output.md).
+    let held = |e: metastable::report::output::OutputError| Failure {
+        code: e.exit_code(),
+        error: anyhow!(e),
+    };
+    let dir = OutputDir::lock(&out, Hold::Whole, "", &holder).map_err(held)?;
     let chosen = &set.runs;
     // With variants, each run goes to its own subdirectory, plus a comparison.
     let compare = chosen.len() > 1;
@@ -330,13 +354,16 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
 
     let io = |e: anyhow::Error| Failure { code: 1, error: e };
     // Format everything before writing anything.
-    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
-    for r in &reports {
-        let dir = if compare {
-            out.join(r.scenario.variant_name())
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let prefix = |r: &metastable::RunReport| {
+        if compare {
+            format!("{}/", r.scenario.variant_name())
         } else {
-            out.clone()
-        };
+            String::new()
+        }
+    };
+    for r in &reports {
+        let dir = prefix(r);
         let windows = r
             .windows_csv()
             .context("formatting windows.csv")
@@ -345,14 +372,14 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             .summary_csv()
             .context("formatting summary.csv")
             .map_err(io)?;
-        files.push((dir.join("windows.csv"), windows));
-        files.push((dir.join("summary.csv"), summary));
+        files.push((format!("{dir}windows.csv"), windows));
+        files.push((format!("{dir}summary.csv"), summary));
     }
     if compare {
         let csv = metastable::analysis::compare::comparison_csv(&reports)
             .context("formatting comparison.csv")
             .map_err(io)?;
-        files.push((out.join("comparison.csv"), csv));
+        files.push(("comparison.csv".into(), csv));
     }
     let incident = reports
         .iter()
@@ -367,35 +394,27 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
         });
     if let Some(inc) = &incident {
         let csv = inc.csv().context("formatting incident.csv").map_err(io)?;
-        files.push((out.join("incident.csv"), csv));
+        files.push(("incident.csv".into(), csv));
     }
-    for (path, bytes) in &files {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating {}", dir.display()))
-                .map_err(io)?;
-        }
-        write_atomic(path, bytes)
-            .with_context(|| format!("writing {}", path.display()))
-            .map_err(io)?;
+    dir.begin().map_err(held)?;
+    let mut written = Vec::new();
+    for (rel, bytes) in &files {
+        written.push(dir.write(rel, bytes).map_err(held)?);
     }
     let mut figures = Vec::new();
     for r in &reports {
-        let dir = if compare {
-            out.join(r.scenario.variant_name())
-        } else {
-            out.clone()
-        };
-        let png = dir.join("dashboard.png");
-        let svg = dir.join("dashboard.svg");
+        let dir_rel = prefix(r);
+        let png = dir.prepare(&format!("{dir_rel}dashboard.png")).map_err(held)?;
+        let svg = dir.prepare(&format!("{dir_rel}dashboard.svg")).map_err(held)?;
         metastable::report::plot::write_dashboard(&r.dashboard_series(), &png, &svg)
             .context("drawing the dashboard")
             .map_err(io)?;
-        figures.push(png);
+        figures.push(png.clone());
+        written.extend([png, svg]);
     }
     if compare {
-        let png = out.join("overlay.png");
-        let svg = out.join("overlay.svg");
+        let png = dir.prepare("overlay.png").map_err(held)?;
+        let svg = dir.prepare("overlay.svg").map_err(held)?;
         metastable::report::plot::write_overlay(
             &metastable::report::dashboard::overlay(&reports),
             &png,
@@ -403,8 +422,20 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
         )
         .context("drawing the variant overlay")
         .map_err(io)?;
-        figures.push(png);
+        figures.push(png.clone());
+        written.extend([png, svg]);
     }
+    let variants: Vec<&str> = reports.iter().map(|r| r.scenario.variant_name()).collect();
+    dir.commit(
+        &[
+            ("command", holder.clone()),
+            ("scenario", sc.name.clone()),
+            ("seed", seed.to_string()),
+            ("variants", variants.join(", ")),
+        ],
+        &written,
+    )
+    .map_err(held)?;
 
     if !opts.quiet {
         for r in &reports {
@@ -433,20 +464,21 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             figures.len(),
             out.display()
         );
-        let variant = opts
-            .variant
-            .as_ref()
-            .map_or(String::new(), |v| format!(" --variant {v}"));
-        let ops = match opts.operators {
-            Operators::Policy => "",
-            Operators::Historical => " --operators historical",
-        };
-        println!(
-            "reproduce: metastable run {} --seed {seed}{variant}{ops}",
-            file.display()
-        );
+        println!("reproduce: {reproduce}");
     }
     Ok(())
+}
+
+/// `results/<name>`: a scenario name is one plain path component (validation refuses `.` and
+/// `..`; checked again here, where it becomes a path).
+fn default_out(name: &str) -> anyhow::Result<PathBuf> {
+    let mut parts = Path::new(name).components();
+    match (parts.next(), parts.next()) {
+        (Some(std::path::Component::Normal(_)), None) => Ok(PathBuf::from("results").join(name)),
+        _ => Err(anyhow!(
+            "scenario name {name:?} cannot name an output directory; give --out"
+        )),
+    }
 }
 
 /// Options of `metastable run`.

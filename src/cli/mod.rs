@@ -5,12 +5,14 @@
 //! arguments and prints the error.
 //!
 //! Exit codes (through [`CommandError::exit_code`]): 2 for bad input (sweep or map file,
-//! scenario, arguments, shard files, a journal of another sweep), 1 for failures to write
-//! results.
+//! scenario, arguments, shard files, a journal of another sweep), 3 when another process holds
+//! the output directory ([`crate::report::output::EXIT_BUSY`]), 1 for failures to write
+//! results. Every command holds its output directory for its whole run and writes through
+//! [`OutputDir`] (atomic files, no link followed, a manifest last).
 
 use std::path::{Path, PathBuf};
 
-use crate::report::output::write_atomic;
+use crate::report::output::{Hold, OutputDir, OutputError};
 use crate::report::plot::PlotError;
 use crate::sweep::map;
 use crate::sweep::plan::{Sweep, SweepError};
@@ -31,11 +33,8 @@ pub enum CommandError {
     Run(#[from] RunError),
     #[error(transparent)]
     Merge(#[from] MergeError),
-    #[error("cannot write {}: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Output(#[from] OutputError),
     #[error("formatting {what}: {message}")]
     Format { what: String, message: String },
     #[error(transparent)]
@@ -47,7 +46,8 @@ impl CommandError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CommandError::Sweep(_) | CommandError::Input(_) | CommandError::Merge(_) => 2,
-            CommandError::Run(RunError::Journal { .. }) => 2,
+            CommandError::Run(RunError::Journal { .. } | RunError::JournalCell { .. }) => 2,
+            CommandError::Output(e) => e.exit_code(),
             _ => 1,
         }
     }
@@ -103,17 +103,9 @@ pub struct Outcome {
     pub files: Vec<PathBuf>,
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), CommandError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| CommandError::Write {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-    }
-    write_atomic(path, bytes).map_err(|source| CommandError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
+/// Takes `out` for a whole command (see [`OutputDir::lock`]).
+fn hold(out: &Path, holder: String) -> Result<OutputDir, CommandError> {
+    Ok(OutputDir::lock(out, Hold::Whole, "", &holder)?)
 }
 
 fn format_err(what: &str) -> impl Fn(String) -> CommandError + '_ {
@@ -161,10 +153,16 @@ pub fn sweep(args: &SweepArgs) -> Result<Outcome, CommandError> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("sweep-{}", sweep.name)));
-    std::fs::create_dir_all(&out).map_err(|source| CommandError::Write {
-        path: out.clone(),
-        source,
-    })?;
+    let holder = format!("metastable sweep {}", args.file.display());
+    let dir = match &choice {
+        None => OutputDir::lock(&out, Hold::Whole, "", &holder)?,
+        Some(c) => OutputDir::lock(
+            &out,
+            Hold::Shard,
+            &format!(".{}.lock", c.shard.journal_name()),
+            &format!("{holder}, shard {}", c.shard),
+        )?,
+    };
     let shard = choice.as_ref().map_or(Shard::ALL, |c| c.shard);
     let journal = out.join(match &choice {
         Some(c) => c.shard.journal_name(),
@@ -208,11 +206,18 @@ pub fn sweep(args: &SweepArgs) -> Result<Outcome, CommandError> {
                 .runs_csv()
                 .map_err(|e| format_err("runs.csv")(e.to_string()))?;
             let points = table.points_csv().map_err(format_err("points.csv"))?;
+            dir.begin()?;
             for (name, bytes) in [("runs.csv", runs), ("points.csv", points)] {
-                let path = out.join(name);
-                write(&path, &bytes)?;
-                files.push(path);
+                files.push(dir.write(name, &bytes)?);
             }
+            dir.commit(
+                &[
+                    ("command", holder.clone()),
+                    ("fingerprint", sweep.fingerprint.clone()),
+                    ("runs", sweep.n_runs().to_string()),
+                ],
+                &files,
+            )?;
         }
         Some(c) => {
             let header = Header {
@@ -225,9 +230,7 @@ pub fn sweep(args: &SweepArgs) -> Result<Outcome, CommandError> {
             };
             let bytes = shard::shard_file(&header, &table)
                 .map_err(|e| format_err("the shard file")(e.to_string()))?;
-            let path = out.join(c.shard.file_name());
-            write(&path, &bytes)?;
-            files.push(path);
+            files.push(dir.write(&c.shard.file_name(), &bytes)?);
         }
     }
     let _ = std::fs::remove_file(&journal);
@@ -269,6 +272,10 @@ pub fn sweep(args: &SweepArgs) -> Result<Outcome, CommandError> {
 /// atomically, so one that exists with the right header is complete).
 fn finished_shard(path: &Path, sweep: &Sweep, shard: Shard) -> Option<PathBuf> {
     use std::io::Read;
+    // A regular file only (not a link, not a FIFO that would block the read).
+    if !std::fs::symlink_metadata(path).ok()?.is_file() {
+        return None;
+    }
     let mut head = vec![0u8; 512];
     let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
     let text = String::from_utf8_lossy(&head[..n]).into_owned();
@@ -322,10 +329,8 @@ pub fn map(args: &MapArgs) -> Result<(Outcome, map::MapResult, map::MapPlan), Co
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("map-{}", sweep.name)));
-    std::fs::create_dir_all(&out).map_err(|source| CommandError::Write {
-        path: out.clone(),
-        source,
-    })?;
+    let holder = format!("metastable map {}", args.file.display());
+    let dir = hold(&out, holder.clone())?;
     let journal = out.join("runs.journal");
     let opts = RunOptions {
         jobs,
@@ -371,16 +376,22 @@ pub fn map(args: &MapArgs) -> Result<(Outcome, map::MapResult, map::MapPlan), Co
         ),
     ];
     let mut files = Vec::new();
+    dir.begin()?;
     for (name, bytes) in &outputs {
-        let path = out.join(name);
-        write(&path, bytes)?;
-        files.push(path);
+        files.push(dir.write(name, bytes)?);
     }
-    let png = out.join("map.png");
-    let svg = out.join("map.svg");
+    let png = dir.prepare("map.png")?;
+    let svg = dir.prepare("map.svg")?;
     crate::report::plot_map::write_map(&map::figure(&plan, &sweep, &result), &png, &svg)?;
     files.push(png);
     files.push(svg);
+    dir.commit(
+        &[
+            ("command", holder),
+            ("fingerprint", sweep.fingerprint.clone()),
+        ],
+        &files,
+    )?;
     let _ = std::fs::remove_file(&journal);
     let wall = started.elapsed().as_secs_f64();
 
@@ -422,12 +433,20 @@ pub fn merge(args: &MergeArgs) -> Result<Outcome, CommandError> {
         .table
         .points_csv()
         .map_err(format_err("points.csv"))?;
+    let dir = hold(&args.out, "metastable merge".to_string())?;
+    dir.begin()?;
     let mut written = Vec::new();
     for (name, bytes) in [("runs.csv", runs), ("points.csv", points)] {
-        let path = args.out.join(name);
-        write(&path, &bytes)?;
-        written.push(path);
+        written.push(dir.write(name, &bytes)?);
     }
+    dir.commit(
+        &[
+            ("command", "metastable merge".to_string()),
+            ("fingerprint", merged.header.fingerprint.clone()),
+            ("runs", merged.header.runs.to_string()),
+        ],
+        &written,
+    )?;
     let mut report = String::new();
     if !args.quiet {
         report.push_str(&format!(
@@ -482,22 +501,33 @@ pub fn replications(sc: &crate::Scenario, args: &ReplicationArgs) -> Result<Outc
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-replications", sc.name)));
+    let holder = format!("metastable run {} --replications {n}", sc.file);
+    let dir = hold(&out, holder.clone())?;
     let started = now();
     let reps = Replications::run(sc, &set, &seeds);
     let wall = started.elapsed().as_secs_f64();
     // Format everything before writing anything.
-    let mut files = vec![(
-        out.join("replications.csv"),
+    let mut outputs = vec![(
+        "replications.csv",
         reps.csv()
             .map_err(|e| format_err("replications.csv")(e.to_string()))?,
     )];
     if let Some(csv) = reps.incident_csv() {
         let csv = csv.map_err(|e| format_err("incident.csv")(e.to_string()))?;
-        files.push((out.join("incident.csv"), csv));
+        outputs.push(("incident.csv", csv));
     }
-    for (path, bytes) in &files {
-        write(path, bytes)?;
+    dir.begin()?;
+    let mut files = Vec::new();
+    for (name, bytes) in &outputs {
+        files.push(dir.write(name, bytes)?);
     }
+    dir.commit(
+        &[
+            ("command", holder),
+            ("seeds", format!("{n} from {base}")),
+        ],
+        &files,
+    )?;
     let mut report = String::new();
     if !args.quiet {
         report.push_str(&reps.table());
@@ -508,7 +538,7 @@ pub fn replications(sc: &crate::Scenario, args: &ReplicationArgs) -> Result<Outc
             runs as f64 / wall.max(1e-9),
             events as f64 / wall.max(1e-9) / 1e6
         ));
-        for (f, _) in &files {
+        for f in &files {
             report.push_str(&format!("wrote {}\n", f.display()));
         }
         let variant = args
@@ -526,7 +556,7 @@ pub fn replications(sc: &crate::Scenario, args: &ReplicationArgs) -> Result<Outc
     }
     Ok(Outcome {
         report,
-        files: files.into_iter().map(|(p, _)| p).collect(),
+        files,
     })
 }
 
@@ -566,8 +596,12 @@ pub fn robustness(args: &RobustnessArgs) -> Result<Outcome, CommandError> {
         )));
     }
     let sc = crate::scenario::load(&args.file).map_err(|e| CommandError::Input(e.to_string()))?;
-    let text = std::fs::read_to_string(&args.file)
-        .map_err(|e| CommandError::Input(format!("{}: cannot read: {e}", args.file.display())))?;
+    let text = crate::scenario::read::read_text_capped(
+        &args.file,
+        crate::scenario::MAX_FILE_BYTES,
+        "scenario file",
+    )
+    .map_err(|e| CommandError::Input(format!("{}: {e}", args.file.display())))?;
     let base = args.seed.unwrap_or(sc.seed);
     let seeds = seeds(base, k).ok_or_else(|| {
         CommandError::Input(format!(
@@ -579,6 +613,8 @@ pub fn robustness(args: &RobustnessArgs) -> Result<Outcome, CommandError> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-robustness", sc.name)));
+    let holder = format!("metastable robustness {}", args.file.display());
+    let dir = hold(&out, holder.clone())?;
     let started = now();
     let only: Option<Vec<String>> = args.variants.as_ref().map(|v| {
         v.split(',')
@@ -592,8 +628,12 @@ pub fn robustness(args: &RobustnessArgs) -> Result<Outcome, CommandError> {
     let csv = result
         .csv()
         .map_err(|e| format_err("robustness.csv")(e.to_string()))?;
-    let path = out.join("robustness.csv");
-    write(&path, &csv)?;
+    dir.begin()?;
+    let path = dir.write("robustness.csv", &csv)?;
+    dir.commit(
+        &[("command", holder), ("seeds", format!("{base}, {k} seed(s)"))],
+        std::slice::from_ref(&path),
+    )?;
     let mut report = String::new();
     if !args.quiet {
         report.push_str(&result.table());

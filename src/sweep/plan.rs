@@ -220,10 +220,10 @@ pub fn fingerprint(parts: &[&str]) -> String {
 /// `FILE:LINE:COL: FIELD: MESSAGE`.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
-    #[error("{file}: cannot read sweep file: {source}")]
+    #[error("{file}: cannot read sweep file: {error}")]
     Io {
         file: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{file}: {message}")]
     File { file: String, message: String },
