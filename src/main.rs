@@ -136,6 +136,10 @@ enum Command {
         /// Shard files, or directories holding shard-*-of-*.csv files.
         #[arg(required = true)]
         shards: Vec<PathBuf>,
+        /// The sweep file the shards ran: every row is checked against its plan (seed of each
+        /// point and replication, axis values), not only by type.
+        #[arg(long)]
+        sweep: Option<PathBuf>,
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
@@ -225,9 +229,15 @@ fn main() -> ExitCode {
             })
             .map(|(outcome, _, _)| outcome),
         ),
-        Command::Merge { out, shards, quiet } => studied(commands::merge(&commands::MergeArgs {
+        Command::Merge {
+            out,
+            shards,
+            sweep,
+            quiet,
+        } => studied(commands::merge(&commands::MergeArgs {
             out,
             inputs: shards,
+            sweep,
             quiet,
         })),
     };
@@ -339,7 +349,7 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
         code: e.exit_code(),
         error: anyhow!(e),
     };
-    let dir = OutputDir::lock(&out, Hold::Whole, "", &holder).map_err(held)?;
+    let mut dir = OutputDir::lock(&out, Hold::Whole, "", &holder).map_err(held)?;
     let chosen = &set.runs;
     // With variants, each run goes to its own subdirectory, plus a comparison.
     let compare = chosen.len() > 1;
@@ -396,7 +406,8 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
         let csv = inc.csv().context("formatting incident.csv").map_err(io)?;
         files.push(("incident.csv".into(), csv));
     }
-    dir.begin().map_err(held)?;
+    dir.begin(metastable::report::output::MANIFEST)
+        .map_err(held)?;
     let mut written = Vec::new();
     for (rel, bytes) in &files {
         written.push(dir.write(rel, bytes).map_err(held)?);
@@ -404,8 +415,12 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
     let mut figures = Vec::new();
     for r in &reports {
         let dir_rel = prefix(r);
-        let png = dir.prepare(&format!("{dir_rel}dashboard.png")).map_err(held)?;
-        let svg = dir.prepare(&format!("{dir_rel}dashboard.svg")).map_err(held)?;
+        let png = dir
+            .prepare(&format!("{dir_rel}dashboard.png"))
+            .map_err(held)?;
+        let svg = dir
+            .prepare(&format!("{dir_rel}dashboard.svg"))
+            .map_err(held)?;
         metastable::report::plot::write_dashboard(&r.dashboard_series(), &png, &svg)
             .context("drawing the dashboard")
             .map_err(io)?;

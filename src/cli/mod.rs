@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::report::output::{Hold, OutputDir, OutputError};
+use crate::report::output::{self, Hold, OutputDir, OutputError};
 use crate::report::plot::PlotError;
 use crate::sweep::map;
 use crate::sweep::plan::{Sweep, SweepError};
@@ -154,7 +154,7 @@ pub fn sweep(args: &SweepArgs) -> Result<Outcome, CommandError> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("sweep-{}", sweep.name)));
     let holder = format!("metastable sweep {}", args.file.display());
-    let dir = match &choice {
+    let mut dir = match &choice {
         None => OutputDir::lock(&out, Hold::Whole, "", &holder)?,
         Some(c) => OutputDir::lock(
             &out,
@@ -206,7 +206,7 @@ pub fn sweep(args: &SweepArgs) -> Result<Outcome, CommandError> {
                 .runs_csv()
                 .map_err(|e| format_err("runs.csv")(e.to_string()))?;
             let points = table.points_csv().map_err(format_err("points.csv"))?;
-            dir.begin()?;
+            dir.begin(output::SWEEP_MANIFEST)?;
             for (name, bytes) in [("runs.csv", runs), ("points.csv", points)] {
                 files.push(dir.write(name, &bytes)?);
             }
@@ -330,7 +330,7 @@ pub fn map(args: &MapArgs) -> Result<(Outcome, map::MapResult, map::MapPlan), Co
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("map-{}", sweep.name)));
     let holder = format!("metastable map {}", args.file.display());
-    let dir = hold(&out, holder.clone())?;
+    let mut dir = hold(&out, holder.clone())?;
     let journal = out.join("runs.journal");
     let opts = RunOptions {
         jobs,
@@ -376,7 +376,7 @@ pub fn map(args: &MapArgs) -> Result<(Outcome, map::MapResult, map::MapPlan), Co
         ),
     ];
     let mut files = Vec::new();
-    dir.begin()?;
+    dir.begin(output::MAP_MANIFEST)?;
     for (name, bytes) in &outputs {
         files.push(dir.write(name, bytes)?);
     }
@@ -418,13 +418,19 @@ pub fn map(args: &MapArgs) -> Result<(Outcome, map::MapResult, map::MapPlan), Co
 pub struct MergeArgs {
     pub out: PathBuf,
     pub inputs: Vec<PathBuf>,
+    /// The sweep file: every row is checked against its plan (seeds, axis values).
+    pub sweep: Option<PathBuf>,
     pub quiet: bool,
 }
 
 /// `metastable merge`.
 pub fn merge(args: &MergeArgs) -> Result<Outcome, CommandError> {
     let files = shard::shard_files(&args.inputs)?;
-    let merged = shard::merge(&files)?;
+    let plan = match &args.sweep {
+        Some(file) => Some(crate::sweep::file::load(file)?),
+        None => None,
+    };
+    let merged = shard::merge(&files, plan.as_ref())?;
     let runs = merged
         .table
         .runs_csv()
@@ -433,8 +439,8 @@ pub fn merge(args: &MergeArgs) -> Result<Outcome, CommandError> {
         .table
         .points_csv()
         .map_err(format_err("points.csv"))?;
-    let dir = hold(&args.out, "metastable merge".to_string())?;
-    dir.begin()?;
+    let mut dir = hold(&args.out, "metastable merge".to_string())?;
+    dir.begin(output::SWEEP_MANIFEST)?;
     let mut written = Vec::new();
     for (name, bytes) in [("runs.csv", runs), ("points.csv", points)] {
         written.push(dir.write(name, &bytes)?);
@@ -502,7 +508,7 @@ pub fn replications(sc: &crate::Scenario, args: &ReplicationArgs) -> Result<Outc
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-replications", sc.name)));
     let holder = format!("metastable run {} --replications {n}", sc.file);
-    let dir = hold(&out, holder.clone())?;
+    let mut dir = hold(&out, holder.clone())?;
     let started = now();
     let reps = Replications::run(sc, &set, &seeds);
     let wall = started.elapsed().as_secs_f64();
@@ -516,16 +522,13 @@ pub fn replications(sc: &crate::Scenario, args: &ReplicationArgs) -> Result<Outc
         let csv = csv.map_err(|e| format_err("incident.csv")(e.to_string()))?;
         outputs.push(("incident.csv", csv));
     }
-    dir.begin()?;
+    dir.begin(output::REPLICATIONS_MANIFEST)?;
     let mut files = Vec::new();
     for (name, bytes) in &outputs {
         files.push(dir.write(name, bytes)?);
     }
     dir.commit(
-        &[
-            ("command", holder),
-            ("seeds", format!("{n} from {base}")),
-        ],
+        &[("command", holder), ("seeds", format!("{n} from {base}"))],
         &files,
     )?;
     let mut report = String::new();
@@ -554,10 +557,7 @@ pub fn replications(sc: &crate::Scenario, args: &ReplicationArgs) -> Result<Outc
             sc.file, sc.file
         ));
     }
-    Ok(Outcome {
-        report,
-        files,
-    })
+    Ok(Outcome { report, files })
 }
 
 /// Options of `metastable robustness`.
@@ -614,7 +614,7 @@ pub fn robustness(args: &RobustnessArgs) -> Result<Outcome, CommandError> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-robustness", sc.name)));
     let holder = format!("metastable robustness {}", args.file.display());
-    let dir = hold(&out, holder.clone())?;
+    let mut dir = hold(&out, holder.clone())?;
     let started = now();
     let only: Option<Vec<String>> = args.variants.as_ref().map(|v| {
         v.split(',')
@@ -628,10 +628,13 @@ pub fn robustness(args: &RobustnessArgs) -> Result<Outcome, CommandError> {
     let csv = result
         .csv()
         .map_err(|e| format_err("robustness.csv")(e.to_string()))?;
-    dir.begin()?;
+    dir.begin(output::ROBUSTNESS_MANIFEST)?;
     let path = dir.write("robustness.csv", &csv)?;
     dir.commit(
-        &[("command", holder), ("seeds", format!("{base}, {k} seed(s)"))],
+        &[
+            ("command", holder),
+            ("seeds", format!("{base}, {k} seed(s)")),
+        ],
         std::slice::from_ref(&path),
     )?;
     let mut report = String::new();

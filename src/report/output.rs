@@ -31,8 +31,14 @@ use std::path::{Component, Path, PathBuf};
 
 /// The lock file in every output directory.
 pub const LOCK_FILE: &str = ".metastable.lock";
-/// Written last; lists the files of a complete output.
+/// Written last by `run`; lists the files of a complete output. Each kind of output has its
+/// own manifest, so that outputs of different commands can share a directory.
 pub const MANIFEST: &str = "manifest.txt";
+/// The manifests of `run --replications`, `robustness`, `sweep` and `merge`, `map`.
+pub const REPLICATIONS_MANIFEST: &str = "replications.manifest.txt";
+pub const ROBUSTNESS_MANIFEST: &str = "robustness.manifest.txt";
+pub const SWEEP_MANIFEST: &str = "sweep.manifest.txt";
+pub const MAP_MANIFEST: &str = "map.manifest.txt";
 /// Exit code of a command refused because another one holds its output directory.
 pub const EXIT_BUSY: u8 = 3;
 /// Temporary files and directories start with this …
@@ -134,6 +140,29 @@ pub fn write_atomic_with<E>(
 pub struct OutputDir {
     dir: PathBuf,
     _locks: Vec<File>,
+    /// This output's manifest (set by [`OutputDir::begin`]).
+    manifest: &'static str,
+    /// The lock file held alone, removed (still locked) when the command ends.
+    remove_on_drop: Option<PathBuf>,
+    /// Directories [`OutputDir::lock`] created, deepest first: removed again (if still empty)
+    /// when the command ends without writing, so bad input found late leaves nothing behind.
+    created: Vec<PathBuf>,
+    begun: bool,
+}
+
+impl Drop for OutputDir {
+    fn drop(&mut self) {
+        if let Some(path) = &self.remove_on_drop {
+            let _ = std::fs::remove_file(path);
+        }
+        if !self.begun && self.remove_on_drop.is_some() {
+            for d in &self.created {
+                if std::fs::remove_dir(d).is_err() {
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// How a command holds its directory.
@@ -155,31 +184,39 @@ impl OutputDir {
         shard_lock: &str,
         holder: &str,
     ) -> Result<OutputDir, OutputError> {
+        let created: Vec<PathBuf> = dir
+            .ancestors()
+            .filter(|a| !a.as_os_str().is_empty())
+            .take_while(|a| std::fs::symlink_metadata(a).is_err())
+            .map(Path::to_path_buf)
+            .collect();
         std::fs::create_dir_all(dir).map_err(|e| OutputError::io(dir, e))?;
         let meta = std::fs::metadata(dir).map_err(|e| OutputError::io(dir, e))?;
         if !meta.is_dir() {
             return Err(OutputError::io(dir, "not a directory"));
         }
         let mut locks = Vec::new();
-        let main = open_lock(&dir.join(LOCK_FILE))?;
-        let taken = match hold {
-            Hold::Whole => main.try_lock(),
-            Hold::Shard => main.try_lock_shared(),
-        };
-        check_taken(dir, &main, taken)?;
+        let main_path = dir.join(LOCK_FILE);
+        let main = take_lock(dir, &main_path, hold == Hold::Shard)?;
         if hold == Hold::Whole {
             record_holder(&main, holder);
         }
         locks.push(main);
         if hold == Hold::Shard {
-            let own = open_lock(&dir.join(shard_lock))?;
-            check_taken(dir, &own, own.try_lock())?;
+            let own = take_lock(dir, &dir.join(shard_lock), false)?;
             record_holder(&own, holder);
             locks.push(own);
         }
         let out = OutputDir {
             dir: dir.to_path_buf(),
             _locks: locks,
+            manifest: MANIFEST,
+            created,
+            begun: false,
+            // Held alone, the lock file can go at the end (a process that opened it meanwhile
+            // sees it replaced and retries, `take_lock`); held shared, it stays, or a later
+            // command could lock a new file while the shards still hold the old one.
+            remove_on_drop: (hold == Hold::Whole).then_some(main_path),
         };
         if hold == Hold::Whole {
             // Alone on the directory: every temporary file in it is a killed writer's.
@@ -192,10 +229,12 @@ impl OutputDir {
         &self.dir
     }
 
-    /// Starts a new output: removes the previous manifest, then the files it listed (so no
-    /// file of an earlier run stays beside this one's).
-    pub fn begin(&self) -> Result<(), OutputError> {
-        let manifest = self.dir.join(MANIFEST);
+    /// Starts a new output whose manifest is `manifest`: removes the previous one, then the
+    /// files it listed (so no file of an earlier output of this kind stays beside this one's).
+    pub fn begin(&mut self, manifest: &'static str) -> Result<(), OutputError> {
+        self.manifest = manifest;
+        self.begun = true;
+        let manifest = self.dir.join(manifest);
         let old = crate::scenario::read::read_capped(&manifest, MAX_MANIFEST_BYTES, "manifest")
             .ok()
             .and_then(|b| String::from_utf8(b).ok());
@@ -265,7 +304,7 @@ impl OutputDir {
             let rel = f.strip_prefix(&self.dir).unwrap_or(f);
             text.push_str(&format!("file {}\n", rel.display()));
         }
-        let path = self.dir.join(MANIFEST);
+        let path = self.dir.join(self.manifest);
         write_atomic(&path, text.as_bytes()).map_err(|e| OutputError::io(&path, e))
     }
 
@@ -305,10 +344,29 @@ impl OutputDir {
     }
 }
 
-/// A temporary name of this or an earlier version.
+/// A temporary name of this version (`.metastable-XXXXXX.tmp`) or of earlier ones
+/// (`.NAME.PID.tmp`, `.NAME.PID.N.tmp.png`, PID and N digits) — nothing a person would name a
+/// file they keep.
 fn is_temp(name: &str) -> bool {
-    (name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX))
-        || (name.starts_with('.') && (name.ends_with(".tmp") || name.ends_with(".tmp.png")))
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some(mid) = name
+        .strip_prefix(TEMP_PREFIX)
+        .and_then(|r| r.strip_suffix(TEMP_SUFFIX))
+    {
+        return !mid.is_empty() && mid.bytes().all(|b| b.is_ascii_alphanumeric());
+    }
+    let Some(rest) = name.strip_prefix('.') else {
+        return false;
+    };
+    if let Some(stem) = rest.strip_suffix(".tmp") {
+        return stem.rsplit_once('.').is_some_and(|(_, pid)| digits(pid));
+    }
+    if let Some(stem) = rest.strip_suffix(".tmp.png") {
+        let mut parts = stem.rsplitn(3, '.');
+        let (n, pid) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        return digits(n) && digits(pid) && parts.next().is_some();
+    }
+    false
 }
 
 /// `rel` if it is a relative path of plain names (no `..`, no root, not empty).
@@ -329,7 +387,10 @@ fn open_lock(path: &Path) -> Result<File, OutputError> {
     }
     let file = options.open(path).map_err(|e| {
         if e.raw_os_error() == Some(libc::ELOOP) {
-            OutputError::io(path, "is a symbolic link (refused: a lock file is never followed)")
+            OutputError::io(
+                path,
+                "is a symbolic link (refused: a lock file is never followed)",
+            )
         } else {
             OutputError::io(path, e)
         }
@@ -338,6 +399,41 @@ fn open_lock(path: &Path) -> Result<File, OutputError> {
         Ok(m) if m.is_file() => Ok(file),
         Ok(_) => Err(OutputError::io(path, "is not a regular file")),
         Err(e) => Err(OutputError::io(path, e)),
+    }
+}
+
+/// Opens and locks `path` (shared or alone), retrying if the file was replaced between the
+/// open and the lock (its holder removed it on exit).
+fn take_lock(dir: &Path, path: &Path, shared: bool) -> Result<File, OutputError> {
+    for _ in 0..16 {
+        let file = open_lock(path)?;
+        let taken = if shared {
+            file.try_lock_shared()
+        } else {
+            file.try_lock()
+        };
+        check_taken(dir, &file, taken)?;
+        if same_file(&file, path) {
+            return Ok(file);
+        }
+    }
+    Err(OutputError::io(path, "the lock file keeps being replaced"))
+}
+
+/// Whether `path` still names the open `file`.
+fn same_file(file: &File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::symlink_metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
     }
 }
 
@@ -424,20 +520,45 @@ mod tests {
     }
 
     #[test]
+    fn only_temporary_names_are_leftovers() {
+        for name in [
+            ".metastable-a1B2c3.tmp",
+            ".windows.csv.4242.tmp",
+            ".dashboard.png.4242.7.tmp.png",
+        ] {
+            assert!(is_temp(name), "{name}");
+        }
+        for name in [
+            ".notes.tmp",
+            "windows.csv",
+            ".metastable.lock",
+            ".metastable-.tmp",
+            ".a.b.tmp.png",
+        ] {
+            assert!(!is_temp(name), "{name}");
+        }
+    }
+
+    #[test]
     fn begin_removes_the_previous_output_and_leftovers() {
         let tmp = tempfile::tempdir().expect("temp dir");
         {
-            let out = OutputDir::lock(tmp.path(), Hold::Whole, "", "one").expect("lock");
-            out.begin().expect("begin");
+            let mut out = OutputDir::lock(tmp.path(), Hold::Whole, "", "one").expect("lock");
+            out.begin(MANIFEST).expect("begin");
             let a = out.write("a/windows.csv", b"1").expect("write");
             out.commit(&[("seed", "1".into())], &[a]).expect("commit");
         }
         std::fs::write(tmp.path().join(".metastable-abc.tmp"), "half").expect("leftover");
         std::fs::write(tmp.path().join("a/.windows.csv.99.tmp"), "half").expect("leftover");
-        let out = OutputDir::lock(tmp.path(), Hold::Whole, "", "two").expect("lock");
+        let mut out = OutputDir::lock(tmp.path(), Hold::Whole, "", "two").expect("lock");
         assert!(!tmp.path().join(".metastable-abc.tmp").exists());
         assert!(!tmp.path().join("a/.windows.csv.99.tmp").exists());
-        out.begin().expect("begin");
+        out.begin(MAP_MANIFEST).expect("begin another kind");
+        assert!(
+            tmp.path().join("a/windows.csv").exists(),
+            "another kind's file"
+        );
+        out.begin(MANIFEST).expect("begin");
         assert!(!tmp.path().join("a/windows.csv").exists(), "old run's file");
         assert!(!tmp.path().join(MANIFEST).exists());
         assert!(out.prepare("../x").is_err());

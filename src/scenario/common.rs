@@ -295,7 +295,9 @@ impl Validator<'_> {
         if !is_safe_name(name) {
             self.err(
                 path,
-                format!("must be 1–64 characters of A–Z a–z 0–9 _ - . other than . and .., got {name:?}"),
+                format!(
+                    "must be 1–64 characters of A–Z a–z 0–9 _ - . other than . and .., got {name:?}"
+                ),
             );
         }
     }

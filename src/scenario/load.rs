@@ -59,7 +59,9 @@ pub fn parse_with(text: &str, file: &str, overrides: &[Override]) -> Result<Scen
         Ok(raw) => raw,
         // Without variants the table is not needed: a seed above 2⁶³ − 1 is fine.
         Err(_)
-            if located.as_ref().is_some_and(|l| !l.has_root_key("variants"))
+            if located
+                .as_ref()
+                .is_some_and(|l| !l.has_root_key("variants"))
                 && base
                     .incident
                     .as_ref()

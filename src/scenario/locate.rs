@@ -226,7 +226,11 @@ mod tests {
     fn line_index_agrees_with_the_scan() {
         let idx = LineIndex::new(DOC);
         for offset in 0..=DOC.len() {
-            assert_eq!(idx.line_col(offset), line_col(DOC, offset), "offset {offset}");
+            assert_eq!(
+                idx.line_col(offset),
+                line_col(DOC, offset),
+                "offset {offset}"
+            );
         }
     }
 }

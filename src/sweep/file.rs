@@ -38,7 +38,10 @@ struct SweepMetaFile {
     description: String,
     #[serde(default = "one")]
     replications: i64,
-    #[serde(default, deserialize_with = "crate::scenario::schema::seed_de::seed_opt")]
+    #[serde(
+        default,
+        deserialize_with = "crate::scenario::schema::seed_de::seed_opt"
+    )]
     seed: Option<u64>,
     #[serde(default)]
     seeds: SeedMode,
@@ -86,7 +89,10 @@ struct RangeFile {
 struct SampleFile {
     method: SampleMethod,
     points: i64,
-    #[serde(default, deserialize_with = "crate::scenario::schema::seed_de::seed_opt")]
+    #[serde(
+        default,
+        deserialize_with = "crate::scenario::schema::seed_de::seed_opt"
+    )]
     seed: Option<u64>,
 }
 
@@ -120,9 +126,8 @@ pub fn load(path: &Path) -> Result<Sweep, SweepError> {
 /// Validates sweep `text` (read from `file`); the scenario path is resolved against `dir`.
 pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Sweep, SweepError> {
     let located = Located::parse(text);
-    let at = |path: &FieldPath| -> (usize, usize) {
-        crate::scenario::locate::position(&located, path)
-    };
+    let at =
+        |path: &FieldPath| -> (usize, usize) { crate::scenario::locate::position(&located, path) };
     let raw: SweepFile = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {

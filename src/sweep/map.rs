@@ -59,8 +59,7 @@ pub struct MapPlan {
 /// Checks that `sweep` is a map (two listed axes, numeric increasing columns, `[map]`).
 pub fn plan(sweep: &Sweep, text: &str) -> Result<MapPlan, SweepError> {
     let located = crate::scenario::locate::Located::parse(text);
-    let at =
-        |path: &FieldPath| crate::scenario::locate::position(&located, path);
+    let at = |path: &FieldPath| crate::scenario::locate::position(&located, path);
     let issue = |path: FieldPath, message: String| {
         let (line, column) = at(&path);
         SweepError::Invalid {

@@ -221,10 +221,7 @@ pub fn fingerprint(parts: &[&str]) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
     #[error("{file}: cannot read sweep file: {error}")]
-    Io {
-        file: String,
-        error: std::io::Error,
-    },
+    Io { file: String, error: std::io::Error },
     #[error("{file}: {message}")]
     File { file: String, message: String },
     #[error("{}", render_issues(file, issues, *more, note))]

@@ -117,11 +117,10 @@ pub fn run_sweep(
         if f.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
             let mut head = header.text();
             head.push_str(&record(&table.header).map_err(|e| RunError::Run(e.to_string()))?);
-            f.write_all(head.as_bytes())
-                .map_err(|error| RunError::Io {
-                    path: path.clone(),
-                    error,
-                })?;
+            f.write_all(head.as_bytes()).map_err(|error| RunError::Io {
+                path: path.clone(),
+                error,
+            })?;
         }
         journal = Some((f, path.clone()));
     }
@@ -397,11 +396,7 @@ pub(crate) fn check_row(cells: &[String], sweep: &Sweep, shard: Shard) -> Result
         ));
     }
     let texts = sweep.point_texts(p);
-    for (k, (a, b)) in cells[LEAD_COLUMNS.len()..]
-        .iter()
-        .zip(&texts)
-        .enumerate()
-    {
+    for (k, (a, b)) in cells[LEAD_COLUMNS.len()..].iter().zip(&texts).enumerate() {
         if a != b {
             return Err(bad(
                 LEAD_COLUMNS.len() + k,
