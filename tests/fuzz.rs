@@ -4,7 +4,7 @@
 //! panic (101) or a signal — and nothing written to the output directory on 2.
 //!
 //! Each case has its own mutation seed, printed in every failure with the command that
-//! replays it. Longer campaigns: `METASTABLE_FUZZ_CASES=N` cases per kind (default 24),
+//! replays it. Longer campaigns: `METASTABLE_FUZZ_CASES=N` cases per kind (default 100),
 //! starting at `METASTABLE_FUZZ_SEED=S` (default 0); see docs/fuzzing.md.
 
 use std::path::{Path, PathBuf};
@@ -64,9 +64,7 @@ fn listing(dir: &Path) -> Vec<String> {
 
 /// Checks the contract for one invocation; returns the exit code (None if killed).
 fn judge(failures: &mut Vec<String>, ctx: &str, args: &[&str], out: Option<&Path>) -> Option<i32> {
-    let Some(o) = run(args) else {
-        return None;
-    };
+    let o = run(args)?;
     let stderr = String::from_utf8_lossy(&o.stderr);
     let code = o.status.code();
     let problem = match code {
@@ -129,7 +127,7 @@ struct Campaign {
 impl Campaign {
     fn new() -> Campaign {
         Campaign {
-            cases: env_u64("METASTABLE_FUZZ_CASES", 24),
+            cases: env_u64("METASTABLE_FUZZ_CASES", 100),
             first_seed: env_u64("METASTABLE_FUZZ_SEED", 0),
             failures: Vec::new(),
             slow: 0,
@@ -154,7 +152,7 @@ impl Campaign {
         assert!(
             self.failures.is_empty(),
             "{} failure(s) (replay one: METASTABLE_FUZZ_SEED=<seed> METASTABLE_FUZZ_CASES=1 \
-             cargo test --release --test fuzz {kind} -- --include-ignored):\n{}",
+             cargo test --release --test fuzz {kind}):\n{}",
             self.failures.len(),
             self.failures.join("\n---\n")
         );
@@ -167,7 +165,6 @@ fn case_rng(kind: u64, seed: u64) -> Prng {
 }
 
 #[test]
-#[ignore = "slow fuzz test: hundreds of processes; run with --include-ignored (release)"]
 fn fuzz_scenarios_through_check_and_run() {
     let mut c = Campaign::new();
     let files = toml_files("scenarios");
@@ -225,7 +222,6 @@ fn fuzz_scenarios_through_check_and_run() {
 }
 
 #[test]
-#[ignore = "slow fuzz test: hundreds of processes; run with --include-ignored (release)"]
 fn fuzz_sweeps_through_dry_run() {
     let mut c = Campaign::new();
     let files = toml_files("sweeps");
@@ -263,7 +259,6 @@ fn fuzz_sweeps_through_dry_run() {
 }
 
 #[test]
-#[ignore = "slow fuzz test: hundreds of processes; run with --include-ignored (release)"]
 fn fuzz_shard_files_through_merge() {
     let mut c = Campaign::new();
     let tmp = tempfile::tempdir().expect("temp dir");

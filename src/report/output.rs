@@ -249,11 +249,23 @@ impl OutputDir {
         for line in old.lines() {
             if let Some(rel) = line.strip_prefix("file ")
                 && let Some(rel) = safe_relative(rel)
+                && self.real_dirs_to(rel)
             {
                 let _ = std::fs::remove_file(self.dir.join(rel));
             }
         }
         Ok(())
+    }
+
+    /// Whether every directory on the way to `rel` inside the directory is a real directory
+    /// (not a link), so that removing `rel` cannot reach outside.
+    fn real_dirs_to(&self, rel: &Path) -> bool {
+        let mut at = self.dir.clone();
+        let parts: Vec<Component<'_>> = rel.components().collect();
+        parts[..parts.len().saturating_sub(1)].iter().all(|c| {
+            at.push(c.as_os_str());
+            std::fs::symlink_metadata(&at).is_ok_and(|m| m.is_dir())
+        })
     }
 
     /// The path of `rel` (a relative path of plain names) inside the directory, with its
@@ -446,7 +458,7 @@ fn check_taken(
         Ok(()) => Ok(()),
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut holder = String::new();
-            let _ = (&*file).take(512).read_to_string(&mut holder);
+            let _ = file.take(512).read_to_string(&mut holder);
             let holder = holder.trim();
             Err(OutputError::Busy {
                 dir: dir.to_path_buf(),
@@ -465,7 +477,7 @@ fn check_taken(
 fn record_holder(file: &File, holder: &str) {
     let text = format!("pid {}: {holder}\n", std::process::id());
     let _ = file.set_len(0);
-    let _ = (&*file).write_all(text.as_bytes());
+    let _ = { file }.write_all(text.as_bytes());
     let _ = file.sync_data();
 }
 
@@ -562,5 +574,24 @@ mod tests {
         assert!(!tmp.path().join("a/windows.csv").exists(), "old run's file");
         assert!(!tmp.path().join(MANIFEST).exists());
         assert!(out.prepare("../x").is_err());
+    }
+
+    #[test]
+    fn a_forged_manifest_cannot_remove_files_outside() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir(&outside).expect("mkdir");
+        std::fs::write(outside.join("keep.txt"), "keep").expect("write");
+        let out = tmp.path().join("out");
+        std::fs::create_dir(&out).expect("mkdir");
+        std::os::unix::fs::symlink(&outside, out.join("sub")).expect("symlink");
+        std::fs::write(
+            out.join(MANIFEST),
+            format!("{MANIFEST_TAG}\nfile sub/keep.txt\nfile ../outside/keep.txt\n"),
+        )
+        .expect("manifest");
+        let mut dir = OutputDir::lock(&out, Hold::Whole, "", "t").expect("lock");
+        dir.begin(MANIFEST).expect("begin");
+        assert!(outside.join("keep.txt").exists());
     }
 }
