@@ -12,13 +12,15 @@
 //! [`EXIT_BUSY`]), naming the holder the lock file records. Shards of one sweep share a
 //! directory: each takes the directory lock *shared* and its own shard lock exclusive, so
 //! shards run side by side while an unsharded command (or a merge) on that directory is
-//! refused. The lock file stays; the lock is released when the process exits, killed or not.
+//! refused. A command holding the directory alone removes the lock file when it ends; the lock
+//! itself is released when the process exits, killed or not.
 //!
 //! **A whole run or a marked incomplete one.** [`OutputDir::begin`] removes the previous
-//! `manifest.txt` and the files it listed; [`OutputDir::commit`] writes a new one last, naming
-//! the command, the seed and every file written. A directory whose manifest is missing holds
-//! no complete output (a command was killed); the next command that takes the lock removes
-//! the leftovers of killed writers (temporary files, never anything else).
+//! manifest of its kind (`manifest.txt` for `run`) and the files it listed;
+//! [`OutputDir::commit`] writes a new one last, naming the command, the seed and every file
+//! written. Without its manifest there is no complete output (a command was killed); the next
+//! command that takes the lock removes the leftovers of killed writers (temporary files, never
+//! anything else).
 //!
 //! **`--out` itself** may be a symbolic link: it is the path the user chose (a results
 //! directory on another disk is common), and a link planted in a shared sticky directory such
