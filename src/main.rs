@@ -1,7 +1,7 @@
 //! The `metastable` command line.
 //!
-//! Exit codes: 0 success; 2 bad input (scenario, sweep, map or shard file, arguments); 1 failure
-//! writing results.
+//! Exit codes: 0 success; 2 bad input (scenario, sweep, map or shard file, arguments); 3 the
+//! output directory is held by another metastable process; 1 failure writing results.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,7 +15,7 @@ use sim_core::SimDuration;
 use metastable::cli as commands;
 use metastable::cli::progress::{Mode, Progress};
 use metastable::report::figure::write_figure;
-use metastable::report::output::write_atomic;
+use metastable::report::output::{Hold, OutputDir};
 use metastable::report::ranking::write_ranking;
 use metastable::scenario::{self, Scenario};
 
@@ -156,6 +156,10 @@ enum Command {
         /// Shard files, or directories holding shard-*-of-*.csv files.
         #[arg(required = true)]
         shards: Vec<PathBuf>,
+        /// The sweep file the shards ran: every row is checked against its plan (seed of each
+        /// point and replication, axis values), not only by type.
+        #[arg(long)]
+        sweep: Option<PathBuf>,
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
@@ -248,9 +252,15 @@ fn main() -> ExitCode {
             })
             .map(|(outcome, _, _)| outcome),
         ),
-        Command::Merge { out, shards, quiet } => studied(commands::merge(&commands::MergeArgs {
+        Command::Merge {
+            out,
+            shards,
+            sweep,
+            quiet,
+        } => studied(commands::merge(&commands::MergeArgs {
             out,
             inputs: shards,
+            sweep,
             quiet,
         })),
     };
@@ -312,9 +322,11 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
     };
     let mut sc = load(file)?.with_operator_mode(mode);
     if let Some(w) = opts.window_ms {
-        if !w.is_finite() || w <= 0.0 {
+        // The bounds of the scenario's `window_ms`, and its window limit below.
+        let max = scenario::MAX_DURATION_MS;
+        if !w.is_finite() || w <= 0.0 || w > max {
             return Err(input(anyhow!(
-                "--window-ms: must be a finite number > 0, got {w}"
+                "--window-ms: must be a finite number in (0, {max}] (the bound on window_ms), got {w}"
             )));
         }
         let window = SimDuration::from_millis_f64(w).max(SimDuration(1));
@@ -348,13 +360,35 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
         ));
     }
     let seed = opts.seed.unwrap_or(sc.seed);
-    let out = opts
-        .out
-        .unwrap_or_else(|| PathBuf::from("results").join(&sc.name));
+    let out = match opts.out {
+        Some(out) => out,
+        None => default_out(&sc.name).map_err(input)?,
+    };
     // The chosen variants and, for an incident replay run as written, its counterfactual (does
     // it heal by itself?): the same set `--replications` runs.
     let set = metastable::robust::replications::RunSet::of(&sc, opts.variant.as_deref())
         .map_err(|e| input(anyhow!(e)))?;
+    let variant = opts
+        .variant
+        .as_ref()
+        .map_or(String::new(), |v| format!(" --variant {v}"));
+    let ops = match opts.operators {
+        Operators::Policy => "",
+        Operators::Historical => " --operators historical",
+    };
+    let reproduce = format!(
+        "metastable run {} --seed {seed}{variant}{ops}",
+        file.display()
+    );
+    let holder = reproduce.clone();
+    // The directory is ours alone until we return (a second writer is refused at once); the
+    // previous output's manifest and files go first, this run's manifest comes last
+    // (docs/output.md).
+    let held = |e: metastable::report::output::OutputError| Failure {
+        code: e.exit_code(),
+        error: anyhow!(e),
+    };
+    let mut dir = OutputDir::lock(&out, Hold::Whole, "", &holder).map_err(held)?;
     let chosen = &set.runs;
     // With variants, each run goes to its own subdirectory, plus a comparison.
     let compare = chosen.len() > 1;
@@ -384,13 +418,16 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
 
     let io = |e: anyhow::Error| Failure { code: 1, error: e };
     // Format everything before writing anything.
-    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
-    for r in &reports {
-        let dir = if compare {
-            out.join(r.scenario.variant_name())
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let prefix = |r: &metastable::RunReport| {
+        if compare {
+            format!("{}/", r.scenario.variant_name())
         } else {
-            out.clone()
-        };
+            String::new()
+        }
+    };
+    for r in &reports {
+        let dir = prefix(r);
         let windows = r
             .windows_csv()
             .context("formatting windows.csv")
@@ -399,28 +436,23 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             .summary_csv()
             .context("formatting summary.csv")
             .map_err(io)?;
-        files.push((dir.join("windows.csv"), windows));
-        files.push((dir.join("summary.csv"), summary));
+        files.push((format!("{dir}windows.csv"), windows));
+        files.push((format!("{dir}summary.csv"), summary));
     }
     for (r, log) in reports.iter().zip(&states) {
         if let Some(log) = log {
-            let dir = if compare {
-                out.join(r.scenario.variant_name())
-            } else {
-                out.clone()
-            };
             let csv = log
                 .csv(r.scenario.variant_name(), seed)
                 .context("formatting state.csv")
                 .map_err(io)?;
-            files.push((dir.join("state.csv"), csv));
+            files.push((format!("{}state.csv", prefix(r)), csv));
         }
     }
     if compare {
         let csv = metastable::analysis::compare::comparison_csv(&reports)
             .context("formatting comparison.csv")
             .map_err(io)?;
-        files.push((out.join("comparison.csv"), csv));
+        files.push(("comparison.csv".into(), csv));
     }
     let incident = reports
         .iter()
@@ -435,51 +467,60 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
         });
     if let Some(inc) = &incident {
         let csv = inc.csv().context("formatting incident.csv").map_err(io)?;
-        files.push((out.join("incident.csv"), csv));
+        files.push(("incident.csv".into(), csv));
     }
-    for (path, bytes) in &files {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating {}", dir.display()))
-                .map_err(io)?;
-        }
-        write_atomic(path, bytes)
-            .with_context(|| format!("writing {}", path.display()))
-            .map_err(io)?;
+    dir.begin(metastable::report::output::MANIFEST)
+        .map_err(held)?;
+    let mut written = Vec::new();
+    for (rel, bytes) in &files {
+        written.push(dir.write(rel, bytes).map_err(held)?);
     }
     let mut figures = Vec::new();
     for r in &reports {
-        let dir = if compare {
-            out.join(r.scenario.variant_name())
-        } else {
-            out.clone()
-        };
-        let png = dir.join("dashboard.png");
-        write_figure(&r.dashboard(), &png, &dir.join("dashboard.svg"))
+        let dir_rel = prefix(r);
+        let png = dir
+            .prepare(&format!("{dir_rel}dashboard.png"))
+            .map_err(held)?;
+        let svg = dir
+            .prepare(&format!("{dir_rel}dashboard.svg"))
+            .map_err(held)?;
+        write_figure(&r.dashboard(), &png, &svg)
             .context("drawing the dashboard")
             .map_err(io)?;
-        figures.push(png);
+        figures.push(png.clone());
+        written.extend([png, svg]);
     }
     if compare {
-        let png = out.join("variants.png");
+        let png = dir.prepare("variants.png").map_err(held)?;
+        let svg = dir.prepare("variants.svg").map_err(held)?;
         write_figure(
             &metastable::report::variants::small_multiples(&reports),
             &png,
-            &out.join("variants.svg"),
+            &svg,
         )
         .context("drawing the variants' small multiples")
         .map_err(io)?;
-        figures.push(png);
-        let png = out.join("ranking.png");
-        write_ranking(
-            &metastable::report::ranking::of_runs(&reports),
-            &png,
-            &out.join("ranking.svg"),
-        )
-        .context("drawing the variants' ranking")
-        .map_err(io)?;
-        figures.push(png);
+        figures.push(png.clone());
+        written.extend([png, svg]);
+        let png = dir.prepare("ranking.png").map_err(held)?;
+        let svg = dir.prepare("ranking.svg").map_err(held)?;
+        write_ranking(&metastable::report::ranking::of_runs(&reports), &png, &svg)
+            .context("drawing the variants' ranking")
+            .map_err(io)?;
+        figures.push(png.clone());
+        written.extend([png, svg]);
     }
+    let variants: Vec<&str> = reports.iter().map(|r| r.scenario.variant_name()).collect();
+    dir.commit(
+        &[
+            ("command", holder.clone()),
+            ("scenario", sc.name.clone()),
+            ("seed", seed.to_string()),
+            ("variants", variants.join(", ")),
+        ],
+        &written,
+    )
+    .map_err(held)?;
 
     if !opts.quiet {
         for r in &reports {
@@ -508,20 +549,21 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             figures.len(),
             out.display()
         );
-        let variant = opts
-            .variant
-            .as_ref()
-            .map_or(String::new(), |v| format!(" --variant {v}"));
-        let ops = match opts.operators {
-            Operators::Policy => "",
-            Operators::Historical => " --operators historical",
-        };
-        println!(
-            "reproduce: metastable run {} --seed {seed}{variant}{ops}",
-            file.display()
-        );
+        println!("reproduce: {reproduce}");
     }
     Ok(())
+}
+
+/// `results/<name>`: a scenario name is one plain path component (validation refuses `.` and
+/// `..`; checked again here, where it becomes a path).
+fn default_out(name: &str) -> anyhow::Result<PathBuf> {
+    let mut parts = Path::new(name).components();
+    match (parts.next(), parts.next()) {
+        (Some(std::path::Component::Normal(_)), None) => Ok(PathBuf::from("results").join(name)),
+        _ => Err(anyhow!(
+            "scenario name {name:?} cannot name an output directory; give --out"
+        )),
+    }
 }
 
 /// Options of `metastable run`.

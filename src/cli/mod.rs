@@ -5,15 +5,17 @@
 //! arguments and prints the error.
 //!
 //! Exit codes (through [`CommandError::exit_code`]): 2 for bad input (sweep or map file,
-//! scenario, arguments, shard files, a journal of another sweep), 1 for failures to write
-//! results.
+//! scenario, arguments, shard files, a journal of another sweep), 3 when another process holds
+//! the output directory ([`crate::report::output::EXIT_BUSY`]), 1 for failures to write
+//! results. Every command holds its output directory for its whole run and writes through
+//! [`OutputDir`] (atomic files, no link followed, a manifest last).
 
 use std::path::{Path, PathBuf};
 
 pub mod progress;
 
 use crate::report::draw::PlotError;
-use crate::report::output::write_atomic;
+use crate::report::output::{self, Hold, OutputDir, OutputError};
 use crate::sweep::map;
 use crate::sweep::plan::{Sweep, SweepError};
 use crate::sweep::runner::{self, RunError, RunOptions};
@@ -33,11 +35,8 @@ pub enum CommandError {
     Run(#[from] RunError),
     #[error(transparent)]
     Merge(#[from] MergeError),
-    #[error("cannot write {}: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Output(#[from] OutputError),
     #[error("formatting {what}: {message}")]
     Format { what: String, message: String },
     #[error(transparent)]
@@ -49,7 +48,8 @@ impl CommandError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CommandError::Sweep(_) | CommandError::Input(_) | CommandError::Merge(_) => 2,
-            CommandError::Run(RunError::Journal { .. }) => 2,
+            CommandError::Run(RunError::Journal { .. } | RunError::JournalCell { .. }) => 2,
+            CommandError::Output(e) => e.exit_code(),
             _ => 1,
         }
     }
@@ -105,17 +105,9 @@ pub struct Outcome {
     pub files: Vec<PathBuf>,
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), CommandError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| CommandError::Write {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-    }
-    write_atomic(path, bytes).map_err(|source| CommandError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
+/// Takes `out` for a whole command (see [`OutputDir::lock`]).
+fn hold(out: &Path, holder: String) -> Result<OutputDir, CommandError> {
+    Ok(OutputDir::lock(out, Hold::Whole, "", &holder)?)
 }
 
 fn format_err(what: &str) -> impl Fn(String) -> CommandError + '_ {
@@ -163,10 +155,16 @@ pub fn sweep(args: &SweepArgs) -> Result<Outcome, CommandError> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("sweep-{}", sweep.name)));
-    std::fs::create_dir_all(&out).map_err(|source| CommandError::Write {
-        path: out.clone(),
-        source,
-    })?;
+    let holder = format!("metastable sweep {}", args.file.display());
+    let mut dir = match &choice {
+        None => OutputDir::lock(&out, Hold::Whole, "", &holder)?,
+        Some(c) => OutputDir::lock(
+            &out,
+            Hold::Shard,
+            &format!(".{}.lock", c.shard.journal_name()),
+            &format!("{holder}, shard {}", c.shard),
+        )?,
+    };
     let shard = choice.as_ref().map_or(Shard::ALL, |c| c.shard);
     let journal = out.join(match &choice {
         Some(c) => c.shard.journal_name(),
@@ -210,11 +208,18 @@ pub fn sweep(args: &SweepArgs) -> Result<Outcome, CommandError> {
                 .runs_csv()
                 .map_err(|e| format_err("runs.csv")(e.to_string()))?;
             let points = table.points_csv().map_err(format_err("points.csv"))?;
+            dir.begin(output::SWEEP_MANIFEST)?;
             for (name, bytes) in [("runs.csv", runs), ("points.csv", points)] {
-                let path = out.join(name);
-                write(&path, &bytes)?;
-                files.push(path);
+                files.push(dir.write(name, &bytes)?);
             }
+            dir.commit(
+                &[
+                    ("command", holder.clone()),
+                    ("fingerprint", sweep.fingerprint.clone()),
+                    ("runs", sweep.n_runs().to_string()),
+                ],
+                &files,
+            )?;
         }
         Some(c) => {
             let header = Header {
@@ -227,9 +232,7 @@ pub fn sweep(args: &SweepArgs) -> Result<Outcome, CommandError> {
             };
             let bytes = shard::shard_file(&header, &table)
                 .map_err(|e| format_err("the shard file")(e.to_string()))?;
-            let path = out.join(c.shard.file_name());
-            write(&path, &bytes)?;
-            files.push(path);
+            files.push(dir.write(&c.shard.file_name(), &bytes)?);
         }
     }
     let _ = std::fs::remove_file(&journal);
@@ -271,6 +274,10 @@ pub fn sweep(args: &SweepArgs) -> Result<Outcome, CommandError> {
 /// atomically, so one that exists with the right header is complete).
 fn finished_shard(path: &Path, sweep: &Sweep, shard: Shard) -> Option<PathBuf> {
     use std::io::Read;
+    // A regular file only (not a link, not a FIFO that would block the read).
+    if !std::fs::symlink_metadata(path).ok()?.is_file() {
+        return None;
+    }
     let mut head = vec![0u8; 512];
     let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
     let text = String::from_utf8_lossy(&head[..n]).into_owned();
@@ -324,10 +331,8 @@ pub fn map(args: &MapArgs) -> Result<(Outcome, map::MapResult, map::MapPlan), Co
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("map-{}", sweep.name)));
-    std::fs::create_dir_all(&out).map_err(|source| CommandError::Write {
-        path: out.clone(),
-        source,
-    })?;
+    let holder = format!("metastable map {}", args.file.display());
+    let mut dir = hold(&out, holder.clone())?;
     let journal = out.join("runs.journal");
     let opts = RunOptions {
         jobs,
@@ -373,16 +378,22 @@ pub fn map(args: &MapArgs) -> Result<(Outcome, map::MapResult, map::MapPlan), Co
         ),
     ];
     let mut files = Vec::new();
+    dir.begin(output::MAP_MANIFEST)?;
     for (name, bytes) in &outputs {
-        let path = out.join(name);
-        write(&path, bytes)?;
-        files.push(path);
+        files.push(dir.write(name, bytes)?);
     }
-    let png = out.join("map.png");
-    let svg = out.join("map.svg");
+    let png = dir.prepare("map.png")?;
+    let svg = dir.prepare("map.svg")?;
     crate::report::plot_map::write_map(&map::figure(&plan, &sweep, &result), &png, &svg)?;
     files.push(png);
     files.push(svg);
+    dir.commit(
+        &[
+            ("command", holder),
+            ("fingerprint", sweep.fingerprint.clone()),
+        ],
+        &files,
+    )?;
     let _ = std::fs::remove_file(&journal);
     let wall = started.elapsed().as_secs_f64();
 
@@ -409,13 +420,19 @@ pub fn map(args: &MapArgs) -> Result<(Outcome, map::MapResult, map::MapPlan), Co
 pub struct MergeArgs {
     pub out: PathBuf,
     pub inputs: Vec<PathBuf>,
+    /// The sweep file: every row is checked against its plan (seeds, axis values).
+    pub sweep: Option<PathBuf>,
     pub quiet: bool,
 }
 
 /// `metastable merge`.
 pub fn merge(args: &MergeArgs) -> Result<Outcome, CommandError> {
     let files = shard::shard_files(&args.inputs)?;
-    let merged = shard::merge(&files)?;
+    let plan = match &args.sweep {
+        Some(file) => Some(crate::sweep::file::load(file)?),
+        None => None,
+    };
+    let merged = shard::merge(&files, plan.as_ref())?;
     let runs = merged
         .table
         .runs_csv()
@@ -424,12 +441,20 @@ pub fn merge(args: &MergeArgs) -> Result<Outcome, CommandError> {
         .table
         .points_csv()
         .map_err(format_err("points.csv"))?;
+    let mut dir = hold(&args.out, "metastable merge".to_string())?;
+    dir.begin(output::SWEEP_MANIFEST)?;
     let mut written = Vec::new();
     for (name, bytes) in [("runs.csv", runs), ("points.csv", points)] {
-        let path = args.out.join(name);
-        write(&path, &bytes)?;
-        written.push(path);
+        written.push(dir.write(name, &bytes)?);
     }
+    dir.commit(
+        &[
+            ("command", "metastable merge".to_string()),
+            ("fingerprint", merged.header.fingerprint.clone()),
+            ("runs", merged.header.runs.to_string()),
+        ],
+        &written,
+    )?;
     let mut report = String::new();
     if !args.quiet {
         report.push_str(&format!(
@@ -484,6 +509,8 @@ pub fn replications(sc: &crate::Scenario, args: &ReplicationArgs) -> Result<Outc
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-replications", sc.name)));
+    let holder = format!("metastable run {} --replications {n}", sc.file);
+    let mut dir = hold(&out, holder.clone())?;
     let started = now();
     let progress = progress::Progress::start(
         progress::Mode::choose(args.quiet),
@@ -494,25 +521,33 @@ pub fn replications(sc: &crate::Scenario, args: &ReplicationArgs) -> Result<Outc
     progress.finish();
     let wall = started.elapsed().as_secs_f64();
     // Format everything before writing anything.
-    let mut files = vec![(
-        out.join("replications.csv"),
+    let mut outputs = vec![(
+        "replications.csv",
         reps.csv()
             .map_err(|e| format_err("replications.csv")(e.to_string()))?,
     )];
     if let Some(csv) = reps.incident_csv() {
         let csv = csv.map_err(|e| format_err("incident.csv")(e.to_string()))?;
-        files.push((out.join("incident.csv"), csv));
+        outputs.push(("incident.csv", csv));
     }
-    for (path, bytes) in &files {
-        write(path, bytes)?;
+    dir.begin(output::REPLICATIONS_MANIFEST)?;
+    let mut files = Vec::new();
+    for (name, bytes) in &outputs {
+        files.push(dir.write(name, bytes)?);
     }
     let mut figures = Vec::new();
     if reps.variants.len() > 1 {
-        let png = out.join("ranking.png");
-        crate::report::ranking::write_ranking(&reps.ranking(), &png, &out.join("ranking.svg"))
+        let png = dir.prepare("ranking.png")?;
+        let svg = dir.prepare("ranking.svg")?;
+        crate::report::ranking::write_ranking(&reps.ranking(), &png, &svg)
             .map_err(CommandError::Plot)?;
-        figures.push(png);
+        figures.push(png.clone());
+        files.extend([png, svg]);
     }
+    dir.commit(
+        &[("command", holder), ("seeds", format!("{n} from {base}"))],
+        &files,
+    )?;
     let mut report = String::new();
     if !args.quiet {
         report.push_str(&reps.table());
@@ -523,7 +558,11 @@ pub fn replications(sc: &crate::Scenario, args: &ReplicationArgs) -> Result<Outc
             runs as f64 / wall.max(1e-9),
             events as f64 / wall.max(1e-9) / 1e6
         ));
-        for f in files.iter().map(|f| &f.0).chain(&figures) {
+        for f in files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "csv"))
+            .chain(&figures)
+        {
             report.push_str(&format!("wrote {}\n", f.display()));
         }
         let variant = args
@@ -539,10 +578,7 @@ pub fn replications(sc: &crate::Scenario, args: &ReplicationArgs) -> Result<Outc
             sc.file, sc.file
         ));
     }
-    Ok(Outcome {
-        report,
-        files: files.into_iter().map(|(p, _)| p).collect(),
-    })
+    Ok(Outcome { report, files })
 }
 
 /// Options of `metastable robustness`.
@@ -581,8 +617,12 @@ pub fn robustness(args: &RobustnessArgs) -> Result<Outcome, CommandError> {
         )));
     }
     let sc = crate::scenario::load(&args.file).map_err(|e| CommandError::Input(e.to_string()))?;
-    let text = std::fs::read_to_string(&args.file)
-        .map_err(|e| CommandError::Input(format!("{}: cannot read: {e}", args.file.display())))?;
+    let text = crate::scenario::read::read_text_capped(
+        &args.file,
+        crate::scenario::MAX_FILE_BYTES,
+        "scenario file",
+    )
+    .map_err(|e| CommandError::Input(format!("{}: {e}", args.file.display())))?;
     let base = args.seed.unwrap_or(sc.seed);
     let seeds = seeds(base, k).ok_or_else(|| {
         CommandError::Input(format!(
@@ -594,6 +634,8 @@ pub fn robustness(args: &RobustnessArgs) -> Result<Outcome, CommandError> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-robustness", sc.name)));
+    let holder = format!("metastable robustness {}", args.file.display());
+    let mut dir = hold(&out, holder.clone())?;
     let started = now();
     let only: Option<Vec<String>> = args.variants.as_ref().map(|v| {
         v.split(',')
@@ -607,8 +649,15 @@ pub fn robustness(args: &RobustnessArgs) -> Result<Outcome, CommandError> {
     let csv = result
         .csv()
         .map_err(|e| format_err("robustness.csv")(e.to_string()))?;
-    let path = out.join("robustness.csv");
-    write(&path, &csv)?;
+    dir.begin(output::ROBUSTNESS_MANIFEST)?;
+    let path = dir.write("robustness.csv", &csv)?;
+    dir.commit(
+        &[
+            ("command", holder),
+            ("seeds", format!("{base}, {k} seed(s)")),
+        ],
+        std::slice::from_ref(&path),
+    )?;
     let mut report = String::new();
     if !args.quiet {
         report.push_str(&result.table());

@@ -17,14 +17,13 @@
 //! Determinism: the same input gives byte-identical files (fixed palette, fixed sizes, no
 //! timestamps in the PNG or SVG).
 //!
-//! Files are written atomically: the PNG is encoded to a temporary file in the target directory
-//! and renamed over the target; the SVG is rendered to memory and written with
+//! Files are written atomically: the PNG is encoded into a fresh private directory beside the
+//! target and renamed over it; the SVG is rendered to memory and written with
 //! [`crate::report::output::write_atomic`].
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
@@ -45,13 +44,12 @@ pub enum PlotError {
         message: String,
     },
     /// Writing or renaming the file failed.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {error}", path.display())]
     Io {
         /// The file being produced.
         path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
+        /// The underlying error (in the message, not chained: printed once).
+        error: io::Error,
     },
 }
 
@@ -88,48 +86,29 @@ where
     }
     crate::report::output::write_atomic(svg, text.as_bytes()).map_err(|source| PlotError::Io {
         path: svg.to_path_buf(),
-        source,
+        error: source,
     })
 }
 
-/// Renders a PNG into a temporary file next to `path` (plotters' encoder writes only to files),
-/// syncs it and renames it over `path`.
+/// Renders a PNG into a fresh private directory next to `path` (plotters' encoder writes only
+/// to files), syncs it and renames it over `path`
+/// ([`crate::report::output::write_atomic_with`]).
 fn render_png<F>(path: &Path, size: (u32, u32), draw: &F) -> Result<(), PlotError>
 where
     F: Fn(&DrawingArea<BitMapBackend<'_>, Shift>) -> DrawResult,
 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("plot");
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    // The encoder picks the format from the extension, so the temporary name ends in `.png`.
-    let tmp = dir.join(format!(".{name}.{}.{n}.tmp.png", std::process::id()));
-
-    let drawn = {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+    let written = crate::report::output::write_atomic_with(path, |staged| {
+        let root = BitMapBackend::new(staged, size).into_drawing_area();
         draw(&root).and_then(|()| root.present().map_err(|e| e.to_string()))
-        // `root` is dropped here; on error its drop may still write `tmp`, removed below.
-    };
-    let result = match drawn {
-        Err(message) => Err(PlotError::Draw {
-            path: path.to_path_buf(),
-            message,
-        }),
-        Ok(()) => std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|source| PlotError::Io {
-                path: path.to_path_buf(),
-                source,
-            }),
-    };
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    })
+    .map_err(|message| PlotError::Draw {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    written.map_err(|source| PlotError::Io {
+        path: path.to_path_buf(),
+        error: source,
+    })
 }
 
 /// Registers DejaVu Sans regular and bold as "sans-serif", once per process.

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use sim_core::SimDuration;
 
 use super::error::*;
-use super::locate::{FieldPath, Located, line_col};
+use super::locate::{FieldPath, Located, position};
 
 /// Largest scenario file read, in bytes.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -189,7 +189,6 @@ pub(super) fn overlaps(set: &FieldPath, field: &FieldPath) -> bool {
 
 /// An issue at `field`, blamed on override `a`.
 pub(super) fn blame(
-    text: &str,
     located: &Option<Located<'_>>,
     a: &Applied,
     field: &FieldPath,
@@ -198,7 +197,7 @@ pub(super) fn blame(
     let (line, column) = if a.line > 0 {
         (a.line, a.column)
     } else {
-        line_col(text, located.as_ref().map_or(0, |l| l.span_of(field).start))
+        position(located, field)
     };
     Issue {
         line,
@@ -220,6 +219,18 @@ pub(crate) struct Validator<'t> {
     pub(super) load_balancers: Vec<models::infra::load_balancer::LoadBalancerSpec>,
 }
 
+/// A name that is also a safe path component (scenario and variant names name output
+/// directories): 1–64 characters of `A–Z a–z 0–9 _ - .`, not `.` or `..`.
+pub fn is_safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
 pub(crate) fn p() -> FieldPath {
     FieldPath::root()
 }
@@ -236,12 +247,11 @@ pub(crate) fn num(x: f64) -> String {
 impl Validator<'_> {
     pub(crate) fn err(&mut self, path: &FieldPath, message: impl Into<String>) {
         if let Some(a) = self.applied.iter().find(|a| overlaps(&a.path, path)) {
-            let issue = blame(self.text, &self.located, a, path, message.into());
+            let issue = blame(&self.located, a, path, message.into());
             self.issues.push(issue);
             return;
         }
-        let offset = self.located.as_ref().map_or(0, |l| l.span_of(path).start);
-        let (line, column) = line_col(self.text, offset);
+        let (line, column) = position(&self.located, path);
         self.issues.push(Issue {
             line,
             column,
@@ -282,15 +292,12 @@ impl Validator<'_> {
     }
 
     pub(crate) fn name(&mut self, path: &FieldPath, name: &str) {
-        let ok = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-        if !ok {
+        if !is_safe_name(name) {
             self.err(
                 path,
-                format!("must be 1–64 characters of A–Z a–z 0–9 _ - . , got {name:?}"),
+                format!(
+                    "must be 1–64 characters of A–Z a–z 0–9 _ - . other than . and .., got {name:?}"
+                ),
             );
         }
     }

@@ -17,22 +17,27 @@ pub struct Issue {
 /// `FILE:LINE:COL: FIELD: MESSAGE`.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{file}: cannot read scenario")]
-    Io {
-        file: String,
-        source: std::io::Error,
-    },
     #[error("{file}: {message}")]
     File { file: String, message: String },
     #[error("{}", render_issues(file, issues))]
     Invalid { file: String, issues: Vec<Issue> },
 }
 
+/// Most problems listed for one file; the rest are counted ("… and N more").
+pub const MAX_ISSUES_SHOWN: usize = 50;
+
 fn render_issues(file: &str, issues: &[Issue]) -> String {
-    let lines: Vec<String> = issues
+    let mut lines: Vec<String> = issues
         .iter()
+        .take(MAX_ISSUES_SHOWN)
         .map(|i| format!("{file}:{}:{}: {}: {}", i.line, i.column, i.field, i.message))
         .collect();
+    if issues.len() > MAX_ISSUES_SHOWN {
+        lines.push(format!(
+            "{file}: … and {} more problem(s) (only the first {MAX_ISSUES_SHOWN} are listed)",
+            issues.len() - MAX_ISSUES_SHOWN
+        ));
+    }
     lines.join("\n")
 }
 

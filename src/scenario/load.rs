@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::common::*;
 use super::error::*;
-use super::locate::{FieldPath, Located, line_col};
+use super::locate::{FieldPath, Located, line_col, position};
 use super::overrides::Override;
 use super::schema::*;
 use super::validated::*;
@@ -17,28 +17,11 @@ use super::validated::*;
 /// Reads and validates the scenario at `path`.
 pub fn load(path: &Path) -> Result<Scenario, LoadError> {
     let file = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|source| LoadError::Io {
-        file: file.clone(),
-        source,
-    })?;
-    if meta.is_dir() {
-        return Err(LoadError::File {
-            file,
-            message: "is a directory, expected a scenario file".into(),
-        });
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(LoadError::File {
-            file,
-            message: format!(
-                "file is {} bytes; the limit is {MAX_FILE_BYTES}",
-                meta.len()
-            ),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
-        file: file.clone(),
-        source,
+    let bytes = super::read::read_capped(path, MAX_FILE_BYTES, "scenario file").map_err(|e| {
+        LoadError::File {
+            file: file.clone(),
+            message: e.to_string(),
+        }
     })?;
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
@@ -72,10 +55,22 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, LoadError> {
 pub fn parse_with(text: &str, file: &str, overrides: &[Override]) -> Result<Scenario, LoadError> {
     let mut base = parse_one(text, file, overrides, None)?;
     let located = Located::parse(text);
-    let raw: toml::Table = text.parse().map_err(|_| LoadError::File {
-        file: file.into(),
-        message: "invalid TOML".into(),
-    })?;
+    let raw = match table_of(text, file, &located) {
+        Ok(raw) => raw,
+        // Without variants the table is not needed: a seed above 2⁶³ − 1 is fine.
+        Err(_)
+            if located
+                .as_ref()
+                .is_some_and(|l| !l.has_root_key("variants"))
+                && base
+                    .incident
+                    .as_ref()
+                    .is_none_or(|i| i.counterfactual.is_none()) =>
+        {
+            return Ok(base);
+        }
+        Err(e) => return Err(e),
+    };
     let names: Vec<&str> = raw
         .get("variants")
         .and_then(|v| v.as_array())
@@ -109,10 +104,7 @@ pub fn parse_with(text: &str, file: &str, overrides: &[Override]) -> Result<Scen
     };
     let mut issues = Vec::new();
     let vpath = p().key("variants");
-    let at = |path: &FieldPath| {
-        let offset = located.as_ref().map_or(0, |l| l.span_of(path).start);
-        line_col(text, offset)
-    };
+    let at = |path: &FieldPath| position(&located, path);
     if list.len() > MAX_VARIANTS {
         let (line, column) = at(&vpath);
         issues.push(Issue {
@@ -127,18 +119,16 @@ pub fn parse_with(text: &str, file: &str, overrides: &[Override]) -> Result<Scen
         let here = vpath.index(i);
         let name = v.get("name").and_then(|n| n.as_str()).unwrap_or_default();
         let (line, column) = at(&here.key("name"));
-        let bad_name = name.is_empty()
-            || name.len() > 64
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        let bad_name = !is_safe_name(name);
         if bad_name || seen.contains(&name) {
             issues.push(Issue {
                 line,
                 column,
                 field: format!("{here}.name"),
                 message: if bad_name {
-                    format!("must be 1–64 characters of A–Z a–z 0–9 _ - . , got {name:?}")
+                    format!(
+                        "must be 1–64 characters of A–Z a–z 0–9 _ - . other than . and .., got {name:?}"
+                    )
                 } else {
                     format!(
                         "duplicate or reserved variant name {name:?} (\"baseline\" is the file as written, \"{WITHOUT_OPERATORS}\" an incident run without its operator actions)"
@@ -188,6 +178,40 @@ pub fn parse_with(text: &str, file: &str, overrides: &[Override]) -> Result<Scen
     }
 }
 
+/// The file as a TOML table (variants and overrides work on it). Its integers stop at
+/// 2⁶³ − 1, so a larger one (a seed) is an error naming its line and field, with the way out.
+fn table_of(
+    text: &str,
+    file: &str,
+    located: &Option<Located<'_>>,
+) -> Result<toml::Table, LoadError> {
+    text.parse::<toml::Table>().map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        let (line, column) = line_col(text, offset);
+        let field = located
+            .as_ref()
+            .map_or_else(|| "(syntax)".to_string(), |l| l.path_at(offset).to_string());
+        let mut message = e.message().trim().replace('\n', " ");
+        if message.contains("too large") || message.contains("overflow") {
+            message.push_str(&format!(
+                " (integers stop at {} in a file with variants or overrides; write a larger \
+                 seed as a string of digits, e.g. seed = \"{}\")",
+                i64::MAX,
+                u64::MAX
+            ));
+        }
+        LoadError::Invalid {
+            file: file.into(),
+            issues: vec![Issue {
+                line,
+                column,
+                field,
+                message,
+            }],
+        }
+    })
+}
+
 /// One scenario: the file with `overrides` applied, validated.
 fn parse_one(
     text: &str,
@@ -235,10 +259,7 @@ fn parse_overridden(
     overrides: &[Override],
     variant: Option<&str>,
 ) -> Result<Scenario, LoadError> {
-    let mut table: toml::Table = text.parse().map_err(|_| LoadError::File {
-        file: file.into(),
-        message: "invalid TOML".into(),
-    })?;
+    let mut table = table_of(text, file, &located)?;
     table.remove("variants");
     let mut applied = Vec::with_capacity(overrides.len());
     let mut issues = Vec::new();
@@ -278,7 +299,7 @@ fn parse_overridden(
             };
             let message = e.message().trim().replace('\n', " ");
             let issue = match applied.iter().find(|a| overlaps(&a.path, &field)) {
-                Some(a) => blame(text, &located, a, &field, message),
+                Some(a) => blame(&located, a, &field, message),
                 None => {
                     let offset = located.as_ref().map_or(0, |l| l.span_of(&field).start);
                     let (line, column) = line_col(text, offset);

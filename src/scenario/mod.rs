@@ -15,7 +15,8 @@
 //! ```
 //!
 //! `common.rs` holds what they share (bounds, [`Kind`], the `Validator` that collects
-//! issues); `locate.rs` maps byte offsets to field paths for the messages. This folder owns
+//! issues); `locate.rs` maps byte offsets to field paths for the messages; `read.rs` reads
+//! every input file of the program (regular files only, capped). This folder owns
 //! all input checking: nothing below it (`run`, `models`) sees raw input. It may use `models`
 //! and `sim_core` for the validated types; it never runs a simulation.
 
@@ -33,6 +34,7 @@ pub mod load_balancer;
 pub mod locate;
 pub mod operator;
 pub mod overrides;
+pub mod read;
 pub mod schema;
 mod service;
 mod validate;

@@ -155,12 +155,76 @@ pub struct MetaFile {
     pub warmup_s: f64,
     #[serde(default = "default_window_ms")]
     pub window_ms: f64,
-    #[serde(default)]
+    /// Any u64: an integer (TOML integers stop at 2⁶³ − 1 where the file is also read as a
+    /// table — variants, sweeps) or a string of digits (`seed = "18446744073709551615"`).
+    #[serde(default, deserialize_with = "seed_de::seed")]
     pub seed: u64,
 }
 
 fn default_window_ms() -> f64 {
     1000.0
+}
+
+/// Seeds over the full u64 range, written as an integer or a string of digits.
+pub mod seed_de {
+    use std::fmt;
+
+    struct SeedVisitor;
+
+    impl serde::de::Visitor<'_> for SeedVisitor {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(
+                f,
+                "a seed: an integer in 0..={} (or a string of its digits)",
+                u64::MAX
+            )
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<u64, E> {
+            Ok(n)
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<u64, E> {
+            u64::try_from(n).map_err(|_| E::custom(format!("a seed is ≥ 0, got {n}")))
+        }
+
+        fn visit_str<E: serde::de::Error>(self, t: &str) -> Result<u64, E> {
+            t.trim().parse::<u64>().map_err(|_| {
+                E::custom(format!(
+                    "a seed is an integer in 0..={} (or a string of its digits), got {t:?}",
+                    u64::MAX
+                ))
+            })
+        }
+    }
+
+    pub fn seed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        d.deserialize_u64(SeedVisitor)
+    }
+
+    struct OptVisitor;
+
+    impl<'de> serde::de::Visitor<'de> for OptVisitor {
+        type Value = Option<u64>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a seed")
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
+            seed(d).map(Some)
+        }
+    }
+
+    pub fn seed_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        d.deserialize_option(OptVisitor)
+    }
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -3,6 +3,7 @@
 //! errors naming the sweep file, the line and the field. The result is a [`Sweep`] plan
 //! (`plan.rs`), which the file format is documented in.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rand::Rng as _;
@@ -37,6 +38,10 @@ struct SweepMetaFile {
     description: String,
     #[serde(default = "one")]
     replications: i64,
+    #[serde(
+        default,
+        deserialize_with = "crate::scenario::schema::seed_de::seed_opt"
+    )]
     seed: Option<u64>,
     #[serde(default)]
     seeds: SeedMode,
@@ -84,6 +89,10 @@ struct RangeFile {
 struct SampleFile {
     method: SampleMethod,
     points: i64,
+    #[serde(
+        default,
+        deserialize_with = "crate::scenario::schema::seed_de::seed_opt"
+    )]
     seed: Option<u64>,
 }
 
@@ -97,24 +106,9 @@ struct MapFile {
 }
 
 /// Reads a text file of at most `limit` bytes.
+/// Regular files only, read through a cap (see [`crate::scenario::read`]).
 pub(crate) fn read_text(path: &Path, limit: u64, what: &str) -> Result<String, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {what}: {e}"))?;
-    if meta.is_dir() {
-        return Err(format!("is a directory, expected a {what}"));
-    }
-    if meta.len() > limit {
-        return Err(format!(
-            "{what} is {} bytes; the limit is {limit}",
-            meta.len()
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {what}: {e}"))?;
-    String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "{what} is not UTF-8 text: invalid byte at offset {}",
-            e.utf8_error().valid_up_to()
-        )
-    })
+    crate::scenario::read::read_text_capped(path, limit, what)
 }
 
 /// Reads and validates the sweep file at `path` (and its scenario, and every point).
@@ -132,9 +126,8 @@ pub fn load(path: &Path) -> Result<Sweep, SweepError> {
 /// Validates sweep `text` (read from `file`); the scenario path is resolved against `dir`.
 pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Sweep, SweepError> {
     let located = Located::parse(text);
-    let at = |path: &FieldPath| -> (usize, usize) {
-        line_col(text, located.as_ref().map_or(0, |l| l.span_of(path).start))
-    };
+    let at =
+        |path: &FieldPath| -> (usize, usize) { crate::scenario::locate::position(&located, path) };
     let raw: SweepFile = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {
@@ -307,9 +300,15 @@ pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Sweep, SweepError> {
                     format!("{} values; the limit is {MAX_AXIS_VALUES}", list.len()),
                 );
             }
+            // Equal values have equal texts: earlier values are looked up by text (a sorted
+            // map), so checking for duplicates is O(n log n), not O(n²).
+            let mut by_text: BTreeMap<String, Vec<usize>> = BTreeMap::new();
             for (j, v) in list.iter().enumerate().take(MAX_AXIS_VALUES) {
                 let p = vp.index(j);
-                if let Some(k) = list[..j].iter().position(|w| w == v) {
+                let same_text = by_text.entry(value_text(v)).or_default();
+                let earlier = same_text.iter().copied().find(|&k| list[k] == *v);
+                same_text.push(j);
+                if let Some(k) = earlier {
                     err(
                         &mut issues,
                         &p,

@@ -33,7 +33,7 @@ use std::fmt::Write as _;
 use rayon::prelude::*;
 
 use crate::scenario::Issue;
-use crate::scenario::locate::{FieldPath, line_col};
+use crate::scenario::locate::FieldPath;
 use crate::sweep::columns::{LEAD_COLUMNS, VERDICTS};
 use crate::sweep::plan::{Sweep, SweepError, value_text};
 use crate::sweep::results::{Table, parse_record, record};
@@ -59,8 +59,7 @@ pub struct MapPlan {
 /// Checks that `sweep` is a map (two listed axes, numeric increasing columns, `[map]`).
 pub fn plan(sweep: &Sweep, text: &str) -> Result<MapPlan, SweepError> {
     let located = crate::scenario::locate::Located::parse(text);
-    let at =
-        |path: &FieldPath| line_col(text, located.as_ref().map_or(0, |l| l.span_of(path).start));
+    let at = |path: &FieldPath| crate::scenario::locate::position(&located, path);
     let issue = |path: FieldPath, message: String| {
         let (line, column) = at(&path);
         SweepError::Invalid {

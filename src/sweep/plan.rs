@@ -220,11 +220,8 @@ pub fn fingerprint(parts: &[&str]) -> String {
 /// `FILE:LINE:COL: FIELD: MESSAGE`.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
-    #[error("{file}: cannot read sweep file: {source}")]
-    Io {
-        file: String,
-        source: std::io::Error,
-    },
+    #[error("{file}: cannot read sweep file: {error}")]
+    Io { file: String, error: std::io::Error },
     #[error("{file}: {message}")]
     File { file: String, message: String },
     #[error("{}", render_issues(file, issues, *more, note))]

@@ -23,7 +23,7 @@ use std::sync::mpsc;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::sweep::columns::{LEAD_COLUMNS, RUN_COLUMNS};
+use crate::sweep::columns::{BadCell, LEAD_COLUMNS, RUN_COLUMNS, cell_column, check_cells};
 use crate::sweep::plan::Sweep;
 use crate::sweep::results::{Table, parse_record, record, row_of};
 use crate::sweep::shard::{Header, HeaderKind, Shard};
@@ -35,11 +35,20 @@ pub enum RunError {
     /// exit code 2).
     #[error("{}: {message}", path.display())]
     Journal { path: PathBuf, message: String },
+    /// A row of the journal is not a run of this sweep as the plan gives it (exit code 2).
+    #[error("{}:{line}:{column}: {field}: {message}", path.display())]
+    JournalCell {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        field: String,
+        message: String,
+    },
     /// Reading or writing the journal failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A run could not be made (an internal error: points are validated before running).
     #[error("{0}")]
@@ -102,24 +111,16 @@ pub fn run_sweep(
     };
     let mut journal: Option<(File, PathBuf)> = None;
     if let Some(path) = &opts.journal {
-        let resumed = read_journal(path, &header, sweep, &table.header)?;
+        let mut f = open_journal(path)?;
+        let resumed = read_journal(&f, path, &header, sweep, &table.header)?;
         table.rows = resumed;
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|source| RunError::Io {
-                path: path.clone(),
-                source,
-            })?;
         if f.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
             let mut head = header.text();
             head.push_str(&record(&table.header).map_err(|e| RunError::Run(e.to_string()))?);
-            f.write_all(head.as_bytes())
-                .map_err(|source| RunError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
+            f.write_all(head.as_bytes()).map_err(|error| RunError::Io {
+                path: path.clone(),
+                error,
+            })?;
         }
         journal = Some((f, path.clone()));
     }
@@ -164,11 +165,11 @@ pub fn run_sweep(
             match msg {
                 Ok((id, line, events)) => {
                     if let Some((f, path)) = journal.as_mut()
-                        && let Err(source) = f.write_all(line.as_bytes())
+                        && let Err(error) = f.write_all(line.as_bytes())
                     {
                         failure.get_or_insert(RunError::Io {
                             path: path.clone(),
-                            source,
+                            error,
                         });
                         stop.store(true, Ordering::Relaxed);
                         break;
@@ -219,32 +220,77 @@ fn progress_bar(enabled: bool, len: u64, done: u64) -> ProgressBar {
     bar
 }
 
-/// Reads a journal: its rows by run id (empty if there is no journal). Cuts off a partial last
+/// Largest journal read back, in bytes (as a shard file).
+pub const MAX_JOURNAL_BYTES: u64 = crate::sweep::shard::MAX_SHARD_FILE_BYTES;
+
+/// Opens (creating) the journal for reading and appending. A symbolic link is never followed
+/// (`O_NOFOLLOW`: a planted `runs.journal` link must not make a sweep write elsewhere) and
+/// anything but a regular file is refused.
+fn open_journal(path: &Path) -> Result<File, RunError> {
+    let mut options = OpenOptions::new();
+    options.read(true).append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|error| {
+        if error.raw_os_error() == Some(libc::ELOOP) {
+            RunError::Journal {
+                path: path.to_path_buf(),
+                message: "is a symbolic link; a journal is never followed (remove it)".into(),
+            }
+        } else {
+            RunError::Io {
+                path: path.to_path_buf(),
+                error,
+            }
+        }
+    })?;
+    match file.metadata() {
+        Ok(m) if m.is_file() => Ok(file),
+        Ok(_) => Err(RunError::Journal {
+            path: path.to_path_buf(),
+            message: "is not a regular file".into(),
+        }),
+        Err(error) => Err(RunError::Io {
+            path: path.to_path_buf(),
+            error,
+        }),
+    }
+}
+
+/// Reads a journal: its rows by run id (empty for a new journal). Cuts off a partial last
 /// line.
 fn read_journal(
+    file: &File,
     path: &Path,
     expected: &Header,
     sweep: &Sweep,
     csv_header: &[String],
 ) -> Result<BTreeMap<u64, String>, RunError> {
-    let io = |source| RunError::Io {
+    use std::io::Read;
+    let io = |error| RunError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let bad = |message: String| RunError::Journal {
         path: path.to_path_buf(),
         message,
     };
-    let text = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-        Err(e) => return Err(io(e)),
-    };
+    let mut text = Vec::new();
+    file.take(MAX_JOURNAL_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(io)?;
+    if text.len() as u64 > MAX_JOURNAL_BYTES {
+        return Err(bad(format!(
+            "journal is larger than the limit of {MAX_JOURNAL_BYTES} bytes"
+        )));
+    }
     // Keep complete lines only.
     let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     if complete < text.len() {
-        let f = OpenOptions::new().write(true).open(path).map_err(io)?;
-        f.set_len(complete as u64).map_err(io)?;
+        file.set_len(complete as u64).map_err(io)?;
     }
     let text = String::from_utf8_lossy(&text[..complete]).into_owned();
     if text.is_empty() {
@@ -269,12 +315,12 @@ fn read_journal(
             header.shard, header.runs, expected.shard, expected.runs
         )));
     }
+    let header_lines = text[..text.len() - body.len()].matches('\n').count();
     let mut lines = body.lines();
     match lines.next() {
         None => {
             // Killed while writing the header: start the journal again.
-            let f = OpenOptions::new().write(true).open(path).map_err(io)?;
-            f.set_len(0).map_err(io)?;
+            file.set_len(0).map_err(io)?;
             return Ok(BTreeMap::new());
         }
         Some(h) if parse_record(h).as_deref() == Some(csv_header) => {}
@@ -287,9 +333,19 @@ fn read_journal(
     }
     let mut rows = BTreeMap::new();
     for (k, line) in lines.enumerate() {
-        let cells = parse_record(line).ok_or_else(|| bad(format!("row {}: unreadable", k + 1)))?;
+        // File line: the header block, the CSV header, then rows from 1.
+        let line_no = header_lines + 2 + k;
+        let at = |index: usize, field: String, message: String| RunError::JournalCell {
+            path: path.to_path_buf(),
+            line: line_no,
+            column: cell_column(line, index),
+            field,
+            message,
+        };
+        let cells = parse_record(line)
+            .ok_or_else(|| at(0, "(row)".into(), "unreadable CSV record".into()))?;
         let id = check_row(&cells, sweep, expected.shard)
-            .map_err(|m| bad(format!("row {}: {m}", k + 1)))?;
+            .map_err(|b| at(b.index, b.column, b.message))?;
         let canonical = record(&cells).map_err(|e| bad(e.to_string()))?;
         match rows.get(&id) {
             Some(prev) if *prev != canonical => {
@@ -305,41 +361,64 @@ fn read_journal(
     Ok(rows)
 }
 
-/// Checks a journal row against the sweep; returns its run id.
-fn check_row(cells: &[String], sweep: &Sweep, shard: Shard) -> Result<u64, String> {
-    let n = LEAD_COLUMNS.len() + sweep.axes.len() + RUN_COLUMNS.len();
-    if cells.len() != n {
-        return Err(format!("{} cells, expected {n}", cells.len()));
-    }
-    let num = |i: usize| -> Result<u64, String> {
-        cells[i]
-            .parse()
-            .map_err(|_| format!("{}: not a number: {:?}", LEAD_COLUMNS[i], cells[i]))
+/// Checks a row of a journal or shard file against the sweep's plan, every cell by its type
+/// first ([`check_cells`]); returns its run id.
+pub(crate) fn check_row(cells: &[String], sweep: &Sweep, shard: Shard) -> Result<u64, BadCell> {
+    check_cells(cells, sweep.axes.len())?;
+    let bad = |index: usize, message: String| BadCell {
+        index,
+        column: cells_name(sweep, index),
+        message,
     };
-    let (id, point, rep, seed) = (num(0)?, num(1)?, num(2)?, num(3)?);
+    let num = |i: usize| cells[i].parse::<u64>().unwrap_or(u64::MAX);
+    let (id, point, rep, seed) = (num(0), num(1), num(2), num(3));
     if id >= sweep.n_runs() || !shard.contains(id, sweep.n_runs()) {
-        return Err(format!("run {id} is not a run of shard {shard}"));
+        return Err(bad(
+            0,
+            format!(
+                "run {id} is not a run of shard {shard} of this {}-run sweep",
+                sweep.n_runs()
+            ),
+        ));
     }
     let (p, r) = (id / sweep.replications, id % sweep.replications);
-    if point != p || rep != r || seed != sweep.seed_of(p, r) {
-        return Err(format!(
-            "run {id}: point/replication/seed {point}/{rep}/{seed}, expected {p}/{r}/{}",
-            sweep.seed_of(p, r)
+    if point != p {
+        return Err(bad(1, format!("run {id} is point {p}, got {point}")));
+    }
+    if rep != r {
+        return Err(bad(2, format!("run {id} is replication {r}, got {rep}")));
+    }
+    let expected = sweep.seed_of(p, r);
+    if seed != expected {
+        return Err(bad(
+            3,
+            format!("run {id} (point {p}, replication {r}) has seed {expected}, got {seed}"),
         ));
     }
     let texts = sweep.point_texts(p);
-    if cells[LEAD_COLUMNS.len()..LEAD_COLUMNS.len() + texts.len()]
-        .iter()
-        .zip(&texts)
-        .any(|(a, b)| a != b)
-    {
-        return Err(format!("run {id}: axis values differ from the sweep's"));
-    }
-    let verdict = &cells[LEAD_COLUMNS.len() + texts.len()];
-    if !crate::sweep::columns::VERDICTS.contains(&verdict.as_str()) {
-        return Err(format!("run {id}: unknown verdict {verdict:?}"));
+    for (k, (a, b)) in cells[LEAD_COLUMNS.len()..].iter().zip(&texts).enumerate() {
+        if a != b {
+            return Err(bad(
+                LEAD_COLUMNS.len() + k,
+                format!("point {p} has {b:?} on this axis, got {a:?}"),
+            ));
+        }
     }
     Ok(id)
+}
+
+/// The name of column `index` of this sweep's `runs.csv`.
+fn cells_name(sweep: &Sweep, index: usize) -> String {
+    let axes = sweep.axes.len();
+    if index < LEAD_COLUMNS.len() {
+        LEAD_COLUMNS[index].to_string()
+    } else if index < LEAD_COLUMNS.len() + axes {
+        sweep.axes[index - LEAD_COLUMNS.len()].name.clone()
+    } else {
+        RUN_COLUMNS
+            .get(index - LEAD_COLUMNS.len() - axes)
+            .map_or("(row)".to_string(), |c| c.to_string())
+    }
 }
 
 /// Runs cell `run` of `sweep`: the point's scenario with its seed, reduced to its row as soon

@@ -314,6 +314,15 @@ pub fn shard_file(header: &Header, table: &Table) -> Result<Vec<u8>, csv::Error>
 pub enum MergeError {
     #[error("{}: {message}", path.display())]
     File { path: PathBuf, message: String },
+    /// A cell that is not what the plan or its column's type allows.
+    #[error("{}:{line}:{column}: {field}: {message}", path.display())]
+    Cell {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        field: String,
+        message: String,
+    },
     #[error("{0}")]
     Set(String),
 }
@@ -362,8 +371,20 @@ pub struct Merged {
     pub files: usize,
 }
 
-/// Reads and checks the shard files; returns the combined table.
-pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
+/// The name of column `index` of a CSV header.
+fn csv_header_name(header: &[String], index: usize) -> String {
+    header.get(index).cloned().unwrap_or_else(|| "(row)".into())
+}
+
+/// Reads and checks the shard files; returns the combined table. Every cell is checked by its
+/// column's type; with the sweep's `plan` (`merge --sweep FILE`), every row is also checked
+/// against it (fingerprint, seeds, axis values), as a resumed journal is. Without it, the rows
+/// of one point must agree on its axis values.
+pub fn merge(
+    files: &[PathBuf],
+    plan: Option<&crate::sweep::plan::Sweep>,
+) -> Result<Merged, MergeError> {
+    let mut point_axes: BTreeMap<u64, (Vec<String>, PathBuf, usize)> = BTreeMap::new();
     let mut first: Option<(Header, Vec<String>, PathBuf)> = None;
     let mut seen: BTreeMap<u64, PathBuf> = BTreeMap::new();
     let mut shard_paths: BTreeMap<u64, PathBuf> = BTreeMap::new();
@@ -377,6 +398,22 @@ pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
             .map_err(&bad)?;
         let (header, body) =
             Header::parse(&text).map_err(|m| bad(format!("{m}; not a shard file")))?;
+        let header_lines = text[..text.len() - body.len()].matches('\n').count();
+        if let Some(sweep) = plan
+            && (header.fingerprint != sweep.fingerprint
+                || header.runs != sweep.n_runs()
+                || header.replications != sweep.replications
+                || header.axes != sweep.axes.len())
+        {
+            return Err(bad(format!(
+                "is a shard of another sweep (fingerprint {}, {} runs) than the one given with \
+                 --sweep (fingerprint {}, {} runs)",
+                header.fingerprint,
+                header.runs,
+                sweep.fingerprint,
+                sweep.n_runs()
+            )));
+        }
         if header.kind != HeaderKind::Shard {
             return Err(bad(
                 "is a journal of an unfinished shard, not a shard file (finish the shard first)"
@@ -442,24 +479,34 @@ pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
         }
         let mut n_rows = 0u64;
         for (k, line) in lines.enumerate() {
+            let line_no = header_lines + 2 + k;
+            let at = |index: usize, field: &str, message: String| MergeError::Cell {
+                path: path.clone(),
+                line: line_no,
+                column: crate::sweep::columns::cell_column(line, index),
+                field: field.to_string(),
+                message,
+            };
             let cells =
-                parse_record(line).ok_or_else(|| bad(format!("row {}: unreadable", k + 1)))?;
-            if cells.len() != n_cols {
-                return Err(bad(format!(
-                    "row {}: {} cells, expected {n_cols}",
-                    k + 1,
-                    cells.len()
-                )));
+                parse_record(line).ok_or_else(|| at(0, "(row)", "unreadable CSV record".into()))?;
+            crate::sweep::columns::check_cells(&cells, header.axes)
+                .map_err(|b| at(b.index, &b.column, b.message))?;
+            if let Some(sweep) = plan {
+                crate::sweep::runner::check_row(&cells, sweep, shard)
+                    .map_err(|b| at(b.index, &b.column, b.message))?;
             }
             let id: u64 = cells[0]
                 .parse()
-                .map_err(|_| bad(format!("row {}: bad run id {:?}", k + 1, cells[0])))?;
+                .map_err(|_| at(0, "run", format!("bad run id {:?}", cells[0])))?;
             if !shard.contains(id, header.runs) {
-                return Err(bad(format!(
-                    "row {}: run {id} does not belong to shard {shard} of a {}-run sweep",
-                    k + 1,
-                    header.runs
-                )));
+                return Err(at(
+                    0,
+                    "run",
+                    format!(
+                        "run {id} does not belong to shard {shard} of a {}-run sweep",
+                        header.runs
+                    ),
+                ));
             }
             if let Some(other) = seen.insert(id, path.clone()) {
                 return Err(bad(if other == *path {
@@ -472,15 +519,40 @@ pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
                 }));
             }
             let (point, rep) = (id / header.replications, id % header.replications);
-            if cells[1] != point.to_string() || cells[2] != rep.to_string() {
-                return Err(bad(format!(
-                    "row {}: run {id} should be point {point}, replication {rep}",
-                    k + 1
-                )));
+            if cells[1] != point.to_string() {
+                return Err(at(
+                    1,
+                    "point",
+                    format!("run {id} is point {point}, got {}", cells[1]),
+                ));
             }
-            let verdict = &cells[LEAD_COLUMNS.len() + header.axes];
-            if !crate::sweep::columns::VERDICTS.contains(&verdict.as_str()) {
-                return Err(bad(format!("row {}: unknown verdict {verdict:?}", k + 1)));
+            if cells[2] != rep.to_string() {
+                return Err(at(
+                    2,
+                    "replication",
+                    format!("run {id} is replication {rep}, got {}", cells[2]),
+                ));
+            }
+            // One point, one set of axis values, whichever shard a replication is in.
+            let axes = &cells[LEAD_COLUMNS.len()..LEAD_COLUMNS.len() + header.axes];
+            match point_axes.get(&point) {
+                Some((first, p, l)) => {
+                    if let Some(j) = (0..axes.len()).find(|&j| axes[j] != first[j]) {
+                        return Err(at(
+                            LEAD_COLUMNS.len() + j,
+                            &csv_header_name(&table.header, LEAD_COLUMNS.len() + j),
+                            format!(
+                                "point {point} has {:?} here but {:?} at {}:{l}",
+                                axes[j],
+                                first[j],
+                                p.display()
+                            ),
+                        ));
+                    }
+                }
+                None => {
+                    point_axes.insert(point, (axes.to_vec(), path.clone(), line_no));
+                }
             }
             let line = record(&cells).map_err(|e| bad(e.to_string()))?;
             table.rows.insert(id, line);
