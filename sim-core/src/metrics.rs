@@ -11,6 +11,8 @@
 //! (the warm-up end, rounded up to a window boundary), so steady-state estimates exclude the
 //! transient from an empty start.
 
+use std::collections::BTreeMap;
+
 use crate::histogram::Histogram;
 use crate::time::{SimDuration, SimTime};
 
@@ -92,6 +94,9 @@ pub struct Recorder {
     cur_end: SimTime,
     in_summary: bool,
     defs: Vec<MetricDef>,
+    /// Owner → its metrics' names and ids in registration order: [`Recorder::find`] costs
+    /// O(log owners + the owner's metrics), not O(all metrics).
+    by_owner: BTreeMap<String, Vec<(&'static str, MetricRef)>>,
 
     counters: Vec<u64>,
     counter_totals: Vec<u64>,
@@ -124,6 +129,7 @@ impl Recorder {
             cur_end: SimTime(w),
             in_summary: summary_from == SimTime::ZERO,
             defs: Vec::new(),
+            by_owner: BTreeMap::new(),
             counters: Vec::new(),
             counter_totals: Vec::new(),
             counter_lifetime: Vec::new(),
@@ -153,11 +159,7 @@ impl Recorder {
         self.counters.push(0);
         self.counter_totals.push(0);
         self.counter_lifetime.push(0);
-        self.defs.push(MetricDef {
-            owner: owner.to_string(),
-            name,
-            id: MetricRef::Counter(id),
-        });
+        self.define(owner, name, MetricRef::Counter(id));
         id
     }
 
@@ -172,11 +174,7 @@ impl Recorder {
             total_integral: 0.0,
             total_max: 0.0,
         });
-        self.defs.push(MetricDef {
-            owner: owner.to_string(),
-            name,
-            id: MetricRef::Gauge(id),
-        });
+        self.define(owner, name, MetricRef::Gauge(id));
         id
     }
 
@@ -185,24 +183,35 @@ impl Recorder {
         let id = HistId(self.hists.len() as u32);
         self.hists.push(Histogram::new());
         self.hist_totals.push(Histogram::new());
+        self.define(owner, name, MetricRef::Hist(id));
+        id
+    }
+
+    fn define(&mut self, owner: &str, name: &'static str, id: MetricRef) {
+        match self.by_owner.get_mut(owner) {
+            Some(list) => list.push((name, id)),
+            None => {
+                self.by_owner.insert(owner.to_string(), vec![(name, id)]);
+            }
+        }
         self.defs.push(MetricDef {
             owner: owner.to_string(),
             name,
-            id: MetricRef::Hist(id),
+            id,
         });
-        id
     }
 
     pub fn defs(&self) -> &[MetricDef] {
         &self.defs
     }
 
-    /// Finds a metric by owner and name.
+    /// Finds a metric by owner and name (the first registered, if one was registered twice).
     pub fn find(&self, owner: &str, name: &str) -> Option<MetricRef> {
-        self.defs
+        self.by_owner
+            .get(owner)?
             .iter()
-            .find(|d| d.owner == owner && d.name == name)
-            .map(|d| d.id)
+            .find(|(n, _)| *n == name)
+            .map(|(_, id)| *id)
     }
 
     #[inline]
