@@ -33,6 +33,9 @@ pub enum StopReason {
     Idle,
     /// Dispatched `max_events` events (a retry storm *is* an event explosion).
     EventBudget,
+    /// Storing one more metric window would pass the recorder's byte budget
+    /// (`limits.max_window_bytes`): the run ends at the last stored window's end.
+    WindowBytes,
     /// The model asked to stop (e.g. a model-level limit such as live requests was hit).
     Model(&'static str),
 }
@@ -43,6 +46,7 @@ impl StopReason {
             StopReason::Horizon => "horizon",
             StopReason::Idle => "idle",
             StopReason::EventBudget => "event_budget",
+            StopReason::WindowBytes => "window_bytes_limit",
             StopReason::Model(why) => why,
         }
     }
@@ -123,8 +127,11 @@ impl<E> Sim<E> {
                 self.queue.push(t, event);
                 break StopReason::Horizon;
             }
+            if self.rec.advance(t) {
+                self.queue.push(t, event);
+                break StopReason::WindowBytes;
+            }
             self.now = t;
-            self.rec.advance(t);
             model.handle(event, self);
             events += 1;
             max_pending = max_pending.max(self.queue.len());
@@ -132,12 +139,20 @@ impl<E> Sim<E> {
                 break StopReason::Model(why);
             }
         };
-        let end = match stop {
+        let mut end = match stop {
             StopReason::Horizon | StopReason::Idle => limits.horizon,
+            StopReason::WindowBytes => self.rec.window_start(),
             _ => self.now,
         };
-        self.now = end.max(self.now);
         self.rec.finish(end);
+        let stop = if self.rec.budget_hit() {
+            // Also when the last, partial window was the one that did not fit.
+            end = self.rec.window_start();
+            StopReason::WindowBytes
+        } else {
+            stop
+        };
+        self.now = end.max(self.now);
         RunStats {
             stop,
             end,

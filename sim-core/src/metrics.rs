@@ -4,8 +4,12 @@
 //! the hot path is an index into a `Vec`. Time is cut into fixed windows of simulated time; when
 //! a window closes, each metric is reduced to a few numbers (counter value, time-weighted mean
 //! and max of a gauge, count/mean/quantiles of a histogram) and the live state is reset. Memory
-//! is therefore `O(metrics × windows)`, independent of the number of requests simulated, and a
-//! cap on stored windows bounds it absolutely (reported, never a panic).
+//! is therefore `O(metrics × windows)`, independent of the number of requests simulated. Two
+//! caps bound it absolutely (reported, never a panic or an allocation abort): a count of stored
+//! windows (later windows still count toward the totals) and a byte budget for stored windows
+//! (hitting it asks the engine to stop the run at the last stored window's end). The window
+//! store grows as windows close, by at most half its size at a time, never past the budget,
+//! and a failed allocation counts as the budget being hit.
 //!
 //! Run totals ("summary") accumulate only over windows that start at or after `summary_from`
 //! (the warm-up end, rounded up to a window boundary), so steady-state estimates exclude the
@@ -107,6 +111,10 @@ pub struct Recorder {
     hist_totals: Vec<Histogram>,
 
     max_windows: usize,
+    /// Byte budget for stored windows (bounds + reduced values).
+    max_window_bytes: u64,
+    /// Set when storing one more window would pass the budget (or an allocation failed).
+    budget_hit: bool,
     windows_dropped: u64,
     win_bounds: Vec<(SimTime, SimTime)>,
     win_counters: Vec<u64>,
@@ -137,6 +145,8 @@ impl Recorder {
             hists: Vec::new(),
             hist_totals: Vec::new(),
             max_windows,
+            max_window_bytes: u64::MAX,
+            budget_hit: false,
             windows_dropped: 0,
             win_bounds: Vec::new(),
             win_counters: Vec::new(),
@@ -144,6 +154,59 @@ impl Recorder {
             win_hists: Vec::new(),
             summary_end: None,
         }
+    }
+
+    /// Limits the bytes stored windows may use (see [`Recorder::window_bytes`]).
+    pub fn with_byte_budget(mut self, bytes: u64) -> Recorder {
+        self.max_window_bytes = bytes;
+        self
+    }
+
+    /// Bytes one stored window takes: its bounds and every metric's reduced values.
+    pub fn window_bytes(&self) -> u64 {
+        (std::mem::size_of::<(SimTime, SimTime)>()
+            + self.counters.len() * std::mem::size_of::<u64>()
+            + self.gauges.len() * std::mem::size_of::<GaugeStat>()
+            + self.hists.len() * std::mem::size_of::<HistStat>()) as u64
+    }
+
+    /// True once the window byte budget stopped the storing of windows: the engine ends the
+    /// run at [`Recorder::window_start`], the end of the last stored window.
+    pub fn budget_hit(&self) -> bool {
+        self.budget_hit
+    }
+
+    /// The byte budget for stored windows.
+    pub fn max_window_bytes(&self) -> u64 {
+        self.max_window_bytes
+    }
+
+    /// Start of the window in progress (the end of the last closed one).
+    pub fn window_start(&self) -> SimTime {
+        self.cur_start
+    }
+
+    /// Makes room for one more stored window without passing the byte budget, growing each
+    /// store by at most half its length (at least 64 windows) at a time. False if the window
+    /// does not fit or memory could not be had.
+    fn room_for_window(&mut self) -> bool {
+        let per = self.window_bytes().max(1);
+        let fit = (self.max_window_bytes / per).min(self.max_windows as u64) as usize;
+        let n = self.win_bounds.len();
+        if n >= fit {
+            return false;
+        }
+        if n < self.win_bounds.capacity() {
+            return true;
+        }
+        let more = (n / 2).max(64).min(fit - n);
+        fn grow<T>(v: &mut Vec<T>, windows: usize, per_window: usize) -> bool {
+            v.try_reserve_exact(windows * per_window).is_ok()
+        }
+        grow(&mut self.win_bounds, more, 1)
+            && grow(&mut self.win_counters, more, self.counters.len())
+            && grow(&mut self.win_gauges, more, self.gauges.len())
+            && grow(&mut self.win_hists, more, self.hists.len())
     }
 
     fn assert_registering(&self) {
@@ -271,17 +334,35 @@ impl Recorder {
     }
 
     /// Closes every window that ends at or before `now`. Called by the engine before each
-    /// event; costs one comparison unless a boundary was crossed.
+    /// event; costs one comparison unless a boundary was crossed. Returns true if the window
+    /// byte budget is hit: windows from [`Recorder::window_start`] on were not closed, and the
+    /// run must stop there.
     #[inline]
-    pub fn advance(&mut self, now: SimTime) {
-        while now >= self.cur_end {
+    pub fn advance(&mut self, now: SimTime) -> bool {
+        if now >= self.cur_end {
+            self.advance_slow(now)
+        } else {
+            false
+        }
+    }
+
+    #[cold]
+    fn advance_slow(&mut self, now: SimTime) -> bool {
+        while now >= self.cur_end && !self.budget_hit {
             self.close_window(self.cur_end);
         }
+        self.budget_hit
     }
 
     fn close_window(&mut self, end: SimTime) {
         let len = end.0.saturating_sub(self.cur_start.0).max(1) as f64;
         let store = self.win_bounds.len() < self.max_windows;
+        if store && !self.room_for_window() {
+            // Stop here: the run ends at this window's start, with every window before it
+            // stored. The window in progress is neither stored nor counted in the totals.
+            self.budget_hit = true;
+            return;
+        }
         if store {
             self.win_bounds.push((self.cur_start, end));
         } else {
@@ -334,12 +415,13 @@ impl Recorder {
     }
 
     /// Closes the last (possibly partial) window at `end`. Call once, when the run stops.
+    /// After the byte budget was hit, `end` is [`Recorder::window_start`] and nothing closes.
     pub fn finish(&mut self, end: SimTime) {
         self.advance(end);
-        if end > self.cur_start {
+        if end > self.cur_start && !self.budget_hit {
             self.close_window(end);
         }
-        self.summary_end = Some(end);
+        self.summary_end = Some(if self.budget_hit { self.cur_start } else { end });
     }
 
     pub fn window(&self) -> SimDuration {
@@ -519,5 +601,44 @@ mod tests {
         assert_eq!(r.n_windows(), 2);
         assert_eq!(r.windows_dropped(), 3);
         assert_eq!(r.counter_total(c), 5);
+    }
+
+    /// The byte budget stops the store at a window boundary: every stored window whole, the
+    /// window that did not fit neither stored nor in the totals, and the summary ending there.
+    #[test]
+    fn byte_budget_stops_at_a_window_boundary() {
+        let mut r = Recorder::new(SimDuration(S), SimDuration::ZERO, 1000);
+        let c = r.counter("a", "n");
+        let per = r.window_bytes();
+        assert_eq!(per, 16 + 8);
+        let mut r = r.with_byte_budget(3 * per + per / 2);
+        let mut hit_at = None;
+        for t in 0..10 {
+            if r.advance(SimTime(t * S)) {
+                hit_at = Some(t);
+                break;
+            }
+            r.incr(c);
+        }
+        assert_eq!(hit_at, Some(4));
+        assert!(r.budget_hit());
+        assert_eq!(r.window_start(), SimTime(3 * S));
+        r.finish(r.window_start());
+        assert_eq!(r.n_windows(), 3);
+        assert_eq!(r.counter_total(c), 3);
+        assert_eq!(r.summary_span(), SimDuration(3 * S));
+    }
+
+    /// Storage grows with the windows closed, not with the limit: a recorder allowed 10⁸
+    /// windows holds capacity for a few after a few.
+    #[test]
+    fn storage_grows_as_windows_close() {
+        let mut r = Recorder::new(SimDuration(S), SimDuration::ZERO, 100_000_000);
+        let c = r.counter("a", "n");
+        r.incr(c);
+        r.finish(SimTime(3 * S));
+        assert_eq!(r.n_windows(), 3);
+        assert!(r.win_bounds.capacity() <= 64);
+        assert!(r.win_counters.capacity() <= 64);
     }
 }

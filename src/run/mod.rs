@@ -27,7 +27,8 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         scenario.window,
         scenario.warmup,
         scenario.limits.max_windows as usize,
-    );
+    )
+    .with_byte_budget(scenario.limits.max_window_bytes);
     let mut sim: Sim<Event> = Sim::new(rec);
     let mut world = World::build(&scenario.world, seed, &mut sim);
     let limits = Limits {
