@@ -91,14 +91,14 @@ impl<E> Sim<E> {
     }
 
     /// Schedules `event` at absolute time `at` (clamped to now: the past cannot be scheduled).
-    #[inline]
+    #[inline(always)]
     pub fn schedule_at(&mut self, at: SimTime, event: E) {
         let at = if at < self.now { self.now } else { at };
         self.queue.push(at, event);
     }
 
     /// Schedules `event` after `delay`.
-    #[inline]
+    #[inline(always)]
     pub fn schedule_in(&mut self, delay: SimDuration, event: E) {
         self.queue.push(self.now.saturating_add(delay), event);
     }

@@ -51,8 +51,9 @@ impl<E> EventQueue<E> {
         }
     }
 
-    /// Schedules `event` at `at`. Returns the event's sequence number.
-    #[inline]
+    /// Schedules `event` at `at`. Returns the event's sequence number. Always inlined, so the
+    /// caller's event is built straight into the entry rather than read back from its stack.
+    #[inline(always)]
     pub fn push(&mut self, at: SimTime, event: E) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
