@@ -97,6 +97,15 @@ impl<E> Sim<E> {
         self.queue.push(at, event);
     }
 
+    /// Schedules timer `event` at `at` (clamped to now) in the engine's timer set, a radix heap
+    /// for the many timers a component re-arms far ahead (lease checks). Same order as
+    /// [`Sim::schedule_at`]: only the data structure differs.
+    #[inline]
+    pub fn schedule_timer_at(&mut self, at: SimTime, event: E) {
+        let at = if at < self.now { self.now } else { at };
+        self.queue.push_timer(at, event);
+    }
+
     /// Schedules `event` after `delay`.
     #[inline(always)]
     pub fn schedule_in(&mut self, delay: SimDuration, event: E) {

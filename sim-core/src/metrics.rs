@@ -264,6 +264,14 @@ impl Recorder {
         });
     }
 
+    /// Registers `owner`'s metric `name` as another name for the already registered `id`:
+    /// reading it reads `id`, and nothing more is stored or recorded. For a component whose
+    /// metric would receive exactly the records another's does (a sink fed by one client).
+    pub fn alias(&mut self, owner: &str, name: &'static str, id: MetricRef) {
+        self.assert_registering();
+        self.define(owner, name, id);
+    }
+
     pub fn defs(&self) -> &[MetricDef] {
         &self.defs
     }

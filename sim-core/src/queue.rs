@@ -14,6 +14,7 @@
 //! smaller children the last entry sinks along, then moves it up bottom-up the same way.
 
 use crate::time::SimTime;
+use crate::timers::TimerQueue;
 
 struct Entry<E> {
     /// `(time << 64) | seq`: one integer comparison orders by time, then by insertion.
@@ -24,6 +25,8 @@ struct Entry<E> {
 /// Pending events, popped in `(time, seq)` order.
 pub struct EventQueue<E> {
     heap: Vec<Entry<E>>,
+    /// Timers pushed with [`EventQueue::push_timer`]: same keys, one `seq` counter.
+    timers: TimerQueue<E>,
     next_seq: u64,
 }
 
@@ -40,6 +43,7 @@ impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
             heap: Vec::new(),
+            timers: TimerQueue::new(),
             next_seq: 0,
         }
     }
@@ -47,6 +51,7 @@ impl<E> EventQueue<E> {
     pub fn with_capacity(n: usize) -> Self {
         EventQueue {
             heap: Vec::with_capacity(n),
+            timers: TimerQueue::new(),
             next_seq: 0,
         }
     }
@@ -81,9 +86,35 @@ impl<E> EventQueue<E> {
         seq
     }
 
-    /// Removes and returns the earliest event.
+    /// Schedules timer `event` at `at` in the timer set (a radix heap suited to many timers
+    /// re-armed far ahead); it pops in the same `(time, seq)` order as if pushed with
+    /// [`EventQueue::push`]. `at` must not precede the last popped time.
+    #[inline]
+    pub fn push_timer(&mut self, at: SimTime, event: E) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.timers
+            .push(((at.0 as u128) << 64) | seq as u128, event);
+        seq
+    }
+
+    /// Removes and returns the earliest event (of the heap and the timer set).
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
+        if !self.timers.is_empty() {
+            let t = self.timers.min_key().unwrap_or(u128::MAX);
+            if self.heap.first().is_none_or(|e| t < e.key) {
+                return self
+                    .timers
+                    .pop()
+                    .map(|(k, e)| (SimTime((k >> 64) as u64), e));
+            }
+        }
+        self.pop_heap()
+    }
+
+    #[inline]
+    fn pop_heap(&mut self) -> Option<(SimTime, E)> {
         let last = self.heap.pop()?;
         let n = self.heap.len();
         if n == 0 {
@@ -122,16 +153,22 @@ impl<E> EventQueue<E> {
 
     /// The time of the earliest pending event.
     #[inline]
-    pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.first().map(|e| SimTime((e.key >> 64) as u64))
+    pub fn peek_time(&mut self) -> Option<SimTime> {
+        let h = self.heap.first().map(|e| e.key);
+        let t = self.timers.min_key();
+        let k = match (h, t) {
+            (Some(h), Some(t)) => h.min(t),
+            (h, t) => h.or(t)?,
+        };
+        Some(SimTime((k >> 64) as u64))
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.timers.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.heap.is_empty() && self.timers.is_empty()
     }
 
     /// Number of events ever scheduled.
