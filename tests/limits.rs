@@ -60,7 +60,7 @@ fn window_byte_budget_stops_the_run_at_a_window_boundary() {
 fn window_byte_budget_out_of_range_is_an_error() {
     for bad in ["0", "1000", "100000000000000"] {
         let text = scenario("1000.0", &format!("max_window_bytes = {bad}"));
-        let err = parse(&text, "limits.toml").err().expect("invalid");
+        let err = parse(&text, "limits.toml").expect_err("invalid");
         let msg = err.to_string();
         assert!(msg.contains("limits.max_window_bytes"), "{bad}: {msg}");
     }
