@@ -8,6 +8,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::RngExt;
 use sim_core::{EventQueue, SimTime, stream};
 
+#[path = "common/bare_mm1.rs"]
+mod bare_mm1;
+
 /// Hold model: keep `n` events pending; each step pops the earliest and pushes one at
 /// `now + Exp(1 ms)`.
 fn hold(c: &mut Criterion) {
@@ -77,6 +80,11 @@ fn mm1(c: &mut Criterion) {
     g.throughput(Throughput::Elements(events));
     g.bench_function("rho0.8_800per_s_2000s", |b| {
         b.iter(|| metastable::run(&sc, 1).stats.events)
+    });
+    // The same model as a bare `BinaryHeap` loop measuring only the mean sojourn: the plain
+    // baseline of the line above (its throughput counted in the same events).
+    g.bench_function("bare_loop_800per_s_2000s", |b| {
+        b.iter(|| bare_mm1::run(800.0, 1.0, 2000.0, 1).0)
     });
     g.finish();
 }

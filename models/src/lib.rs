@@ -40,6 +40,6 @@ pub use request_path::retry::RetrySpec;
 pub use request_path::service::{
     Admission, CrashLoop, Degradation, Discipline, QueueControl, Service, ServiceSpec,
 };
-pub use request_path::sink::{Sink, SinkSpec};
+pub use request_path::sink::{Sink, SinkMirror, SinkSpec};
 pub use spec::{Action, TimedAction, WorldSpec};
 pub use world::{Event, OperatorLog, StateValue, World};

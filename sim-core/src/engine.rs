@@ -33,6 +33,9 @@ pub enum StopReason {
     Idle,
     /// Dispatched `max_events` events (a retry storm *is* an event explosion).
     EventBudget,
+    /// Storing one more metric window would pass the recorder's byte budget
+    /// (`limits.max_window_bytes`): the run ends at the last stored window's end.
+    WindowBytes,
     /// The model asked to stop (e.g. a model-level limit such as live requests was hit).
     Model(&'static str),
 }
@@ -43,6 +46,7 @@ impl StopReason {
             StopReason::Horizon => "horizon",
             StopReason::Idle => "idle",
             StopReason::EventBudget => "event_budget",
+            StopReason::WindowBytes => "window_bytes_limit",
             StopReason::Model(why) => why,
         }
     }
@@ -90,14 +94,23 @@ impl<E> Sim<E> {
     }
 
     /// Schedules `event` at absolute time `at` (clamped to now: the past cannot be scheduled).
-    #[inline]
+    #[inline(always)]
     pub fn schedule_at(&mut self, at: SimTime, event: E) {
         let at = if at < self.now { self.now } else { at };
         self.queue.push(at, event);
     }
 
-    /// Schedules `event` after `delay`.
+    /// Schedules timer `event` at `at` (clamped to now) in the engine's timer set, a radix heap
+    /// for the many timers a component re-arms far ahead (lease checks). Same order as
+    /// [`Sim::schedule_at`]: only the data structure differs.
     #[inline]
+    pub fn schedule_timer_at(&mut self, at: SimTime, event: E) {
+        let at = if at < self.now { self.now } else { at };
+        self.queue.push_timer(at, event);
+    }
+
+    /// Schedules `event` after `delay`.
+    #[inline(always)]
     pub fn schedule_in(&mut self, delay: SimDuration, event: E) {
         self.queue.push(self.now.saturating_add(delay), event);
     }
@@ -178,8 +191,11 @@ impl<E> Sim<E> {
                     next_obs = next_obs.saturating_add(every);
                 }
             }
+            if self.rec.advance(t) {
+                self.queue.push(t, event);
+                break StopReason::WindowBytes;
+            }
             self.now = t;
-            self.rec.advance(t);
             model.handle(event, self);
             events += 1;
             if events.is_multiple_of(OBSERVE_EVERY) {
@@ -190,9 +206,18 @@ impl<E> Sim<E> {
                 break StopReason::Model(why);
             }
         };
-        let end = match stop {
+        let mut end = match stop {
             StopReason::Horizon | StopReason::Idle => limits.horizon,
+            StopReason::WindowBytes => self.rec.window_start(),
             _ => self.now,
+        };
+        self.rec.finish(end);
+        let stop = if self.rec.budget_hit() {
+            // Also when the last, partial window was the one that did not fit.
+            end = self.rec.window_start();
+            StopReason::WindowBytes
+        } else {
+            stop
         };
         self.now = end.max(self.now);
         if SAMPLE {
@@ -202,7 +227,6 @@ impl<E> Sim<E> {
             }
         }
         progress(self.now);
-        self.rec.finish(end);
         RunStats {
             stop,
             end,

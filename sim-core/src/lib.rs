@@ -4,7 +4,8 @@
 //! *metric*; it knows nothing of requests or networks (those live in `models`).
 //!
 //! - [`SimTime`]: integer nanoseconds; events run in `(time, insertion sequence)` order.
-//! - [`EventQueue`]: the pending-event heap, events stored inline.
+//! - [`EventQueue`]: the pending-event heap, events stored inline, with a radix heap beside it
+//!   for timers that are mostly re-armed far ahead ([`timers::TimerQueue`]).
 //! - [`Sim`] + [`Model`]: the run loop, with an event budget and a horizon ([`Limits`]).
 //! - [`rng::stream`]: random streams derived from `(master seed, stable name)`.
 //! - [`Recorder`]: windowed counters, time-weighted gauges and latency histograms.
@@ -18,6 +19,7 @@ pub mod metrics;
 pub mod queue;
 pub mod rng;
 pub mod time;
+pub mod timers;
 
 pub use engine::{Limits, Model, OBSERVE_EVERY, RunStats, Sim, StopReason};
 pub use histogram::Histogram;

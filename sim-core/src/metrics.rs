@@ -4,12 +4,18 @@
 //! the hot path is an index into a `Vec`. Time is cut into fixed windows of simulated time; when
 //! a window closes, each metric is reduced to a few numbers (counter value, time-weighted mean
 //! and max of a gauge, count/mean/quantiles of a histogram) and the live state is reset. Memory
-//! is therefore `O(metrics × windows)`, independent of the number of requests simulated, and a
-//! cap on stored windows bounds it absolutely (reported, never a panic).
+//! is therefore `O(metrics × windows)`, independent of the number of requests simulated. Two
+//! caps bound it absolutely (reported, never a panic or an allocation abort): a count of stored
+//! windows (later windows still count toward the totals) and a byte budget for stored windows
+//! (hitting it asks the engine to stop the run at the last stored window's end). The window
+//! store grows as windows close, by at most half its size at a time, never past the budget,
+//! and a failed allocation counts as the budget being hit.
 //!
 //! Run totals ("summary") accumulate only over windows that start at or after `summary_from`
 //! (the warm-up end, rounded up to a window boundary), so steady-state estimates exclude the
 //! transient from an empty start.
+
+use std::collections::BTreeMap;
 
 use crate::histogram::Histogram;
 use crate::time::{SimDuration, SimTime};
@@ -92,6 +98,9 @@ pub struct Recorder {
     cur_end: SimTime,
     in_summary: bool,
     defs: Vec<MetricDef>,
+    /// Owner → its metrics' names and ids in registration order: [`Recorder::find`] costs
+    /// O(log owners + the owner's metrics), not O(all metrics).
+    by_owner: BTreeMap<String, Vec<(&'static str, MetricRef)>>,
 
     counters: Vec<u64>,
     counter_totals: Vec<u64>,
@@ -102,6 +111,10 @@ pub struct Recorder {
     hist_totals: Vec<Histogram>,
 
     max_windows: usize,
+    /// Byte budget for stored windows (bounds + reduced values).
+    max_window_bytes: u64,
+    /// Set when storing one more window would pass the budget (or an allocation failed).
+    budget_hit: bool,
     windows_dropped: u64,
     win_bounds: Vec<(SimTime, SimTime)>,
     win_counters: Vec<u64>,
@@ -124,6 +137,7 @@ impl Recorder {
             cur_end: SimTime(w),
             in_summary: summary_from == SimTime::ZERO,
             defs: Vec::new(),
+            by_owner: BTreeMap::new(),
             counters: Vec::new(),
             counter_totals: Vec::new(),
             counter_lifetime: Vec::new(),
@@ -131,6 +145,8 @@ impl Recorder {
             hists: Vec::new(),
             hist_totals: Vec::new(),
             max_windows,
+            max_window_bytes: u64::MAX,
+            budget_hit: false,
             windows_dropped: 0,
             win_bounds: Vec::new(),
             win_counters: Vec::new(),
@@ -138,6 +154,59 @@ impl Recorder {
             win_hists: Vec::new(),
             summary_end: None,
         }
+    }
+
+    /// Limits the bytes stored windows may use (see [`Recorder::window_bytes`]).
+    pub fn with_byte_budget(mut self, bytes: u64) -> Recorder {
+        self.max_window_bytes = bytes;
+        self
+    }
+
+    /// Bytes one stored window takes: its bounds and every metric's reduced values.
+    pub fn window_bytes(&self) -> u64 {
+        (std::mem::size_of::<(SimTime, SimTime)>()
+            + self.counters.len() * std::mem::size_of::<u64>()
+            + self.gauges.len() * std::mem::size_of::<GaugeStat>()
+            + self.hists.len() * std::mem::size_of::<HistStat>()) as u64
+    }
+
+    /// True once the window byte budget stopped the storing of windows: the engine ends the
+    /// run at [`Recorder::window_start`], the end of the last stored window.
+    pub fn budget_hit(&self) -> bool {
+        self.budget_hit
+    }
+
+    /// The byte budget for stored windows.
+    pub fn max_window_bytes(&self) -> u64 {
+        self.max_window_bytes
+    }
+
+    /// Start of the window in progress (the end of the last closed one).
+    pub fn window_start(&self) -> SimTime {
+        self.cur_start
+    }
+
+    /// Makes room for one more stored window without passing the byte budget, growing each
+    /// store by at most half its length (at least 64 windows) at a time. False if the window
+    /// does not fit or memory could not be had.
+    fn room_for_window(&mut self) -> bool {
+        let per = self.window_bytes().max(1);
+        let fit = (self.max_window_bytes / per).min(self.max_windows as u64) as usize;
+        let n = self.win_bounds.len();
+        if n >= fit {
+            return false;
+        }
+        if n < self.win_bounds.capacity() {
+            return true;
+        }
+        let more = (n / 2).max(64).min(fit - n);
+        fn grow<T>(v: &mut Vec<T>, windows: usize, per_window: usize) -> bool {
+            v.try_reserve_exact(windows * per_window).is_ok()
+        }
+        grow(&mut self.win_bounds, more, 1)
+            && grow(&mut self.win_counters, more, self.counters.len())
+            && grow(&mut self.win_gauges, more, self.gauges.len())
+            && grow(&mut self.win_hists, more, self.hists.len())
     }
 
     fn assert_registering(&self) {
@@ -153,11 +222,7 @@ impl Recorder {
         self.counters.push(0);
         self.counter_totals.push(0);
         self.counter_lifetime.push(0);
-        self.defs.push(MetricDef {
-            owner: owner.to_string(),
-            name,
-            id: MetricRef::Counter(id),
-        });
+        self.define(owner, name, MetricRef::Counter(id));
         id
     }
 
@@ -172,11 +237,7 @@ impl Recorder {
             total_integral: 0.0,
             total_max: 0.0,
         });
-        self.defs.push(MetricDef {
-            owner: owner.to_string(),
-            name,
-            id: MetricRef::Gauge(id),
-        });
+        self.define(owner, name, MetricRef::Gauge(id));
         id
     }
 
@@ -185,24 +246,43 @@ impl Recorder {
         let id = HistId(self.hists.len() as u32);
         self.hists.push(Histogram::new());
         self.hist_totals.push(Histogram::new());
+        self.define(owner, name, MetricRef::Hist(id));
+        id
+    }
+
+    fn define(&mut self, owner: &str, name: &'static str, id: MetricRef) {
+        match self.by_owner.get_mut(owner) {
+            Some(list) => list.push((name, id)),
+            None => {
+                self.by_owner.insert(owner.to_string(), vec![(name, id)]);
+            }
+        }
         self.defs.push(MetricDef {
             owner: owner.to_string(),
             name,
-            id: MetricRef::Hist(id),
+            id,
         });
-        id
+    }
+
+    /// Registers `owner`'s metric `name` as another name for the already registered `id`:
+    /// reading it reads `id`, and nothing more is stored or recorded. For a component whose
+    /// metric would receive exactly the records another's does (a sink fed by one client).
+    pub fn alias(&mut self, owner: &str, name: &'static str, id: MetricRef) {
+        self.assert_registering();
+        self.define(owner, name, id);
     }
 
     pub fn defs(&self) -> &[MetricDef] {
         &self.defs
     }
 
-    /// Finds a metric by owner and name.
+    /// Finds a metric by owner and name (the first registered, if one was registered twice).
     pub fn find(&self, owner: &str, name: &str) -> Option<MetricRef> {
-        self.defs
+        self.by_owner
+            .get(owner)?
             .iter()
-            .find(|d| d.owner == owner && d.name == name)
-            .map(|d| d.id)
+            .find(|(n, _)| *n == name)
+            .map(|(_, id)| *id)
     }
 
     #[inline]
@@ -262,17 +342,35 @@ impl Recorder {
     }
 
     /// Closes every window that ends at or before `now`. Called by the engine before each
-    /// event; costs one comparison unless a boundary was crossed.
+    /// event; costs one comparison unless a boundary was crossed. Returns true if the window
+    /// byte budget is hit: windows from [`Recorder::window_start`] on were not closed, and the
+    /// run must stop there.
     #[inline]
-    pub fn advance(&mut self, now: SimTime) {
-        while now >= self.cur_end {
+    pub fn advance(&mut self, now: SimTime) -> bool {
+        if now >= self.cur_end {
+            self.advance_slow(now)
+        } else {
+            false
+        }
+    }
+
+    #[cold]
+    fn advance_slow(&mut self, now: SimTime) -> bool {
+        while now >= self.cur_end && !self.budget_hit {
             self.close_window(self.cur_end);
         }
+        self.budget_hit
     }
 
     fn close_window(&mut self, end: SimTime) {
         let len = end.0.saturating_sub(self.cur_start.0).max(1) as f64;
         let store = self.win_bounds.len() < self.max_windows;
+        if store && !self.room_for_window() {
+            // Stop here: the run ends at this window's start, with every window before it
+            // stored. The window in progress is neither stored nor counted in the totals.
+            self.budget_hit = true;
+            return;
+        }
         if store {
             self.win_bounds.push((self.cur_start, end));
         } else {
@@ -325,12 +423,13 @@ impl Recorder {
     }
 
     /// Closes the last (possibly partial) window at `end`. Call once, when the run stops.
+    /// After the byte budget was hit, `end` is [`Recorder::window_start`] and nothing closes.
     pub fn finish(&mut self, end: SimTime) {
         self.advance(end);
-        if end > self.cur_start {
+        if end > self.cur_start && !self.budget_hit {
             self.close_window(end);
         }
-        self.summary_end = Some(end);
+        self.summary_end = Some(if self.budget_hit { self.cur_start } else { end });
     }
 
     pub fn window(&self) -> SimDuration {
@@ -510,5 +609,44 @@ mod tests {
         assert_eq!(r.n_windows(), 2);
         assert_eq!(r.windows_dropped(), 3);
         assert_eq!(r.counter_total(c), 5);
+    }
+
+    /// The byte budget stops the store at a window boundary: every stored window whole, the
+    /// window that did not fit neither stored nor in the totals, and the summary ending there.
+    #[test]
+    fn byte_budget_stops_at_a_window_boundary() {
+        let mut r = Recorder::new(SimDuration(S), SimDuration::ZERO, 1000);
+        let c = r.counter("a", "n");
+        let per = r.window_bytes();
+        assert_eq!(per, 16 + 8);
+        let mut r = r.with_byte_budget(3 * per + per / 2);
+        let mut hit_at = None;
+        for t in 0..10 {
+            if r.advance(SimTime(t * S)) {
+                hit_at = Some(t);
+                break;
+            }
+            r.incr(c);
+        }
+        assert_eq!(hit_at, Some(4));
+        assert!(r.budget_hit());
+        assert_eq!(r.window_start(), SimTime(3 * S));
+        r.finish(r.window_start());
+        assert_eq!(r.n_windows(), 3);
+        assert_eq!(r.counter_total(c), 3);
+        assert_eq!(r.summary_span(), SimDuration(3 * S));
+    }
+
+    /// Storage grows with the windows closed, not with the limit: a recorder allowed 10⁸
+    /// windows holds capacity for a few after a few.
+    #[test]
+    fn storage_grows_as_windows_close() {
+        let mut r = Recorder::new(SimDuration(S), SimDuration::ZERO, 100_000_000);
+        let c = r.counter("a", "n");
+        r.incr(c);
+        r.finish(SimTime(3 * S));
+        assert_eq!(r.n_windows(), 3);
+        assert!(r.win_bounds.capacity() <= 64);
+        assert!(r.win_counters.capacity() <= 64);
     }
 }

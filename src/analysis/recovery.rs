@@ -263,8 +263,17 @@ impl RunReport {
             );
             return out;
         }
+        // Sums over any span of windows from prefix sums: O(windows), not O(windows × k).
+        let (mut pf, mut ps) = (vec![0u64; n + 1], vec![0u64; n + 1]);
+        for (w, &(f, _, s)) in series.iter().enumerate() {
+            pf[w + 1] = pf[w] + f;
+            ps[w + 1] = ps[w] + s;
+        }
         let ok: Vec<bool> = (0..=n - k)
-            .map(|i| ratio(&mut (i..i + k)).is_none_or(|r| r >= threshold))
+            .map(|i| {
+                let f = pf[i + k] - pf[i];
+                f == 0 || (ps[i + k] - ps[i]) as f64 / f as f64 >= threshold
+            })
             .collect();
         let last_bad = (0..ok.len()).rev().find(|&i| i >= from_trigger && !ok[i]);
         // The recovered window must itself be healthy, so a sustained average cannot hide the

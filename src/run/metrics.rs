@@ -2,6 +2,8 @@
 //! one window or the summary period ([`Values`]), in the fixed metric columns shared by
 //! `windows.csv` and `summary.csv` ([`METRIC_COLUMNS`], documented in the README).
 
+use std::collections::BTreeMap;
+
 use sim_core::{CounterId, GaugeId, HistId, HistStat, MetricRef, Recorder};
 
 use crate::run::RunReport;
@@ -419,24 +421,23 @@ impl RunReport {
     /// Metric ids of every component, in report order.
     pub fn component_ids(&self) -> Vec<ComponentIds> {
         let rec = &self.rec;
+        // Servers by name (a service's, else a load balancer's checker workers), first wins:
+        // one map instead of a scan per component, so the cost is O(C log C), not O(C²).
+        let mut servers: BTreeMap<&str, u32> = BTreeMap::new();
+        let world = &self.scenario.world;
+        for s in &world.services {
+            servers.entry(s.name.as_str()).or_insert(s.servers);
+        }
+        for l in &world.load_balancers {
+            servers.entry(l.name.as_str()).or_insert(l.checker_workers);
+        }
         self.scenario
             .components
             .iter()
             .map(|(name, kind)| ComponentIds {
                 name: name.clone(),
                 kind: *kind,
-                servers: self
-                    .scenario
-                    .world
-                    .services
-                    .iter()
-                    .find(|s| &s.name == name)
-                    .map(|s| s.servers)
-                    .or_else(|| {
-                        let lbs = &self.scenario.world.load_balancers;
-                        let lb = lbs.iter().find(|l| &l.name == name)?;
-                        Some(lb.checker_workers)
-                    }),
+                servers: servers.get(name.as_str()).copied(),
                 counters: COUNTERS
                     .iter()
                     .filter_map(|&n| counter(rec, name, n).map(|id| (n, id)))

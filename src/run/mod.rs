@@ -42,7 +42,8 @@ fn start(scenario: &Scenario, seed: u64) -> (Sim<Event>, World, Limits) {
         scenario.window,
         scenario.warmup,
         scenario.limits.max_windows as usize,
-    );
+    )
+    .with_byte_budget(scenario.limits.max_window_bytes);
     let mut sim: Sim<Event> = Sim::new(rec);
     let world = World::build(&scenario.world, seed, &mut sim);
     let limits = Limits {

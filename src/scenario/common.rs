@@ -30,6 +30,11 @@ pub const MAX_DURATION_MS: f64 = 3.156e10;
 pub const DEFAULT_MAX_EVENTS: u64 = 2_000_000_000;
 pub const DEFAULT_MAX_LIVE_REQUESTS: u64 = 10_000_000;
 pub const DEFAULT_MAX_WINDOWS: u64 = 1_000_000;
+/// Byte budget for a run's stored metric windows (`limits.max_window_bytes`): 1 GiB by default,
+/// 1 MiB ..= 64 GiB.
+pub const DEFAULT_MAX_WINDOW_BYTES: u64 = 1 << 30;
+pub const MIN_WINDOW_BYTES: u64 = 1 << 20;
+pub const MAX_WINDOW_BYTES: u64 = 64 << 30;
 
 /// What a trigger or an operator action does.
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]

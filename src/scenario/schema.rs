@@ -233,6 +233,7 @@ pub struct LimitsFile {
     pub max_events: Option<i64>,
     pub max_live_requests: Option<i64>,
     pub max_windows: Option<i64>,
+    pub max_window_bytes: Option<i64>,
 }
 
 #[derive(Deserialize, Debug)]

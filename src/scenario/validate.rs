@@ -44,6 +44,15 @@ impl Validator<'_> {
             Some(n) => self.int_in(&l.key("max_windows"), n, 1, 100_000_000) as u64,
             None => DEFAULT_MAX_WINDOWS,
         };
+        let max_window_bytes = match raw.limits.max_window_bytes {
+            Some(n) => self.int_in(
+                &l.key("max_window_bytes"),
+                n,
+                MIN_WINDOW_BYTES as i64,
+                MAX_WINDOW_BYTES as i64,
+            ) as u64,
+            None => DEFAULT_MAX_WINDOW_BYTES,
+        };
         let duration = SimDuration::from_secs_f64(duration_s);
         let duration_ok =
             duration_s.is_finite() && duration_s > 0.0 && duration_s <= MAX_DURATION_S;
@@ -384,6 +393,7 @@ impl Validator<'_> {
                 max_events,
                 max_live_requests,
                 max_windows,
+                max_window_bytes,
             },
             world: WorldSpec {
                 clients,

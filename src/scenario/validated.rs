@@ -14,6 +14,8 @@ pub struct RunLimits {
     pub max_events: u64,
     pub max_live_requests: u64,
     pub max_windows: u64,
+    /// Byte budget for the metric windows a run stores (hitting it stops the run).
+    pub max_window_bytes: u64,
 }
 
 /// A validated scenario: everything a run needs, units resolved.

@@ -46,7 +46,7 @@
 //!
 //! Events: one timer per droplet (next check or lease expiry, whichever is first; lazily
 //! cancelled through `timer_at`) and one completion per running job (lazily cancelled through
-//! the droplet's job generation). Per droplet: 37 bytes of state.
+//! the droplet's job generation). Per droplet: 40 bytes of state in one record.
 
 use std::collections::VecDeque;
 
@@ -172,6 +172,18 @@ impl Ev {
     }
 }
 
+/// A droplet's state: lease expiry (0 = no lease), next check, the pending timer's time (a
+/// timer firing at another time is stale), the live job's enqueue time, generation and state.
+#[derive(Clone, Copy, Debug)]
+struct Droplet {
+    lease_until: u64,
+    next_check: u64,
+    timer_at: u64,
+    enqueued: u64,
+    generation: u32,
+    job: u8,
+}
+
 /// A droplet's job state.
 const NO_JOB: u8 = 0;
 const QUEUED: u8 = 1;
@@ -248,14 +260,8 @@ pub struct LeaseManager {
     pub feed: Option<Feed>,
     /// Establishments not yet handed to the fed load balancer, as accumulated (items, targets).
     fed: (f64, f64),
-    /// Per droplet: lease expiry (0 = no lease), next check, the pending timer's time (a timer
-    /// firing at another time is stale), the live job's enqueue time, generation and state.
-    lease_until: Vec<u64>,
-    next_check: Vec<u64>,
-    timer_at: Vec<u64>,
-    enqueued: Vec<u64>,
-    generation: Vec<u32>,
-    job: Vec<u8>,
+    /// Per droplet, in one record (one cache line at most per timer, not one per field).
+    drops: Vec<Droplet>,
     hosts: Vec<Host>,
     held: u32,
     queued: u64,
@@ -301,9 +307,7 @@ impl LeaseManager {
         let h = spec.hosts.max(1);
         let mut init_rng = sim_core::stream(seed, &format!("{name}/initial"));
         let mut check_rng = sim_core::stream(seed, &format!("{name}/checks"));
-        let mut lease_until = Vec::with_capacity(n as usize);
-        let mut next_check = Vec::with_capacity(n as usize);
-        let mut timer_at = Vec::with_capacity(n as usize);
+        let mut drops = Vec::with_capacity(n as usize);
         let interval = spec.check_interval.as_nanos().max(1);
         for d in 0..n {
             let remaining = match &spec.initial_lease_remaining {
@@ -321,11 +325,16 @@ impl LeaseManager {
                     rand::RngExt::random_range(&mut check_rng, 0..interval)
                 }
             };
-            lease_until.push(until);
-            next_check.push(check);
             let at = check.min(until);
-            timer_at.push(at);
-            sim.schedule_at(SimTime(at), E::from((idx, Ev::timer(d))));
+            drops.push(Droplet {
+                lease_until: until,
+                next_check: check,
+                timer_at: at,
+                enqueued: 0,
+                generation: 0,
+                job: NO_JOB,
+            });
+            sim.schedule_timer_at(SimTime(at), E::from((idx, Ev::timer(d))));
         }
         let now = sim.now();
         sim.rec.gauge_set_count(m.leases_held, now, n as u64);
@@ -348,12 +357,7 @@ impl LeaseManager {
             drop_expired: spec.drop_expired,
             feed: spec.feeds,
             fed: (0.0, 0.0),
-            lease_until,
-            next_check,
-            timer_at,
-            enqueued: vec![0; n as usize],
-            generation: vec![0; n as usize],
-            job: vec![NO_JOB; n as usize],
+            drops,
             hosts: (0..h)
                 .map(|_| Host {
                     queue: VecDeque::new(),
@@ -415,8 +419,8 @@ impl LeaseManager {
     }
 
     fn schedule_timer<E: From<(u32, Ev)>>(&mut self, idx: u32, d: u32, at: u64, sim: &mut Sim<E>) {
-        self.timer_at[d as usize] = at;
-        sim.schedule_at(SimTime(at), E::from((idx, Ev::timer(d))));
+        self.drops[d as usize].timer_at = at;
+        sim.schedule_timer_at(SimTime(at), E::from((idx, Ev::timer(d))));
     }
 
     fn on_timer<E: From<(u32, Ev)>>(
@@ -428,17 +432,17 @@ impl LeaseManager {
     ) {
         let now = sim.now().0;
         let k = d as usize;
-        if self.timer_at[k] != now {
+        if self.drops[k].timer_at != now {
             return; // replaced by an earlier timer
         }
         let mut wants_job = false;
-        let until = self.lease_until[k];
+        let until = self.drops[k].lease_until;
         if until != 0 && now >= until {
-            self.lease_until[k] = 0;
+            self.drops[k].lease_until = 0;
             self.set_held(self.held - 1, services, sim);
             wants_job = true; // "a droplet without a lease asks for a lease-establishment job"
         }
-        if now >= self.next_check[k] {
+        if now >= self.drops[k].next_check {
             let step = match self.renewal {
                 Renewal::RandomPhase | Renewal::Synchronised => self.interval.as_nanos(),
                 Renewal::Jittered { fraction } => {
@@ -447,17 +451,17 @@ impl LeaseManager {
                     ((self.interval.as_nanos() as f64 * f) as u64).max(1)
                 }
             };
-            self.next_check[k] = self.next_check[k].saturating_add(step).max(now + 1);
+            self.drops[k].next_check = self.drops[k].next_check.saturating_add(step).max(now + 1);
             wants_job = true;
         }
-        if wants_job && self.job[k] == NO_JOB {
+        if wants_job && self.drops[k].job == NO_JOB {
             self.request(idx, d, services, sim);
         }
-        let until = self.lease_until[k];
+        let until = self.drops[k].lease_until;
         let at = if until != 0 {
-            self.next_check[k].min(until)
+            self.drops[k].next_check.min(until)
         } else {
-            self.next_check[k]
+            self.drops[k].next_check
         };
         self.schedule_timer(idx, d, at, sim);
     }
@@ -471,7 +475,7 @@ impl LeaseManager {
         sim: &mut Sim<E>,
     ) {
         let now = sim.now();
-        if self.lease_until[d as usize] == 0
+        if self.drops[d as usize].lease_until == 0
             && let Some(b) = &mut self.throttle
             && !b.take(now)
         {
@@ -501,8 +505,8 @@ impl LeaseManager {
     ) {
         let now = sim.now();
         let k = d as usize;
-        self.job[k] = QUEUED;
-        self.enqueued[k] = now.0;
+        self.drops[k].job = QUEUED;
+        self.drops[k].enqueued = now.0;
         let h = (d % self.hosts.len() as u32) as usize;
         self.hosts[h].queue.push_back(d);
         self.queued += 1;
@@ -529,9 +533,9 @@ impl LeaseManager {
             let Some(d) = next else { break };
             self.queued -= 1;
             let k = d as usize;
-            let waited = now.0.saturating_sub(self.enqueued[k]);
+            let waited = now.0.saturating_sub(self.drops[k].enqueued);
             if self.drop_expired && waited >= self.timeout.as_nanos() {
-                self.job[k] = NO_JOB;
+                self.drops[k].job = NO_JOB;
                 sim.rec.incr(self.m.expired);
                 continue;
             }
@@ -542,7 +546,7 @@ impl LeaseManager {
             });
             let (state, work) = if !dep_ok {
                 (RUN_FAIL, self.fail_time.sample(&mut self.work_rng))
-            } else if self.lease_until[k] != 0 {
+            } else if self.drops[k].lease_until != 0 {
                 (RUN_RENEW, self.renew_time.sample(&mut self.work_rng))
             } else {
                 (
@@ -550,13 +554,13 @@ impl LeaseManager {
                     self.establish_time.sample(&mut self.work_rng),
                 )
             };
-            self.job[k] = state;
+            self.drops[k].job = state;
             self.hosts[h].busy += 1;
             self.busy += 1;
             sim.rec.incr(self.m.started);
             sim.rec.add_saturating(self.m.wait_ns, waited);
             sim.rec.gauge_set_count(self.m.busy, now, self.busy);
-            let generation = self.generation[k];
+            let generation = self.drops[k].generation;
             sim.schedule_in(work, E::from((idx, Ev::done(d, generation))));
             break;
         }
@@ -573,8 +577,8 @@ impl LeaseManager {
     ) {
         let now = sim.now();
         let k = d as usize;
-        let state = self.job[k];
-        if self.generation[k] != generation
+        let state = self.drops[k].job;
+        if self.drops[k].generation != generation
             || !matches!(state, RUN_RENEW | RUN_ESTABLISH | RUN_FAIL)
         {
             return; // lost to a host restart
@@ -584,11 +588,11 @@ impl LeaseManager {
         self.busy -= 1;
         sim.rec.gauge_set_count(self.m.busy, now, self.busy);
         sim.rec.incr(self.m.completions);
-        let age = now.0.saturating_sub(self.enqueued[k]);
+        let age = now.0.saturating_sub(self.drops[k].enqueued);
         if age > self.timeout.as_nanos() {
             // Timed out: the work is wasted and the job is queued again at the tail.
             sim.rec.incr(self.m.wasted);
-            self.job[k] = NO_JOB;
+            self.drops[k].job = NO_JOB;
             if self.admit_to_queue(d) {
                 self.enqueue(idx, d, services, sim);
             } else {
@@ -596,15 +600,15 @@ impl LeaseManager {
             }
         } else if state == RUN_FAIL {
             sim.rec.incr(self.m.errors);
-            self.job[k] = NO_JOB;
+            self.drops[k].job = NO_JOB;
         } else {
-            self.job[k] = NO_JOB;
+            self.drops[k].job = NO_JOB;
             self.hosts[h].ok += 1;
             sim.rec.incr(self.m.goodput);
             let ttl = self.lease_ttl.sample(&mut self.ttl_rng).as_nanos().max(1);
             let until = now.0.saturating_add(ttl);
-            let was_held = self.lease_until[k] != 0;
-            self.lease_until[k] = until;
+            let was_held = self.drops[k].lease_until != 0;
+            self.drops[k].lease_until = until;
             if was_held {
                 sim.rec.incr(self.m.renewals);
             } else {
@@ -614,7 +618,7 @@ impl LeaseManager {
                     self.fed.1 += f.targets_per_establishment;
                 }
                 self.set_held(self.held + 1, services, sim);
-                if until < self.timer_at[k] {
+                if until < self.drops[k].timer_at {
                     self.schedule_timer(idx, d, until, sim);
                 }
             }
@@ -691,7 +695,7 @@ impl LeaseManager {
         for &h in hosts.iter().filter(|&&h| h < n_hosts) {
             let host = &mut self.hosts[h];
             for &d in &host.queue {
-                self.job[d as usize] = NO_JOB;
+                self.drops[d as usize].job = NO_JOB;
             }
             lost += host.queue.len() as u64;
             self.queued -= host.queue.len() as u64;
@@ -699,9 +703,9 @@ impl LeaseManager {
             self.busy -= host.busy as u64;
             host.busy = 0;
             for d in (h..self.n as usize).step_by(n_hosts) {
-                if matches!(self.job[d], RUN_RENEW | RUN_ESTABLISH | RUN_FAIL) {
-                    self.job[d] = NO_JOB;
-                    self.generation[d] = next_generation(self.generation[d]);
+                if matches!(self.drops[d].job, RUN_RENEW | RUN_ESTABLISH | RUN_FAIL) {
+                    self.drops[d].job = NO_JOB;
+                    self.drops[d].generation = next_generation(self.drops[d].generation);
                     lost += 1;
                 }
             }

@@ -94,6 +94,7 @@ impl World {
         sim.rec.record(cl.m.call_all, latency_ns);
         if let ReplyTo::Sink(k) = cl.reply_to
             && let Some(sink) = self.sinks.get(k as usize)
+            && !sink.mirror
         {
             sim.rec.incr(sink.completions);
             sim.rec.record(sink.call_ok, latency_ns);
@@ -109,6 +110,7 @@ impl World {
         sim.rec.record(cl.m.call_all, duration_ns);
         if let ReplyTo::Sink(k) = cl.reply_to
             && let Some(sink) = self.sinks.get(k as usize)
+            && !sink.mirror
         {
             sim.rec.incr(sink.failures);
             sim.rec.record(sink.call_all, duration_ns);

@@ -33,7 +33,7 @@ use crate::request::{Caller, Outcome, Request};
 use crate::request_path::client::{Client, Failure, Mode, Parent, ReplyTo, TRIVIAL_SLOT};
 use crate::request_path::retry::{AttemptEnd, Denied, Gate};
 use crate::request_path::service::{Service, Skip, Wait};
-use crate::request_path::sink::Sink;
+use crate::request_path::sink::{Sink, SinkMirror};
 use crate::spec::{Action, TimedAction, WorldSpec};
 use sim_core::{Model, Sim, SimDuration, SimTime};
 
@@ -72,10 +72,31 @@ impl World {
             .iter()
             .map(|s| Service::new(s, seed, &mut sim.rec))
             .collect();
+        // A sink one client alone reports to mirrors that client's metrics (recorded once).
+        let mut feeders: Vec<(u32, Option<usize>)> = vec![(0, None); spec.sinks.len()];
+        for (i, c) in clients.iter().enumerate() {
+            if let ReplyTo::Sink(k) = c.reply_to
+                && let Some(f) = feeders.get_mut(k as usize)
+            {
+                *f = (f.0 + 1, Some(i));
+            }
+        }
         let sinks = spec
             .sinks
             .iter()
-            .map(|s| Sink::new(s, &mut sim.rec))
+            .zip(&feeders)
+            .map(|(s, &(n, who))| {
+                let mirror = who.filter(|_| n == 1).map(|i| {
+                    let m = &clients[i].m;
+                    SinkMirror {
+                        successes: m.successes,
+                        give_ups: m.give_ups,
+                        call_ok: m.call_ok,
+                        call_all: m.call_all,
+                    }
+                });
+                Sink::new(s, &mut sim.rec, mirror)
+            })
             .collect();
         let mut world = World {
             clients,
