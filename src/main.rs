@@ -57,6 +57,17 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Predict from a fluid model, without simulating: the healthy and collapsed equilibria,
+    /// the bistable load range, the tipping backlog and trigger, the recovery time; each
+    /// variant side by side (docs/analytic.md). Exit 3 if no variant is inside the model's
+    /// scope (the message names the part outside it).
+    Analyze {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        /// Analyse only this variant (`baseline` is the file as written).
+        #[arg(long)]
+        variant: Option<String>,
+    },
     /// Perturb each `[incident] inferred` parameter by ± p and report whether the replay's
     /// shape (self-healing, verdicts, order of variants) flips: knife edges. See
     /// docs/replications.md.
@@ -194,6 +205,7 @@ fn main() -> ExitCode {
             quiet,
         })),
         Command::Check { file } => cmd_check(&file),
+        Command::Analyze { file, variant } => cmd_analyze(&file, variant.as_deref()),
         Command::Sweep {
             file,
             jobs,
@@ -261,6 +273,44 @@ fn load(file: &Path) -> Result<Scenario, Failure> {
 fn cmd_check(file: &Path) -> Result<(), Failure> {
     let sc = load(file)?;
     println!("ok: {sc}");
+    Ok(())
+}
+
+/// `metastable analyze`: every variant (or one) through the fluid model; exit 3 when none
+/// is inside its scope.
+fn cmd_analyze(file: &Path, variant: Option<&str>) -> Result<(), Failure> {
+    let sc = load(file)?;
+    let chosen: Vec<&Scenario> = match variant {
+        Some(name) => vec![sc.variant_named(name).ok_or_else(|| {
+            let mut names = vec!["baseline".to_string()];
+            names.extend(sc.variants.iter().map(|v| v.name.clone()));
+            input(anyhow!(
+                "--variant: no variant named {name:?} (known: {})",
+                names.join(", ")
+            ))
+        })?],
+        None => sc.with_variants(),
+    };
+    let rows: Vec<_> = chosen
+        .iter()
+        .map(|v| metastable::analytic::analyze(v))
+        .collect();
+    for a in rows.iter().flatten() {
+        print!("{}", metastable::analytic::report::describe(a));
+    }
+    if rows.len() > 1 || rows.iter().any(|r| r.is_err()) {
+        println!("side by side:");
+        print!("{}", metastable::analytic::report::table(&rows));
+    }
+    if rows.iter().all(|r| r.is_err()) {
+        return Err(Failure {
+            code: 3,
+            error: anyhow!(
+                "no variant of {} is inside the fluid model's scope",
+                file.display()
+            ),
+        });
+    }
     Ok(())
 }
 

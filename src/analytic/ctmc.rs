@@ -1,0 +1,1 @@
+//! Exact continuous-time Markov chains of small instances (filled in below).

@@ -1,0 +1,29 @@
+//! The analytic companion to the simulator (`metastable analyze`; docs/analytic.md).
+//!
+//! Owns: models of a scenario that are solved rather than simulated —
+//!
+//! - `scope.rs`: what the fluid model covers, read from a validated [`crate::Scenario`]
+//!   (one client tier into one service); anything else is an [`scope::OutOfScope`] naming the
+//!   part of the file;
+//! - `queueing.rs`: the formulas (Erlang C, waiting-time tails, survival functions, the
+//!   probability that an attempt is late);
+//! - `fluid.rs`: equilibria (healthy, collapsed), their stability, the critical backlog and
+//!   the bistable load range;
+//! - `transient.rs`: the fluid model in time, driven by the scenario's triggers: recovery time
+//!   and the shortest tipping trigger;
+//! - `ctmc.rs`: exact continuous-time Markov chains of small instances (M/M/c/K, a small
+//!   retrying system): stationary distributions and expected hitting times;
+//! - `report.rs`: one analysis per variant and the text the command prints.
+//!
+//! Uses `scenario/` (the validated types) and `run/` only in tests; nothing outside `cli/`
+//! and `main.rs` imports it, and it never runs the simulator.
+
+pub mod ctmc;
+pub mod fluid;
+pub mod queueing;
+pub mod report;
+pub mod scope;
+pub mod transient;
+
+pub use report::{Analysis, analyze};
+pub use scope::{Model, OutOfScope, model_of};
