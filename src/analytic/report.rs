@@ -136,12 +136,12 @@ pub fn describe(a: &Analysis) -> String {
             e.capacity_per_s
         ),
         (None, Some(lo), Some(hi)) => {
-            format!("never bistable: healthy up to {hi:.1}{u}, collapsed from {lo:.1}{u}")
+            format!("never bistable: healthy up to {hi:.1}{u}, overloaded from {lo:.1}{u}")
         }
         (None, None, Some(hi)) => format!(
             "never bistable: healthy up to {hi:.1}{u}, no collapsed state below 64 × capacity"
         ),
-        (None, Some(lo), None) => format!("never healthy; collapsed from {lo:.1}{u}"),
+        (None, Some(lo), None) => format!("never healthy; overloaded from {lo:.1}{u}"),
         (None, None, None) => "no equilibrium found".to_string(),
     };
     let _ = writeln!(s, "  load range: {range}");
@@ -159,6 +159,9 @@ pub fn describe(a: &Analysis) -> String {
     if let Some((from, to)) = m.trigger {
         let crit = match a.critical_trigger_s {
             Some(d) => format!("{d:.2} s (the scenario's lasts {:.2} s)", to - from),
+            None if a.equilibria.collapsed.is_none() => {
+                "none: without a collapsed state every trigger heals once it ends".to_string()
+            }
             None => format!("none up to {:.0} s", a.critical_search_s),
         };
         let _ = writeln!(

@@ -407,8 +407,10 @@ pub fn with_trigger_duration(m: &Model, d: f64) -> Option<Model> {
     Some(x)
 }
 
-/// Does the fluid run with the first trigger lasting `d` stay down (not recovered `settle_s`
-/// after the trigger's end)?
+/// Does the fluid run with the first trigger lasting `d` tip the system: not recovered
+/// `settle_s` after the trigger's end, and its backlog not draining over the last 10 s? (A
+/// design without a collapsed equilibrium never tips: a longer trigger only takes longer to
+/// drain.)
 pub fn tips(m: &Model, d: f64, settle_s: f64) -> bool {
     let Some(x) = with_trigger_duration(m, d) else {
         return false;
@@ -416,16 +418,20 @@ pub fn tips(m: &Model, d: f64, settle_s: f64) -> bool {
     let Some((from, to)) = x.trigger else {
         return false;
     };
-    let path = simulate(&x, to + settle_s);
+    let horizon = to + settle_s;
+    let path = simulate(&x, horizon);
     let baseline = path.success_ratio(x.warmup_s.min(from), from);
-    path.recovered_at(to, x.recovery_fraction * baseline)
-        .is_none()
+    let down = path
+        .recovered_at(to, x.recovery_fraction * baseline)
+        .is_none();
+    let draining = path.backlog_at(horizon - 1.0) < path.backlog_at(horizon - 11.0) - 1.0;
+    down && !draining
 }
 
 /// The shortest duration of the first trigger that tips the system (to 1 % or 0.05 s), if one
 /// up to `max_s` does.
 pub fn critical_duration(m: &Model, max_s: f64, settle_s: f64) -> Option<f64> {
-    if !tips(m, max_s, settle_s) {
+    if super::fluid::collapsed(m).is_none() || !tips(m, max_s, settle_s) {
         return None;
     }
     let (mut lo, mut hi) = (0.0, max_s);
