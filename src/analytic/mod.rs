@@ -13,6 +13,8 @@
 //!   and the shortest tipping trigger;
 //! - `ctmc.rs`: exact continuous-time Markov chains of small instances (M/M/c/K, a small
 //!   retrying system): stationary distributions and expected hitting times;
+//! - `splitting.rs`: fixed-effort importance splitting for rare tipping probabilities on those
+//!   chains, against crude Monte Carlo at equal cost;
 //! - `report.rs`: one analysis per variant and the text the command prints.
 //!
 //! Uses `scenario/` (the validated types) and `run/` only in tests; nothing outside `cli/`
@@ -23,6 +25,7 @@ pub mod fluid;
 pub mod queueing;
 pub mod report;
 pub mod scope;
+pub mod splitting;
 pub mod transient;
 
 pub use report::{Analysis, analyze};
