@@ -342,17 +342,17 @@ pub fn model_of(sc: &Scenario) -> Result<Model, OutOfScope> {
     };
     let mut actions = Vec::new();
     for a in &w.actions {
-        let ok = match &a.action {
+        let ok = matches!(
+            &a.action,
             Action::SetRate { .. }
-            | Action::SetServers { .. }
-            | Action::SetSlowdown { .. }
-            | Action::SetErrorRate { .. }
-            | Action::Outage { .. }
-            | Action::Restore { .. }
-            | Action::SetPartition { .. }
-            | Action::SetRetries { .. } => true,
-            _ => false,
-        };
+                | Action::SetServers { .. }
+                | Action::SetSlowdown { .. }
+                | Action::SetErrorRate { .. }
+                | Action::Outage { .. }
+                | Action::Restore { .. }
+                | Action::SetPartition { .. }
+                | Action::SetRetries { .. }
+        );
         if !ok {
             return Err(out(
                 "triggers",

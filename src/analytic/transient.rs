@@ -212,9 +212,8 @@ pub fn simulate(m: &Model, horizon: f64) -> Path {
             let cap = bound(m, mu);
             let congested = backlog > 1.0;
             let over = a > mu;
-            let reject = if backlog >= cap - 1.0 && over && !m.expired_leave {
-                1.0 - mu / a
-            } else if backlog >= cap - 1.0 && over && bound_is_shedding(m, mu) {
+            let sheds = !m.expired_leave || bound_is_shedding(m, mu);
+            let reject = if backlog >= cap - 1.0 && over && sheds {
                 1.0 - mu / a
             } else {
                 0.0
