@@ -15,6 +15,8 @@ use super::scope::{Budget, Load, Model, Order};
 /// One equilibrium of the fluid model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Equilibrium {
+    /// Cache hit ratio (0 without a cache).
+    pub hit_ratio: f64,
     /// First tries per second.
     pub first_per_s: f64,
     /// Attempts per second at the service.
@@ -54,6 +56,8 @@ pub struct Equilibria {
     /// The smallest backlog (waiting requests) from which the system tips, if a backlog can tip
     /// it (FIFO-like order): the unstable equilibrium.
     pub critical_backlog: Option<f64>,
+    /// With a cache: the hit ratio below which the misses alone exceed capacity.
+    pub critical_hit_ratio: Option<f64>,
 }
 
 impl Equilibria {
@@ -158,6 +162,23 @@ pub fn first_rate(m: &Model, p: f64, ok_s: f64) -> f64 {
     }
 }
 
+/// The cache's steady hit ratio when calls arrive at `first` and a miss fills its key with
+/// probability `fill` (0 without a cache).
+pub fn hit_ratio(m: &Model, first: f64, fill: f64) -> f64 {
+    m.cache.as_ref().map_or(0.0, |c| {
+        c.hit_ratio(&c.steady_occupancy(first, fill.clamp(0.0, 1.0)))
+    })
+}
+
+/// Probability that a miss call fills its key: it succeeded (look-aside), or one of its
+/// attempts was answered at all (read-through; `answered` per attempt).
+pub fn fill_probability(m: &Model, p: f64, amp: f64, answered: f64) -> f64 {
+    match &m.cache {
+        Some(c) if c.read_through => 1.0 - (1.0 - answered.clamp(0.0, 1.0)).powf(amp.max(1.0)),
+        _ => (amp * (1.0 - p)).clamp(0.0, 1.0),
+    }
+}
+
 /// `P(late)` of an attempt at a stationary (healthy) queue with arrival rate `a`; `None` at
 /// or above capacity.
 fn p_healthy(m: &Model, a: f64) -> Option<(f64, f64)> {
@@ -214,11 +235,14 @@ fn p_overload(m: &Model, a: f64, mu: f64) -> f64 {
     fail.clamp(0.0, 1.0)
 }
 
-fn point(m: &Model, first: f64, a: f64, p: f64, slope: f64, backlog: Backlog) -> Equilibrium {
+#[allow(clippy::too_many_arguments)]
+fn point(first: f64, hit: f64, a: f64, p: f64, slope: f64, backlog: Backlog) -> Equilibrium {
+    let misses = first * (1.0 - hit);
     let amp = if first > 0.0 { a / first } else { 1.0 };
-    let success = (amp * (1.0 - p)).clamp(0.0, 1.0);
-    let _ = m;
+    let per_miss = if misses > 0.0 { a / misses } else { 1.0 };
+    let success = (hit + (1.0 - hit) * per_miss * (1.0 - p)).clamp(0.0, 1.0);
     Equilibrium {
+        hit_ratio: hit,
         first_per_s: first,
         attempts_per_s: a,
         p_fail: p,
@@ -235,16 +259,18 @@ fn point(m: &Model, first: f64, a: f64, p: f64, slope: f64, backlog: Backlog) ->
 pub fn healthy(m: &Model) -> Option<Equilibrium> {
     let mu = m.capacity();
     let s_mean = mean_s(&m.service_time);
-    let map = |a: f64| -> Option<(f64, f64, f64)> {
+    let map = |a: f64| -> Option<(f64, f64, f64, f64)> {
         let (p, wait) = p_healthy(m, a)?;
         let ok_s = wait + s_mean;
         let first = first_rate(m, p, ok_s);
         let att = m.timeout_s.map_or(ok_s, |t| (1.0 - p) * ok_s + p * t);
-        Some((first * amplification(m, p, first, att), p, first))
+        let amp = amplification(m, p, first, att);
+        let hit = hit_ratio(m, first, fill_probability(m, p, amp, 1.0));
+        Some((first * (1.0 - hit) * amp, p, first, hit))
     };
     let mut a = first_rate(m, 0.0, s_mean).min(mu * (1.0 - 1e-9));
     for _ in 0..100_000 {
-        let (next, _, _) = map(a)?;
+        let (next, ..) = map(a)?;
         if next >= mu {
             return None;
         }
@@ -259,7 +285,7 @@ pub fn healthy(m: &Model) -> Option<Equilibrium> {
             next
         };
     }
-    let (_, p, first) = map(a)?;
+    let (_, p, first, hit) = map(a)?;
     let h = 1e-6 * mu;
     let slope = match (map(a + h), map((a - h).max(0.0))) {
         (Some((up, ..)), Some((down, ..))) => (up - down) / (2.0 * h),
@@ -267,8 +293,8 @@ pub fn healthy(m: &Model) -> Option<Equilibrium> {
     };
     let (_, wait) = p_healthy(m, a)?;
     Some(point(
-        m,
         first,
+        hit,
         a,
         p,
         slope,
@@ -281,10 +307,18 @@ pub fn healthy(m: &Model) -> Option<Equilibrium> {
 pub fn collapsed(m: &Model) -> Option<Equilibrium> {
     let mu = m.capacity();
     let t = m.timeout_s.unwrap_or(0.0);
+    let answered: f64 = if overload_age(m, mu).is_infinite() {
+        1.0
+    } else {
+        0.0
+    };
     let map = |a: f64| {
         let p = p_overload(m, a, mu);
         let first = first_rate(m, p, t.max(mean_s(&m.service_time)));
-        (first * amplification(m, p, first, t), p, first)
+        let amp = amplification(m, p, first, t);
+        let answered = answered.max((mu / a).min(1.0));
+        let hit = hit_ratio(m, first, fill_probability(m, p, amp, answered));
+        (first * (1.0 - hit) * amp, p, first, hit)
     };
     let lo0 = mu * (1.0 + 1e-9);
     let (h_lo, ..) = map(lo0);
@@ -311,7 +345,7 @@ pub fn collapsed(m: &Model) -> Option<Equilibrium> {
         }
     }
     let a = 0.5 * (lo + hi);
-    let (_, p, first) = map(a);
+    let (_, p, first, hit) = map(a);
     let d = 1e-6 * a;
     let slope = (map(a + d).0 - map(a - d).0) / (2.0 * d);
     let age = overload_age(m, mu);
@@ -323,7 +357,7 @@ pub fn collapsed(m: &Model) -> Option<Equilibrium> {
             overflow_per_s: a - mu,
         }
     };
-    Some(point(m, first, a, p, slope, backlog))
+    Some(point(first, hit, a, p, slope, backlog))
 }
 
 /// Failure probability of an attempt that finds `b` requests waiting ahead of it (FIFO): its
@@ -358,10 +392,12 @@ pub fn critical_backlog(m: &Model) -> Option<f64> {
     let mu = m.capacity();
     let t = m.timeout_s?;
     let s_mean = mean_s(&m.service_time);
+    // The cache does not empty at once: its healthy hit ratio is held.
+    let hit = healthy(m).map_or(0.0, |h| h.hit_ratio);
     let over = |b: f64| {
         let p = p_behind(m, b);
         let first = first_rate(m, p, b / mu + s_mean);
-        first * amplification(m, p, first, t) >= mu
+        first * (1.0 - hit) * amplification(m, p, first, t) >= mu
     };
     if over(0.0) {
         return Some(0.0);
@@ -402,7 +438,16 @@ pub fn equilibria(m: &Model) -> Equilibria {
         healthy: healthy(m),
         collapsed: collapsed(m),
         critical_backlog: critical_backlog(m),
+        critical_hit_ratio: critical_hit_ratio(m),
     }
+}
+
+/// With a cache: the hit ratio below which the misses alone (no retries yet) exceed capacity,
+/// `1 − μ/F`: a flush or a cold start that leaves the hit ratio below it builds a backlog.
+pub fn critical_hit_ratio(m: &Model) -> Option<f64> {
+    m.cache.as_ref()?;
+    let first = first_rate(m, 0.0, mean_s(&m.service_time));
+    (first > 0.0).then(|| (1.0 - m.capacity() / first).max(0.0))
 }
 
 /// The load range (in the model's load knob: rate or users) in which the design is bistable:
@@ -420,7 +465,7 @@ pub struct LoadRange {
 impl LoadRange {
     pub fn bistable(&self) -> Option<(f64, f64)> {
         match (self.collapse_from, self.healthy_until) {
-            (Some(lo), Some(hi)) if lo < hi => Some((lo, hi)),
+            (Some(lo), Some(hi)) if lo < hi * (1.0 - 1e-4) => Some((lo, hi)),
             _ => None,
         }
     }

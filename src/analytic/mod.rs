@@ -7,6 +7,8 @@
 //!   part of the file;
 //! - `queueing.rs`: the formulas (Erlang C, waiting-time tails, survival functions, the
 //!   probability that an attempt is late);
+//! - `cache.rs`: a client cache's hit ratio (Zipf popularity bins, Che's approximation of
+//!   LRU, look-aside or read-through fills) and its fluid occupancy in time;
 //! - `fluid.rs`: equilibria (healthy, collapsed), their stability, the critical backlog and
 //!   the bistable load range;
 //! - `transient.rs`: the fluid model in time, driven by the scenario's triggers: recovery time
@@ -20,6 +22,7 @@
 //! Uses `scenario/` (the validated types) and `run/` only in tests; nothing outside `cli/`
 //! and `main.rs` imports it, and it never runs the simulator.
 
+pub mod cache;
 pub mod ctmc;
 pub mod fluid;
 pub mod queueing;

@@ -29,12 +29,14 @@ pub fn analyze(sc: &Scenario) -> Result<Analysis, OutOfScope> {
     let range = fluid::load_range(&model);
     let outcome = transient::outcome(&model, 0.0);
     let (critical_trigger_s, critical_search_s) = match model.trigger {
-        Some((from, _)) => {
+        Some((from, to)) if to - from > 0.0 && !instantaneous(&model) => {
             let max = (model.duration_s - from - 30.0).clamp(1.0, 600.0);
-            let settle = (model.duration_s - from).max(60.0);
+            // Judged this long after the trigger's end: a collapse is growing or pinned by
+            // then, a slow drain is already draining (transient::tips).
+            let settle = (20.0 * model.timeout_s.unwrap_or(1.0)).max(30.0);
             (transient::critical_duration(&model, max, settle), max)
         }
-        None => (None, 0.0),
+        _ => (None, 0.0),
     };
     Ok(Analysis {
         model,
@@ -44,6 +46,18 @@ pub fn analyze(sc: &Scenario) -> Result<Analysis, OutOfScope> {
         critical_trigger_s,
         critical_search_s,
     })
+}
+
+/// The first trigger acts at an instant (a cache flush): its duration means nothing.
+fn instantaneous(m: &Model) -> bool {
+    let Some((from, _)) = m.trigger else {
+        return false;
+    };
+    let at = sim_core::SimTime::from_secs_f64(from);
+    m.actions
+        .iter()
+        .filter(|a| a.at == at)
+        .all(|a| matches!(a.action, models::Action::FlushCache { .. }))
 }
 
 fn knob_unit(m: &Model) -> &'static str {
@@ -62,7 +76,12 @@ fn eq_line(e: &Equilibrium) -> String {
         }
     };
     format!(
-        "{:.1} first tries/s, {:.1} attempts/s (×{:.2}), P(attempt fails) {:.4}, success {:.3}, goodput {:.1}/s, {}; map slope {:.3} ({})",
+        "{}{:.1} first tries/s, {:.1} attempts/s (×{:.2}), P(attempt fails) {:.4}, success {:.3}, goodput {:.1}/s, {}; map slope {:.3} ({})",
+        if e.hit_ratio > 0.0 {
+            format!("hit ratio {:.3}, ", e.hit_ratio)
+        } else {
+            String::new()
+        },
         e.first_per_s,
         e.attempts_per_s,
         e.amplification,
@@ -128,6 +147,13 @@ pub fn describe(a: &Analysis) -> String {
             let _ = writeln!(s, "  tipping backlog: none (no backlog tips this design)");
         }
     }
+    if let Some(h) = e.critical_hit_ratio {
+        let warm = e.healthy.as_ref().map_or(0.0, |x| x.hit_ratio);
+        let _ = writeln!(
+            s,
+            "  cache: hit ratio {warm:.3} when healthy; below {h:.3} the misses alone exceed capacity"
+        );
+    }
     let r = &a.range;
     let range = match (r.bistable(), r.collapse_from, r.healthy_until) {
         (Some((lo, hi)), ..) => format!(
@@ -156,7 +182,9 @@ pub fn describe(a: &Analysis) -> String {
             o.backlog_at_end, o.trigger_end_s
         );
     }
-    if let Some((from, to)) = m.trigger {
+    if let Some((from, to)) = m.trigger
+        && !instantaneous(m)
+    {
         let crit = match a.critical_trigger_s {
             Some(d) => format!("{d:.2} s (the scenario's lasts {:.2} s)", to - from),
             None if a.equilibria.collapsed.is_none() => {

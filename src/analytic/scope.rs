@@ -2,7 +2,8 @@
 //! tier (open or closed loop; per-attempt timeout, call deadline, retries, backoff, retry
 //! budgets) into one service (`c` servers, a service-time distribution, a queue bound,
 //! FIFO / LIFO / adaptive LIFO / CoDel, drop-expired, abandonment, a queue-age limit, an error
-//! rate), and the triggers that act on them. Anything else is refused with [`OutOfScope`],
+//! rate), with a client-side cache (look-aside or read-through), and the triggers that act on
+//! them. Anything else is refused with [`OutOfScope`],
 //! naming the part of the file the model does not cover — never a made-up answer.
 
 use std::fmt;
@@ -10,6 +11,7 @@ use std::fmt;
 use models::policy::{BackoffKind, Jitter, RetryBudgetConfig};
 use models::{Action, Discipline, Dist, Mode, ReplyTo, TimedAction};
 
+use super::cache::CacheModel;
 use crate::scenario::Scenario;
 
 /// A part of the scenario the fluid model does not cover.
@@ -116,6 +118,8 @@ pub struct Model {
     /// Work that waited longer than this is shed (answered "rejected").
     pub max_queue_age_s: Option<f64>,
     pub error_rate: f64,
+    /// The client's cache, if it has one.
+    pub cache: Option<CacheModel>,
     /// Triggers and actions on the client and service, in time order.
     pub actions: Vec<TimedAction>,
     /// Scenario horizon, warm-up and the recovery definition.
@@ -258,9 +262,6 @@ pub fn model_of(sc: &Scenario) -> Result<Model, OutOfScope> {
     }
     let cl = callers[0];
     let cp = |f: &str| format!("clients[{}].{f}", cl.name);
-    if cl.cache.is_some() {
-        return Err(out(&cp("cache"), "look-aside caches are not modelled yet"));
-    }
     if cl.dns.is_some() {
         return Err(out(&cp("dns"), "name resolution"));
     }
@@ -352,12 +353,13 @@ pub fn model_of(sc: &Scenario) -> Result<Model, OutOfScope> {
                 | Action::Restore { .. }
                 | Action::SetPartition { .. }
                 | Action::SetRetries { .. }
+                | Action::FlushCache { .. }
         );
         if !ok {
             return Err(out(
                 "triggers",
                 &format!(
-                    "the action {:?} at {:.1} s is not in the fluid model (covered: rate, servers, slowdown, error_rate, outage, restore, partition, retries_off/on)",
+                    "the action {:?} at {:.1} s is not in the fluid model (covered: rate, servers, slowdown, error_rate, outage, restore, partition, retries_off/on, cache_flush)",
                     a.action,
                     a.at.as_secs_f64()
                 ),
@@ -389,6 +391,7 @@ pub fn model_of(sc: &Scenario) -> Result<Model, OutOfScope> {
         expired_leave: svc.drop_expired || svc.queue_abandonment,
         max_queue_age_s: svc.admission.max_queue_age.map(|a| secs(a.as_nanos())),
         error_rate: svc.error_rate,
+        cache: cl.cache.as_ref().map(CacheModel::from_spec),
         actions,
         duration_s: sc.duration.as_secs_f64(),
         warmup_s: sc.warmup.as_secs_f64(),

@@ -128,6 +128,7 @@ pub fn simulate(m: &Model, horizon: f64) -> Path {
         Budget::Grpc { max, .. } => max,
         _ => 0.0,
     };
+    let mut occ = m.cache.as_ref().map(|c| c.initial());
     let mut windows = vec![(0.0, 0.0, 0.0); horizon.ceil() as usize];
     let mut vars = vec![0.0; windows.len()];
     for step in 0..steps {
@@ -165,6 +166,11 @@ pub fn simulate(m: &Model, horizon: f64) -> Path {
                     }
                 }
                 Action::SetRetries { enabled, .. } => env.retries = enabled,
+                Action::FlushCache { .. } => {
+                    if let Some(o) = occ.as_mut() {
+                        o.iter_mut().for_each(|x| *x = 0.0);
+                    }
+                }
                 _ => {}
             }
         }
@@ -190,7 +196,11 @@ pub fn simulate(m: &Model, horizon: f64) -> Path {
             Load::Open { .. } => env.rate,
             Load::Closed { .. } => first_rate(m, p_prev, backlog / mu.max(1e-9) + s_mean),
         };
-        due[0] = first;
+        let hit = match (&m.cache, &occ) {
+            (Some(c), Some(o)) => c.hit_ratio(o),
+            _ => 0.0,
+        };
+        due[0] = first * (1.0 - hit);
         let a: f64 = due.iter().sum();
         // Failure probability of the attempts sent now, and how long until the client knows.
         let (p, reject, detect) = if env.down {
@@ -249,6 +259,7 @@ pub fn simulate(m: &Model, horizon: f64) -> Path {
         p_prev = p;
         // Retries: demand per attempt number, the budget's fluid balance, the ring.
         let mut demand = 0.0;
+        let first_s = due[0];
         for (k, &ak) in due.iter().enumerate() {
             if k + 1 < n_att {
                 demand += ak * p;
@@ -258,9 +269,9 @@ pub fn simulate(m: &Model, horizon: f64) -> Path {
         match m.budget {
             Budget::Unlimited => {}
             Budget::Bucket { fill, size } => {
-                tokens = (tokens + fill * first * dt).min(size);
+                tokens = (tokens + fill * first_s * dt).min(size);
                 if tokens <= 1.0 {
-                    allowed = allowed.min(fill * first);
+                    allowed = allowed.min(fill * first_s);
                 }
                 tokens = (tokens - allowed * dt).max(0.0);
             }
@@ -271,7 +282,7 @@ pub fn simulate(m: &Model, horizon: f64) -> Path {
                 refund,
             } => {
                 let c = if detect > 0.0 { timeout_cost } else { cost };
-                let refill = refund * first * (1.0 - p);
+                let refill = refund * first_s * (1.0 - p);
                 tokens = (tokens + refill * dt).min(capacity);
                 if tokens < c {
                     allowed = allowed.min(refill / c);
@@ -285,7 +296,7 @@ pub fn simulate(m: &Model, horizon: f64) -> Path {
                 }
             }
             Budget::Finagle { .. } | Budget::Envoy { .. } => {
-                let cap = budget_cap(m, p, first, t_out.max(s_mean)) * first;
+                let cap = budget_cap(m, p, first_s, t_out.max(s_mean)) * first_s;
                 allowed = allowed.min(cap);
             }
         }
@@ -296,6 +307,23 @@ pub fn simulate(m: &Model, horizon: f64) -> Path {
                 let at = (step + ((delay / dt).round() as usize).max(1)) % ring_len;
                 ring[k + 1][at] += ak * p * share;
             }
+        }
+        // The cache: misses fill their keys when answered (read-through) or successful.
+        if let (Some(c), Some(o)) = (&m.cache, occ.as_mut()) {
+            let misses = due[0].max(1e-12);
+            // Answers come from completions: at most `μ` per second while a backlog waits,
+            // shared between first tries and retries like the arrivals.
+            let answered = if backlog > 0.0 {
+                a.min(mu)
+            } else {
+                a * (1.0 - reject)
+            };
+            let fill = if c.read_through {
+                answered / a.max(1e-12)
+            } else {
+                (a * (1.0 - p)).min(answered) / misses
+            };
+            c.step(o, first, fill, dt);
         }
         // The queue.
         let admitted = a * (1.0 - reject);
@@ -313,7 +341,7 @@ pub fn simulate(m: &Model, horizon: f64) -> Path {
         }
         let w = (t as usize).min(windows.len().saturating_sub(1));
         windows[w].0 += first * dt;
-        windows[w].1 += a * (1.0 - p) * dt;
+        windows[w].1 += (a * (1.0 - p) + first * hit) * dt;
         windows[w].2 = backlog + held;
         vars[w] = var;
     }
