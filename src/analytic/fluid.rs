@@ -268,6 +268,35 @@ pub fn healthy(m: &Model) -> Option<Equilibrium> {
         let hit = hit_ratio(m, first, fill_probability(m, p, amp, 1.0));
         Some((first * (1.0 - hit) * amp, p, first, hit))
     };
+    if matches!(m.load, Load::Closed { .. }) {
+        // A closed loop's map falls as waits lengthen calls: the smallest crossing of the
+        // diagonal, by a scan of (0, μ) and bisection.
+        let g = |a: f64| map(a).map(|x| x.0 - a);
+        let n = 2000;
+        let mut prev = mu * 1e-6;
+        let mut found = None;
+        for i in 1..n {
+            let x = mu * i as f64 / n as f64;
+            match g(x) {
+                Some(v) if v <= 0.0 => {
+                    found = Some((prev, x));
+                    break;
+                }
+                Some(_) => prev = x,
+                None => return None,
+            }
+        }
+        let (mut lo, mut hi) = found?;
+        for _ in 0..100 {
+            let mid = 0.5 * (lo + hi);
+            if g(mid).is_some_and(|v| v > 0.0) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        return finish(m, 0.5 * (lo + hi), &map);
+    }
     let mut a = first_rate(m, 0.0, s_mean).min(mu * (1.0 - 1e-9));
     for _ in 0..100_000 {
         let (next, ..) = map(a)?;
@@ -278,13 +307,18 @@ pub fn healthy(m: &Model) -> Option<Equilibrium> {
             a = next;
             break;
         }
-        // Damped for closed loops (their map can decrease); plain for open loops.
-        a = if matches!(m.load, Load::Closed { .. }) {
-            0.5 * (a + next)
-        } else {
-            next
-        };
+        a = next;
     }
+    finish(m, a, &map)
+}
+
+/// The healthy equilibrium at attempt rate `a`, with the map's slope there.
+fn finish(
+    m: &Model,
+    a: f64,
+    map: &dyn Fn(f64) -> Option<(f64, f64, f64, f64)>,
+) -> Option<Equilibrium> {
+    let mu = m.capacity();
     let (_, p, first, hit) = map(a)?;
     let h = 1e-6 * mu;
     let slope = match (map(a + h), map((a - h).max(0.0))) {
@@ -393,10 +427,16 @@ pub fn critical_backlog(m: &Model) -> Option<f64> {
     let t = m.timeout_s?;
     let s_mean = mean_s(&m.service_time);
     // The cache does not empty at once: its healthy hit ratio is held.
-    let hit = healthy(m).map_or(0.0, |h| h.hit_ratio);
+    let h = healthy(m);
+    let hit = h.as_ref().map_or(0.0, |h| h.hit_ratio);
+    // A closed loop's calls last at least the healthy queue's wait.
+    let w_h = match h.map(|h| h.backlog) {
+        Some(Backlog::Stationary { mean_wait_s }) => mean_wait_s,
+        _ => 0.0,
+    };
     let over = |b: f64| {
         let p = p_behind(m, b);
-        let first = first_rate(m, p, b / mu + s_mean);
+        let first = first_rate(m, p, (b / mu).max(w_h) + s_mean);
         first * (1.0 - hit) * amplification(m, p, first, t) >= mu
     };
     if over(0.0) {

@@ -156,11 +156,19 @@ pub fn describe(a: &Analysis) -> String {
     }
     let r = &a.range;
     let range = match (r.bistable(), r.collapse_from, r.healthy_until) {
-        (Some((lo, hi)), ..) => format!(
-            "bistable for loads in [{lo:.1}, {hi:.1}]{u}; below {lo:.1}{u} every trigger heals (hidden capacity {:.0} % of {:.1}/s)",
-            100.0 * lo / e.capacity_per_s,
-            e.capacity_per_s
-        ),
+        (Some((lo, hi)), ..) => {
+            let share = match m.load {
+                Load::Open { .. } => format!(
+                    " (hidden capacity {:.0} % of {:.1}/s)",
+                    100.0 * lo / e.capacity_per_s,
+                    e.capacity_per_s
+                ),
+                Load::Closed { .. } => String::new(),
+            };
+            format!(
+                "bistable for loads in [{lo:.1}, {hi:.1}]{u}; below {lo:.1}{u} every trigger heals{share}"
+            )
+        }
         (None, Some(lo), Some(hi)) => {
             format!("never bistable: healthy up to {hi:.1}{u}, overloaded from {lo:.1}{u}")
         }
