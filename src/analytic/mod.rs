@@ -17,14 +17,17 @@
 //!   retrying system): stationary distributions and expected hitting times;
 //! - `splitting.rs`: fixed-effort importance splitting for rare tipping probabilities on those
 //!   chains, against crude Monte Carlo at equal cost;
-//! - `report.rs`: one analysis per variant and the text the command prints.
+//! - `report.rs`: one analysis per variant and the text the command prints;
+//! - `map_line.rs`: the predicted boundary `metastable map` draws over its heat map.
 //!
-//! Uses `scenario/` (the validated types) and `run/` only in tests; nothing outside `cli/`
-//! and `main.rs` imports it, and it never runs the simulator.
+//! Uses `scenario/` (the validated types) and, for the map line, `sweep/`'s plan (to build a
+//! row's scenario); nothing but `cli/` (the map line) and `main.rs` imports it, and it never
+//! runs the simulator.
 
 pub mod cache;
 pub mod ctmc;
 pub mod fluid;
+pub mod map_line;
 pub mod queueing;
 pub mod report;
 pub mod scope;

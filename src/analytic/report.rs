@@ -49,7 +49,7 @@ pub fn analyze(sc: &Scenario) -> Result<Analysis, OutOfScope> {
 }
 
 /// The first trigger acts at an instant (a cache flush): its duration means nothing.
-fn instantaneous(m: &Model) -> bool {
+pub fn instantaneous(m: &Model) -> bool {
     let Some((from, _)) = m.trigger else {
         return false;
     };

@@ -378,7 +378,9 @@ pub fn map(args: &MapArgs) -> Result<(Outcome, map::MapResult, map::MapPlan), Co
     }
     let png = out.join("map.png");
     let svg = out.join("map.svg");
-    crate::report::plot_map::write_map(&map::figure(&plan, &sweep, &result), &png, &svg)?;
+    let mut figure = map::figure(&plan, &sweep, &result);
+    figure.predicted = crate::analytic::map_line::predicted_critical(&sweep, &plan);
+    crate::report::plot_map::write_map(&figure, &png, &svg)?;
     files.push(png);
     files.push(svg);
     let _ = std::fs::remove_file(&journal);

@@ -635,5 +635,6 @@ pub fn figure(
                 _ => b.critical,
             })
             .collect(),
+        predicted: Vec::new(),
     }
 }
