@@ -171,6 +171,24 @@ fn hidden_capacity_is_capacity_over_attempts_and_the_fixes_remove_collapse() {
             "{k} attempts: {r:?}"
         );
     }
+    // A retry budget caps the amplification in a collapse: Brooker's bucket at fill 0.1 lets
+    // 1.1 attempts per call, so the collapse needs F > μ/1.1; Finagle's 20 % and 10/s
+    // minimum, F·1.2 + 10 > μ.
+    let mut x = m.clone();
+    x.budget = analytic::scope::Budget::Bucket {
+        fill: 0.1,
+        size: 10.0,
+    };
+    let lo = fluid::load_range(&x).collapse_from.expect("collapse");
+    assert!((lo - 300.0 / 1.1).abs() < 1e-3, "bucket: {lo}");
+    x.budget = analytic::scope::Budget::Finagle {
+        fraction: 0.2,
+        min_per_s: 10.0,
+    };
+    x.max_attempts = 4;
+    x.backoff_s = vec![0.0; 3];
+    let lo = fluid::load_range(&x).collapse_from.expect("collapse");
+    assert!((lo - 290.0 / 1.2).abs() < 1e-3, "finagle: {lo}");
     let storm = scenario("retry-storm.toml");
     for v in storm.with_variants() {
         let name = v.variant_name().to_string();

@@ -210,3 +210,59 @@ fn time_to_fill_the_queue_matches_the_chain() {
     }
     check("time to a full queue (s)", &times, exact, 0.005, &text);
 }
+
+/// Leaving the collapsed region: from the moment the queue first fills (entered from an empty
+/// system), the expected time until it is first empty again — the chain's hitting time into
+/// {0 waiting}, averaged over the state through which the full region is entered
+/// (`Ctmc::at_entrance`). Simulated over 1 000 seeds with 1 ms windows: entry = the first
+/// window whose `queue_len_max` reaches 4, exit = the first later window whose
+/// `queue_len_end` is 0 (runs of 15 s: a run that has not filled by then, probability
+/// ≈ e^(−15/1.08), is skipped, at most 10 allowed); allowance 2 ms (a window at each end, and an empty moment inside a
+/// window that refills before it closes, which 1 ms windows make rare).
+#[test]
+#[ignore = "slow shape test: 1 000 runs with 1 ms windows (≈ 1 min in a debug build)"]
+fn time_to_drain_a_full_queue_matches_the_chain() {
+    let (chain, states) = ctmc::retry_system(SYSTEM);
+    let full: Vec<bool> = states.iter().map(|s| s.queue.len() == 4).collect();
+    let empty: Vec<bool> = states.iter().map(|s| s.queue.is_empty()).collect();
+    let (drain, res) = chain.hitting_times(&empty).expect("reachable");
+    assert!(res < 1e-9, "residual {res}");
+    let (v, res) = chain.at_entrance(&full, &drain).expect("reachable");
+    assert!(res < 1e-9, "residual {res}");
+    let exact = v[0];
+    let text = RETRY
+        .replace("duration_s = 2000.0", "duration_s = 15")
+        .replace("warmup_s = 100.0", "warmup_s = 0.0")
+        .replace("window_ms = 1000.0", "window_ms = 1.0");
+    let sc = parse(&text, "ctmc-retry-drain.toml").expect("valid");
+    let mut times = Vec::new();
+    for seed in 1..=1000u64 {
+        let rep = run(&sc, seed);
+        let series = rep.series_of("server").expect("service");
+        let Some(i) = series
+            .iter()
+            .position(|(_, v)| v.queue_len_max.unwrap_or(0.0) >= 4.0)
+        else {
+            continue;
+        };
+        let Some(j) = series[i..]
+            .iter()
+            .position(|(_, v)| v.queue_len_end.unwrap_or(1.0) == 0.0)
+        else {
+            continue;
+        };
+        times.push(series[i + j].0 + 0.001 - (series[i].0 + 0.0005));
+    }
+    assert!(
+        times.len() >= 990,
+        "only {} of 1000 runs filled and drained",
+        times.len()
+    );
+    check(
+        "time from a full queue to an empty one (s)",
+        &times,
+        exact,
+        0.002,
+        &text,
+    );
+}

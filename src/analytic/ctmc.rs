@@ -98,6 +98,36 @@ impl Ctmc {
         Some((h, res))
     }
 
+    /// `E[f(X_τ)]` from each state, `τ` the first time the chain is in `target` (the value at
+    /// the entrance state: e.g. the expected time to leave a region, averaged over where the
+    /// chain enters it), and the residual; `None` if some state cannot reach the target.
+    pub fn at_entrance(&self, target: &[bool], f: &[f64]) -> Option<(Vec<f64>, f64)> {
+        let n = self.len();
+        if n == 0 || n > MAX_DIRECT || target.len() != n || f.len() != n {
+            return None;
+        }
+        let mut a = vec![vec![0.0; n]; n];
+        let mut b = vec![0.0; n];
+        for i in 0..n {
+            if target[i] {
+                a[i][i] = 1.0;
+                b[i] = f[i];
+                continue;
+            }
+            for &(j, r) in &self.out[i] {
+                a[i][j] += r;
+                a[i][i] -= r;
+            }
+        }
+        let v = solve(a, b)?;
+        let mut res = 0.0_f64;
+        for i in (0..n).filter(|&i| !target[i]) {
+            let s: f64 = self.out[i].iter().map(|&(j, r)| r * (v[j] - v[i])).sum();
+            res = res.max(s.abs());
+        }
+        Some((v, res))
+    }
+
     /// `P(reach target by time t)` from `start`, by uniformisation of the chain with the target
     /// made absorbing; the Poisson sum is cut when its remaining mass is below `1e-12`.
     pub fn hit_probability(&self, start: usize, target: &[bool], t: f64) -> f64 {

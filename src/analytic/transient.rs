@@ -12,6 +12,13 @@ use super::fluid::{attempts_allowed, budget_cap, first_rate, late_behind_at};
 use super::queueing::{Wait, late_stationary, mean_s, scaled, scv, survival};
 use super::scope::{Budget, Load, Model, Order};
 
+/// Longest fluid run (seconds); longer scenarios are analysed over this much.
+pub const MAX_HORIZON_S: f64 = 1e6;
+/// Most steps of one fluid run.
+pub const MAX_STEPS: f64 = 2e6;
+/// Most pending-retry slots (attempt numbers × delay slots).
+pub const MAX_RING: f64 = 4e6;
+
 /// One fluid run, reduced to 1-second windows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Path {
@@ -78,13 +85,20 @@ struct Env {
 
 /// Runs the fluid model of `m` from an empty system for `horizon` seconds.
 pub fn simulate(m: &Model, horizon: f64) -> Path {
+    let horizon = horizon.clamp(1.0, MAX_HORIZON_S);
     let t_out = m.timeout_s.unwrap_or(0.0);
     let s_mean = mean_s(&m.service_time);
     let s_scv = scv(&m.service_time);
-    let dt = (t_out / 100.0).clamp(0.001, 0.02);
-    let steps = (horizon / dt).ceil() as usize;
     let n_att = attempts_allowed(m) as usize;
-    let max_delay = t_out + m.backoff_s.iter().cloned().fold(0.0, f64::max) + dt;
+    let longest = t_out + m.backoff_s.iter().cloned().fold(0.0, f64::max);
+    // Limits: at most MAX_STEPS steps and MAX_RING retry slots in all (a coarser step for
+    // very long horizons or backoffs).
+    let dt = (t_out / 100.0)
+        .clamp(0.001, 0.02)
+        .max(horizon / MAX_STEPS)
+        .max(longest * n_att.max(1) as f64 / MAX_RING);
+    let steps = (horizon / dt).ceil() as usize;
+    let max_delay = longest + dt;
     let ring_len = (max_delay / dt).ceil() as usize + 2;
     // ring[k][slot]: retries that are attempt k+1 (k ≥ 1) due at that slot.
     let mut ring = vec![vec![0.0; ring_len]; n_att.max(1)];
@@ -411,9 +425,9 @@ pub fn outcome(m: &Model, extra_s: f64) -> Option<Outcome> {
         trigger_end_s: to,
         recovery_s: path
             .recovered_at(to, m.recovery_fraction * baseline)
-            .map(|r| r - to.floor().min(to)),
+            .map(|r| r - to),
         backlog_at_end: path.backlog_at(to),
-        horizon_s: horizon,
+        horizon_s: horizon.min(MAX_HORIZON_S),
     })
 }
 
