@@ -235,7 +235,6 @@ fn p_overload(m: &Model, a: f64, mu: f64) -> f64 {
     fail.clamp(0.0, 1.0)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn point(first: f64, hit: f64, a: f64, p: f64, slope: f64, backlog: Backlog) -> Equilibrium {
     let misses = first * (1.0 - hit);
     let amp = if first > 0.0 { a / first } else { 1.0 };
@@ -553,9 +552,4 @@ pub fn load_range(m: &Model) -> LoadRange {
         collapse_from,
         healthy_until,
     }
-}
-
-/// The exponential-service helper the tests use: `Dist` with mean `ms` milliseconds.
-pub fn exp_ms(ms: f64) -> Dist {
-    Dist::Exponential { mean_ns: ms * 1e6 }
 }
