@@ -64,6 +64,17 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Predict from a fluid model, without simulating: the healthy and collapsed equilibria,
+    /// the bistable load range, the tipping backlog and trigger, the recovery time; each
+    /// variant side by side (docs/analytic.md). Exit 3 if no variant is inside the model's
+    /// scope (the message names the part outside it).
+    Analyze {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        /// Analyse only this variant (`baseline` is the file as written).
+        #[arg(long)]
+        variant: Option<String>,
+    },
     /// Perturb each `[incident] inferred` parameter by ± p and report whether the replay's
     /// shape (self-healing, verdicts, order of variants) flips: knife edges. See
     /// docs/replications.md.
@@ -221,6 +232,7 @@ fn main() -> ExitCode {
         })),
         Command::Check { file } => cmd_check(&file),
         Command::Report { dir, out, quiet } => cmd_report(&dir, out.as_deref(), quiet),
+        Command::Analyze { file, variant } => cmd_analyze(&file, variant.as_deref()),
         Command::Sweep {
             file,
             jobs,
@@ -304,6 +316,44 @@ fn cmd_report(dir: &Path, out: Option<&Path>, quiet: bool) -> Result<(), Failure
     })?;
     if !quiet {
         println!("wrote {} ({:.0} KB)", path.display(), bytes as f64 / 1024.0);
+    }
+    Ok(())
+}
+
+/// `metastable analyze`: every variant (or one) through the fluid model; exit 4 when none
+/// is inside its scope.
+fn cmd_analyze(file: &Path, variant: Option<&str>) -> Result<(), Failure> {
+    let sc = load(file)?;
+    let chosen: Vec<&Scenario> = match variant {
+        Some(name) => vec![sc.variant_named(name).ok_or_else(|| {
+            let mut names = vec!["baseline".to_string()];
+            names.extend(sc.variants.iter().map(|v| v.name.clone()));
+            input(anyhow!(
+                "--variant: no variant named {name:?} (known: {})",
+                names.join(", ")
+            ))
+        })?],
+        None => sc.with_variants(),
+    };
+    let rows: Vec<_> = chosen
+        .iter()
+        .map(|v| metastable::analytic::analyze(v))
+        .collect();
+    for a in rows.iter().flatten() {
+        print!("{}", metastable::analytic::report::describe(a));
+    }
+    if rows.len() > 1 || rows.iter().any(|r| r.is_err()) {
+        println!("side by side:");
+        print!("{}", metastable::analytic::report::table(&rows));
+    }
+    if rows.iter().all(|r| r.is_err()) {
+        return Err(Failure {
+            code: 4,
+            error: anyhow!(
+                "no variant of {} is inside the fluid model's scope",
+                file.display()
+            ),
+        });
     }
     Ok(())
 }

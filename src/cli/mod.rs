@@ -384,7 +384,9 @@ pub fn map(args: &MapArgs) -> Result<(Outcome, map::MapResult, map::MapPlan), Co
     }
     let png = dir.prepare("map.png")?;
     let svg = dir.prepare("map.svg")?;
-    crate::report::plot_map::write_map(&map::figure(&plan, &sweep, &result), &png, &svg)?;
+    let mut figure = map::figure(&plan, &sweep, &result);
+    figure.predicted = crate::analytic::map_line::predicted_critical(&sweep, &plan);
+    crate::report::plot_map::write_map(&figure, &png, &svg)?;
     files.push(png);
     files.push(svg);
     dir.commit(

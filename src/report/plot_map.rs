@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -34,6 +35,9 @@ pub struct MapFigure {
     pub classes: Vec<Vec<String>>,
     /// Each row's critical column value, if any.
     pub critical: Vec<Option<f64>>,
+    /// Each row's critical column value as the fluid model predicts it (`metastable
+    /// analyze`), drawn as a dashed line with hollow circles; empty when not predicted.
+    pub predicted: Vec<Option<f64>>,
 }
 
 /// Pixel size of a map figure.
@@ -46,6 +50,7 @@ const C_RECOVERING: (f64, f64, f64) = (86.0, 140.0, 220.0);
 const C_UNDETERMINED: (f64, f64, f64) = (120.0, 120.0, 120.0);
 const C_NONE: RGBColor = RGBColor(200, 200, 200);
 const BOUNDARY: RGBColor = RGBColor(20, 20, 20);
+const PREDICTED: RGBColor = RGBColor(25, 80, 200);
 
 /// Writes the map as `png` and `svg`.
 pub fn write_map(data: &MapFigure, png: &Path, svg: &Path) -> Result<(), PlotError> {
@@ -218,6 +223,34 @@ fn draw_map<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &MapFigure) ->
             .map_err(e2s)?;
     }
 
+    // The fluid model's predicted boundary, over the measured one.
+    let predicted: Vec<Option<(i32, i32)>> = d
+        .predicted
+        .iter()
+        .enumerate()
+        .map(|(r, v)| {
+            let x = col_position(&d.cols, (*v)?)?;
+            Some((x_of(x), y_of(r as f64 + 0.5)))
+        })
+        .collect();
+    for pair in predicted.windows(2) {
+        if let [Some(a), Some(b)] = pair {
+            root.draw(&DashedPathElement::new(
+                vec![*a, *b],
+                10,
+                6,
+                PREDICTED.stroke_width(3),
+            ))
+            .map_err(e2s)?;
+        }
+    }
+    for (x, y) in predicted.iter().flatten() {
+        root.draw(&Circle::new((*x, *y), 7, WHITE.filled()))
+            .map_err(e2s)?;
+        root.draw(&Circle::new((*x, *y), 7, PREDICTED.stroke_width(3)))
+            .map_err(e2s)?;
+    }
+
     // Legend.
     let lx = right + 30;
     let mut ly = top;
@@ -269,6 +302,27 @@ fn draw_map<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &MapFigure) ->
         root.draw(&Text::new(line, (lx, ly), font(14.0, false, MUTED)))
             .map_err(e2s)?;
         ly += 20;
+    }
+    if predicted.iter().any(Option::is_some) {
+        ly += 20;
+        root.draw(&Circle::new(
+            (lx + 13, ly + 9),
+            7,
+            PREDICTED.stroke_width(3),
+        ))
+        .map_err(e2s)?;
+        root.draw(&Text::new(
+            "fluid model",
+            (lx + 36, ly),
+            font(15.0, false, INK),
+        ))
+        .map_err(e2s)?;
+        ly += 26;
+        for line in ["predicted critical trigger", "(metastable analyze)"] {
+            root.draw(&Text::new(line, (lx, ly), font(14.0, false, MUTED)))
+                .map_err(e2s)?;
+            ly += 20;
+        }
     }
     Ok(())
 }

@@ -634,5 +634,6 @@ pub fn figure(
                 _ => b.critical,
             })
             .collect(),
+        predicted: Vec::new(),
     }
 }
