@@ -201,15 +201,18 @@ fn draw_map<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &MapFigure) ->
     .map_err(e2s)?;
 
     // The boundary: a marker per row, joined where consecutive rows both have one.
-    let marks: Vec<Option<(i32, i32)>> = d
-        .critical
-        .iter()
-        .enumerate()
-        .map(|(r, v)| {
-            let x = col_position(&d.cols, (*v)?)?;
-            Some((x_of(x), y_of(r as f64 + 0.5)))
-        })
-        .collect();
+    // A row's boundary value as a point in the middle of its row (None: no boundary).
+    let points = |values: &[Option<f64>]| -> Vec<Option<(i32, i32)>> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(r, v)| {
+                let x = col_position(&d.cols, (*v)?)?;
+                Some((x_of(x), y_of(r as f64 + 0.5)))
+            })
+            .collect()
+    };
+    let marks = points(&d.critical);
     for pair in marks.windows(2) {
         if let [Some(a), Some(b)] = pair {
             root.draw(&PathElement::new(vec![*a, *b], BOUNDARY.stroke_width(3)))
@@ -224,15 +227,7 @@ fn draw_map<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &MapFigure) ->
     }
 
     // The fluid model's predicted boundary, over the measured one.
-    let predicted: Vec<Option<(i32, i32)>> = d
-        .predicted
-        .iter()
-        .enumerate()
-        .map(|(r, v)| {
-            let x = col_position(&d.cols, (*v)?)?;
-            Some((x_of(x), y_of(r as f64 + 0.5)))
-        })
-        .collect();
+    let predicted = points(&d.predicted);
     for pair in predicted.windows(2) {
         if let [Some(a), Some(b)] = pair {
             root.draw(&DashedPathElement::new(

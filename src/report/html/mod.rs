@@ -5,7 +5,7 @@
 //! ([`data`]), escaping ([`escape`]), the page itself ([`page`]) with its inline stylesheet
 //! and script (`report.css`, `report.js`: hand-written, no library, no network). It reads
 //! CSV files only — it never runs a simulation and decides nothing: verdicts, reasons and
-//! loops are the ones `run` wrote. The PNG/SVG figures are [`super::plot`]'s.
+//! loops are the ones `run` wrote. The PNG/SVG figures are [`super::figure`]'s.
 //!
 //! The step-through shows each component's state per window from `windows.csv` (queue,
 //! busy servers, in-flight calls, cache hit rate, empty DNS records, leases held, healthy
