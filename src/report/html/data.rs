@@ -5,6 +5,8 @@
 //! most 3 significant digits (times 7), ≈ 4 bytes each; columns that are empty or zero over
 //! the whole run are left out, and latency families keep only their p99.
 
+use std::collections::BTreeMap;
+
 use super::escape::Json;
 use super::input::{RunFiles, Table};
 
@@ -193,13 +195,16 @@ pub fn parse(run: &RunFiles) -> Parsed<'_> {
         .filter(|(_, h)| keep_column(h))
         .collect();
     let mut comps: Vec<ComponentSeries> = Vec::new();
+    // Component name → index in `comps`: one look-up per row, not a scan of every component.
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
     let mut starts: Vec<Option<f64>> = Vec::new();
     let mut ends: Vec<Option<f64>> = Vec::new();
     for row in &w.rows {
         let name = cell(row, ci);
-        let idx = match comps.iter().position(|c| c.name == name) {
-            Some(i) => i,
+        let idx = match index.get(&name) {
+            Some(&i) => i,
             None => {
+                index.insert(name.clone(), comps.len());
                 comps.push(ComponentSeries {
                     name: name.clone(),
                     kind: cell(row, ki),
@@ -334,6 +339,11 @@ fn attach_state(comps: &mut [ComponentSeries], state: &Table, ends: &[Option<f64
         return;
     };
     let n = ends.len();
+    let index: BTreeMap<String, usize> = comps
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.clone(), i))
+        .collect();
     for row in &state.rows {
         let (Some(t), Some(comp), Some(field), Some(value)) = (
             row.get(ti).and_then(|s| num(s)),
@@ -348,9 +358,10 @@ fn attach_state(comps: &mut [ComponentSeries], state: &Table, ends: &[Option<f64
         if w >= n {
             continue;
         }
-        let Some(c) = comps.iter_mut().find(|c| &c.name == comp) else {
+        let Some(&i) = index.get(comp.as_str()) else {
             continue;
         };
+        let c = &mut comps[i];
         let k = match c.state.iter().position(|(f, _)| f == field) {
             Some(k) => k,
             None => {
@@ -380,26 +391,26 @@ fn summary_fields(j: &mut Json, summary: &Table) {
     } else {
         variant
     });
-    j.raw(",");
-    text(j, "seed", "seed");
-    j.raw(",");
-    text(j, "verdict", "verdict");
-    j.raw(",");
-    text(j, "reason", "verdict_reason");
-    j.raw(",");
-    text(j, "loop", "loop");
-    j.raw(",");
-    text(j, "evidence", "loop_evidence");
-    j.raw(",");
-    text(j, "stop", "stop_reason");
-    j.raw(",");
-    num(j, "trigger_start_s", "trigger_start_s");
-    j.raw(",");
-    num(j, "trigger_end_s", "trigger_end_s");
-    j.raw(",");
-    num(j, "recovery_s", "recovery_s");
-    j.raw(",");
-    num(j, "summary_start_s", "summary_start_s");
+    for (key, col) in [
+        ("seed", "seed"),
+        ("verdict", "verdict"),
+        ("reason", "verdict_reason"),
+        ("loop", "loop"),
+        ("evidence", "loop_evidence"),
+        ("stop", "stop_reason"),
+    ] {
+        j.raw(",");
+        text(j, key, col);
+    }
+    for key in [
+        "trigger_start_s",
+        "trigger_end_s",
+        "recovery_s",
+        "summary_start_s",
+    ] {
+        j.raw(",");
+        num(j, key, key);
+    }
 }
 
 /// A table as JSON (`{"headers":[…],"rows":[[…]]}`), numbers as numbers, at most
