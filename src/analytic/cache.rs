@@ -166,6 +166,7 @@ mod tests {
             hit_time: SimDuration::from_millis(1),
             fill: Fill::LookAside,
             warm: true,
+            stale_if_error: None,
         }
     }
 

@@ -97,6 +97,8 @@ pub const METRIC_COLUMNS: &[&str] = &[
     "renewals",
     "leases_held_mean",
     "lease_fraction_mean",
+    "stale_answers",
+    "bulkhead_rejected",
 ];
 
 /// The metric ids of one component (those it has).
@@ -242,6 +244,10 @@ pub struct Values {
     pub renewals: Option<u64>,
     pub leases_held_mean: Option<f64>,
     pub lease_fraction_mean: Option<f64>,
+    /// Calls whose origin failed that a stale cache entry answered (stale-if-error).
+    pub stale_answers: Option<u64>,
+    /// Calls a full bulkhead refused (call edges with `bulkhead`).
+    pub bulkhead_rejected: Option<u64>,
 }
 
 impl Values {
@@ -345,6 +351,8 @@ impl Values {
             int(self.renewals),
             flt(self.leases_held_mean),
             flt(self.lease_fraction_mean),
+            int(self.stale_answers),
+            int(self.bulkhead_rejected),
         ]);
         debug_assert_eq!(cells.len(), METRIC_COLUMNS.len());
         cells
@@ -415,6 +423,8 @@ const COUNTERS: &[&str] = &[
     "failovers",
     "establishments",
     "renewals",
+    "stale_answers",
+    "bulkhead_rejected",
 ];
 
 impl RunReport {
@@ -567,6 +577,8 @@ impl RunReport {
             renewals: cnt("renewals"),
             leases_held_mean: gauge(c.leases_held).map(|g| g.mean),
             lease_fraction_mean: gauge(c.lease_fraction).map(|g| g.mean),
+            stale_answers: cnt("stale_answers"),
+            bulkhead_rejected: cnt("bulkhead_rejected"),
         }
     }
 

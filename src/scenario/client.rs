@@ -101,28 +101,10 @@ impl Validator<'_> {
             None => RetrySpec::default(),
             Some(r) => self.retry(&path.key("retry"), r),
         };
-        let cache = s.cache.as_ref().map(|k| {
-            let kp = path.key("cache");
-            let keys = self.int_in(&kp.key("keys"), k.keys, 1, 100_000_000) as u32;
-            let capacity = self.int_in(&kp.key("capacity"), k.capacity, 1, 100_000_000) as u32;
-            let zipf_s = self.non_negative(&kp.key("zipf_s"), k.zipf_s, 100.0);
-            let ttl = k.ttl_s.map(|t| {
-                SimDuration::from_secs_f64(self.positive(&kp.key("ttl_s"), t, MAX_DURATION_S))
-            });
-            let hit = self.non_negative(&kp.key("hit_ms"), k.hit_ms, MAX_DURATION_MS);
-            models::infra::cache::CacheSpec {
-                keys,
-                capacity,
-                zipf_s,
-                ttl,
-                hit_time: SimDuration::from_millis_f64(hit),
-                fill: match k.fill {
-                    FillFile::LookAside => models::infra::cache::Fill::LookAside,
-                    FillFile::ReadThrough => models::infra::cache::Fill::ReadThrough,
-                },
-                warm: k.warm,
-            }
-        });
+        let cache = s
+            .cache
+            .as_ref()
+            .map(|k| self.cache_spec(&path.key("cache"), k));
         let dns = s.dns.as_ref().map(|d| {
             let dp = path.key("dns");
             let hosts = self.int_in(&dp.key("hosts"), d.hosts, 1, 10_000_000) as u32;
@@ -147,6 +129,7 @@ impl Validator<'_> {
             retry,
             cache,
             dns,
+            guard: Default::default(),
         }
     }
 

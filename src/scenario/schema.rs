@@ -284,6 +284,9 @@ pub struct CacheFile {
     pub fill: FillFile,
     #[serde(default = "dtrue")]
     pub warm: bool,
+    /// RFC 5861 stale-if-error: an entry expired less than this long ago answers a call whose
+    /// origin failed (needs `ttl_s`).
+    pub stale_if_error_s: Option<f64>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -536,6 +539,14 @@ pub struct CallFile {
     pub patience: Option<DistFile>,
     pub deadline_ms: Option<f64>,
     pub retry: Option<RetryFile>,
+    /// A cache in front of this dependency (the client cache's fields).
+    pub cache: Option<CacheFile>,
+    /// A cap on this call's outstanding calls (`bulkhead = { max_concurrent = N }`).
+    pub bulkhead: Option<super::guard::BulkheadFile>,
+    /// A degraded answer when the call fails (`fallback = { time_ms = T }`).
+    pub fallback: Option<super::guard::FallbackFile>,
+    /// Made only for requests from these clients (default: every request).
+    pub callers: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Debug)]

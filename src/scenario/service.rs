@@ -60,6 +60,7 @@ impl Validator<'_> {
                     None => RetrySpec::default(),
                     Some(r) => self.retry(&cp.key("retry"), r),
                 };
+                let (cache, guard) = self.call_guard(&cp, call);
                 if let Some(&(Kind::Service, t)) = names.get(&call.target) {
                     edges[i].push((t, j));
                 }
@@ -76,11 +77,13 @@ impl Validator<'_> {
                     patience,
                     deadline,
                     retry,
-                    cache: None,
+                    cache,
                     dns: None,
+                    guard,
                 });
             }
         }
+        self.guard_callers(raw, clients, services);
         for (i, sf) in raw.services.iter().enumerate() {
             let Some(cf) = &sf.crash_loop else {
                 continue;
@@ -135,6 +138,7 @@ impl Validator<'_> {
                 retry: RetrySpec::default(),
                 cache: None,
                 dns: None,
+                guard: Default::default(),
             });
         }
         // Cycle check: depth-first search with colours.

@@ -39,6 +39,10 @@ pub struct CacheSpec {
     pub fill: Fill,
     /// Start full with the `capacity` most popular keys (a warm cache).
     pub warm: bool,
+    /// RFC 5861 `stale-if-error`: an entry expired less than this long ago stays resident and
+    /// may answer a call whose origin failed ([`Cache::lookup_stale`]); `None`: expired
+    /// entries are dropped at once.
+    pub stale_if_error: Option<SimDuration>,
 }
 
 const NIL: u32 = u32::MAX;
@@ -107,6 +111,37 @@ impl Cache {
         if let Some(ttl) = self.spec.ttl
             && now.since(self.filled_at[k]) >= ttl
         {
+            // Kept (a miss all the same) while it may still be served stale on an error.
+            let stale_until = self
+                .spec
+                .stale_if_error
+                .map_or(ttl, |s| SimDuration(ttl.0.saturating_add(s.0)));
+            if now.since(self.filled_at[k]) >= stale_until {
+                self.unlink(key);
+            }
+            return false;
+        }
+        self.unlink(key);
+        self.push_front(key);
+        true
+    }
+
+    /// RFC 5861 `stale-if-error`: true if `key` is resident and expired less than
+    /// `stale_if_error` ago at `now` (its origin failed; the stale entry answers). A fresh
+    /// entry also answers (it was filled after the call's own lookup missed). Without
+    /// `stale_if_error`, always false.
+    pub fn lookup_stale(&mut self, key: u32, now: SimTime) -> bool {
+        let k = key as usize;
+        let Some(grace) = self.spec.stale_if_error else {
+            return false;
+        };
+        if !self.resident.get(k).copied().unwrap_or(false) {
+            return false;
+        }
+        let limit = self.spec.ttl.map_or(SimDuration(u64::MAX), |t| {
+            SimDuration(t.0.saturating_add(grace.0))
+        });
+        if now.since(self.filled_at[k]) >= limit {
             self.unlink(key);
             return false;
         }
@@ -197,6 +232,7 @@ mod tests {
             hit_time: SimDuration::ZERO,
             fill: Fill::LookAside,
             warm,
+            stale_if_error: None,
         }
     }
 
@@ -225,6 +261,31 @@ mod tests {
         assert!(c.lookup(5, SimTime::from_secs_f64(0.05)));
         assert!(!c.lookup(5, SimTime::from_secs_f64(0.1)));
         assert_eq!(c.len(), 0);
+    }
+
+    #[test]
+    fn stale_if_error_keeps_expired_entries_for_the_grace_period() {
+        let mut s = spec(10, 3, false);
+        s.ttl = Some(SimDuration::from_millis(100));
+        s.stale_if_error = Some(SimDuration::from_millis(50));
+        let mut c = Cache::new(&s);
+        let at = SimTime::from_secs_f64;
+        c.insert(5, SimTime::ZERO);
+        c.insert(6, SimTime::ZERO);
+        // Expired: a miss, but still resident and servable stale until 150 ms.
+        assert!(!c.lookup(5, at(0.12)));
+        assert_eq!(c.len(), 2);
+        assert!(c.lookup_stale(5, at(0.12)));
+        assert!(c.lookup_stale(5, at(0.149)));
+        assert!(!c.lookup_stale(5, at(0.15)));
+        assert_eq!(c.len(), 1);
+        // Past the grace period a lookup drops it as before.
+        assert!(!c.lookup(6, at(0.2)));
+        assert!(c.is_empty());
+        // Without the field, nothing is ever served stale.
+        let mut plain = Cache::new(&spec(10, 3, false));
+        plain.insert(1, SimTime::ZERO);
+        assert!(!plain.lookup_stale(1, SimTime::ZERO));
     }
 
     /// LRU under Zipf(1) requests against Che's approximation (Che, Tung, Wang 2002; accurate

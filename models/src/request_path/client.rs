@@ -66,6 +66,8 @@ pub struct ClientSpec {
     pub cache: Option<crate::infra::cache::CacheSpec>,
     /// Name resolution and connection reuse in front of the target.
     pub dns: Option<crate::infra::dns::DnsSpec>,
+    /// Bulkhead, fallback and caller routing of a downstream call edge (default: none).
+    pub guard: crate::request_path::guard::GuardSpec,
 }
 
 /// Why an attempt failed, as the client sees it.

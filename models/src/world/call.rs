@@ -136,6 +136,9 @@ impl World {
 
     /// A cache hit's call completes.
     pub(super) fn on_cache_hit(&mut self, c: usize, user: u32, sim: &mut Sim<Event>) {
+        if self.clients[c].reply_to == ReplyTo::Parent {
+            return self.guard_edge_hit(c, user, sim); // a call edge's cache: `user` is the slot
+        }
         let now = sim.now();
         let cl = &mut self.clients[c];
         let latency = cl.cache.as_ref().map_or(0, |k| k.spec.hit_time.as_nanos());
@@ -194,11 +197,15 @@ impl World {
         let now = sim.now();
         if outcome == Outcome::Ok {
             self.fill_look_aside(c, key, now);
+            if std::mem::take(&mut self.guard.reply_degraded) {
+                self.guard_degraded_answer(c, TRIVIAL_SLOT, sim);
+            }
         }
+        let stale = outcome != Outcome::Ok && self.guard_stale(c, key, now, sim);
         let cl = &mut self.clients[c];
         cl.live_calls -= 1;
         sim.rec.gauge_set_count(cl.m.in_flight, now, cl.live_calls);
-        if outcome == Outcome::Ok {
+        if outcome == Outcome::Ok || stale {
             self.record_success(c, now.since(sent).as_nanos(), sim);
         } else {
             sim.rec.incr(if outcome == Outcome::Rejected {
@@ -213,12 +220,16 @@ impl World {
 
     /// Service `parent.service`'s server starts a downstream call on edge `edge`.
     pub(super) fn start_call(&mut self, edge: u32, parent: Parent, sim: &mut Sim<Event>) {
+        let key = self.guard_key(edge as usize);
         let cl = &mut self.clients[edge as usize];
-        let slot = cl.open_call(sim.now(), u32::MAX, 0);
+        let slot = cl.open_call(sim.now(), u32::MAX, key);
         if cl.parents.len() <= slot as usize {
             cl.parents.resize(slot as usize + 1, Parent::default());
         }
         cl.parents[slot as usize] = parent;
+        if self.guard_admit(edge as usize, slot, sim) {
+            return; // a cache hit, or refused by a full bulkhead
+        }
         self.first_try(edge as usize, slot, sim);
     }
 
@@ -455,6 +466,9 @@ impl World {
     }
 
     pub(super) fn succeed(&mut self, c: usize, slot: u32, sim: &mut Sim<Event>) {
+        if std::mem::take(&mut self.guard.reply_degraded) {
+            self.guard_degraded_answer(c, slot, sim);
+        }
         let now = sim.now();
         let key = self.clients[c].calls[slot as usize].key;
         self.fill_look_aside(c, key, now);
@@ -465,12 +479,16 @@ impl World {
 
     /// Call `slot` ends without success now: its duration runs from its first try (`born`).
     pub(super) fn give_up(&mut self, c: usize, slot: u32, sim: &mut Sim<Event>) {
+        if self.guard.any && self.guard_rescue(c, slot, sim) {
+            return; // answered stale, or its fallback runs
+        }
         let born = self.clients[c].calls[slot as usize].born;
         self.record_give_up(c, sim.now().since(born).as_nanos(), sim);
         self.end_call(c, slot, false, sim);
     }
 
     pub(super) fn end_call(&mut self, c: usize, slot: u32, ok: bool, sim: &mut Sim<Event>) {
+        self.guard_release(c, slot);
         let cl = &mut self.clients[c];
         let user = cl.calls[slot as usize].user;
         cl.close_call(slot);

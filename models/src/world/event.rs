@@ -63,6 +63,13 @@ pub enum Event {
     Lease { mgr: u32, ev: lease::Ev },
     /// Operator `idx` looks at the system (`u32::MAX`: the trigger probe).
     Operator { idx: u32 },
+    /// The fallback of call `slot` (generation `generation`) of downstream edge `client` has
+    /// been computed: its server carries on with a degraded answer.
+    Fallback {
+        client: u32,
+        slot: u32,
+        generation: u32,
+    },
 }
 
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);

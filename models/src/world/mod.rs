@@ -14,6 +14,7 @@ mod control;
 mod crash_loop;
 mod edge;
 mod event;
+mod guard;
 mod operators;
 mod serve;
 mod state;
@@ -56,6 +57,8 @@ pub struct World {
     probe: Option<operators::ProbeState>,
     probe_prev: operators::Prev,
     trigger_removed_at: Option<SimTime>,
+    /// Caches on call edges, stale-if-error, bulkheads, fallbacks, caller routing.
+    guard: guard::Guards,
 }
 
 impl World {
@@ -119,12 +122,20 @@ impl World {
             probe: None,
             probe_prev: operators::Prev::default(),
             trigger_removed_at: None,
+            guard: guard::Guards::default(),
         };
         for (i, a) in spec.dns_automations.iter().enumerate() {
             let built = dns_automation::Automation::build(a, seed, i as u32, sim, dns_plan_event);
             world.dns_automations.push(built);
         }
         world.build_config_pushes(spec, seed, sim);
+        world.guard = guard::Guards::build(
+            spec,
+            &world.clients,
+            &mut world.services,
+            &world.sinks,
+            &mut sim.rec,
+        );
         for i in 0..world.load_balancers.len() as u32 {
             let servers = world.load_balancers[i as usize].start(i, sim);
             world.lb_capacity(i, Some(servers), sim);
@@ -231,6 +242,11 @@ impl Model for World {
                 }
             }
             Event::Operator { idx } => self.on_operator(idx, sim),
+            Event::Fallback {
+                client,
+                slot,
+                generation,
+            } => self.on_fallback_done(client as usize, slot, generation, sim),
         }
     }
 }

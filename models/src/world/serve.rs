@@ -193,23 +193,35 @@ impl World {
             restart: false,
         };
         let n = svc.calls.len() as u32;
+        self.guard_take_degraded(s, server);
+        // Caller routing: the calls this request makes (all of them without routing).
+        let made = |w: &World, i: u32| w.guard_next(s, server, i) == i;
+        let first = self.guard_next(s, server, 0);
+        if first >= n {
+            self.finish_request(s, server, false, sim);
+            return;
+        }
+        let svc = &mut self.services[s];
         if svc.fanout {
-            svc.waits[server as usize] = Wait {
-                pending: n,
+            let pending = (0..n).filter(|&i| made(self, i)).count() as u32;
+            self.services[s].waits[server as usize] = Wait {
+                pending,
                 next: n,
                 failed: false,
             };
-            for i in 0..n as usize {
-                let edge = self.services[s].calls[i];
-                self.start_call(edge, parent, sim);
+            for i in 0..n {
+                if made(self, i) {
+                    let edge = self.services[s].calls[i as usize];
+                    self.start_call(edge, parent, sim);
+                }
             }
         } else {
             svc.waits[server as usize] = Wait {
                 pending: 1,
-                next: 1,
+                next: first + 1,
                 failed: false,
             };
-            let edge = svc.calls[0];
+            let edge = svc.calls[first as usize];
             self.start_call(edge, parent, sim);
         }
     }
@@ -234,13 +246,20 @@ impl World {
             return;
         }
         let n = svc.calls.len() as u32;
-        if !w.failed && w.next < n {
-            let edge = svc.calls[w.next as usize];
-            w.next += 1;
+        let (failed, from) = (w.failed, w.next);
+        let next = if failed {
+            n
+        } else {
+            self.guard_next(s, parent.server, from)
+        };
+        if next < n {
+            let svc = &mut self.services[s];
+            let w = &mut svc.waits[parent.server as usize];
+            w.next = next + 1;
             w.pending = 1;
+            let edge = svc.calls[next as usize];
             self.start_call(edge, parent, sim);
         } else {
-            let failed = w.failed;
             self.finish_request(s, parent.server, failed, sim);
         }
     }
@@ -262,6 +281,8 @@ impl World {
         };
         svc.busy -= 1;
         self.live_requests -= 1;
+        let degraded = self.guard_take_degraded(s, server);
+        let svc = &mut self.services[s];
         sim.rec.incr(svc.m.completions);
         sim.rec
             .record(svc.m.sojourn, now.since(req.arrived).as_nanos());
@@ -315,8 +336,16 @@ impl World {
         }
         let svc = &self.services[s];
         sim.rec.gauge_set(svc.m.busy, now, svc.busy as f64);
+        if outcome == Outcome::Ok
+            && degraded
+            && let Some(d) = svc.m.degraded
+        {
+            sim.rec.incr(d); // a fallback answered one of its calls
+        }
         if waiting {
+            self.guard.reply_degraded = degraded && outcome == Outcome::Ok;
             self.on_reply(req.caller, outcome, req.arrived, req.key, sim);
+            self.guard.reply_degraded = false;
         }
     }
 
