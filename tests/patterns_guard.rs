@@ -405,18 +405,18 @@ rate_per_s = 50.0
 [[services]]
 name = "api"
 servers = 20
-service_time = { dist = "constant", ms = 1.0 }
+service_time = { dist = "constant", value_ms = 1.0 }
 calls = [{ target = "x", callers = ["a"] }, { target = "y", callers = ["b"] }]
 
 [[services]]
 name = "x"
 servers = 5
-service_time = { dist = "constant", ms = 1.0 }
+service_time = { dist = "constant", value_ms = 1.0 }
 
 [[services]]
 name = "y"
 servers = 5
-service_time = { dist = "constant", ms = 1.0 }
+service_time = { dist = "constant", value_ms = 1.0 }
 "#;
     let r = metastable::run(&inline(text), 1);
     let (a, b) = (r.summary_of("a").expect("a"), r.summary_of("b").expect("b"));
