@@ -15,6 +15,7 @@
 pub mod clock;
 pub mod draw;
 pub mod figure;
+mod guards;
 pub mod html;
 pub mod output;
 pub mod palette;

@@ -295,6 +295,7 @@ impl RunReport {
              call counted until it gave up), both end to end; soj = sojourn at a service \
              (arrival → completion); \"none\" = calls but no successful one"
         );
+        super::guards::defence_lines(self, &mut s);
         s
     }
 }
