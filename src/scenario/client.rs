@@ -147,6 +147,7 @@ impl Validator<'_> {
             retry,
             cache,
             dns,
+            hedge: s.hedge.as_ref().map(|h| self.hedge(&path.key("hedge"), h)),
         }
     }
 

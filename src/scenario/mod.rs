@@ -28,6 +28,7 @@ pub mod config_push;
 pub mod dns_automation;
 pub mod edge;
 pub mod error;
+pub mod hedge;
 pub mod lease;
 mod load;
 pub mod load_balancer;

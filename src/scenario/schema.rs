@@ -254,6 +254,8 @@ pub struct ClientFile {
     pub retry: Option<RetryFile>,
     pub cache: Option<CacheFile>,
     pub dns: Option<DnsFile>,
+    /// Hedged requests (`hedge.rs`).
+    pub hedge: Option<super::hedge::HedgeFile>,
 }
 
 /// `dns = { ... }` on a client: resolve the target's name before connecting.
@@ -536,6 +538,8 @@ pub struct CallFile {
     pub patience: Option<DistFile>,
     pub deadline_ms: Option<f64>,
     pub retry: Option<RetryFile>,
+    /// Hedged requests (`hedge.rs`).
+    pub hedge: Option<super::hedge::HedgeFile>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -78,6 +78,7 @@ impl Validator<'_> {
                     retry,
                     cache: None,
                     dns: None,
+                    hedge: call.hedge.as_ref().map(|h| self.hedge(&cp.key("hedge"), h)),
                 });
             }
         }
@@ -135,6 +136,7 @@ impl Validator<'_> {
                 retry: RetrySpec::default(),
                 cache: None,
                 dns: None,
+                hedge: None,
             });
         }
         // Cycle check: depth-first search with colours.

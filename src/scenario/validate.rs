@@ -154,6 +154,7 @@ impl Validator<'_> {
         }
         let mut services = services;
         self.call_edges(&raw, &names, &mut clients, &mut services, &mut components);
+        self.check_hedge_targets(&raw, &clients, &services);
         let client_index: BTreeMap<String, u32> = clients
             .iter()
             .enumerate()

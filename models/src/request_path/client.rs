@@ -66,6 +66,8 @@ pub struct ClientSpec {
     pub cache: Option<crate::infra::cache::CacheSpec>,
     /// Name resolution and connection reuse in front of the target.
     pub dns: Option<crate::infra::dns::DnsSpec>,
+    /// Hedged requests ([`crate::request_path::hedge`]).
+    pub hedge: Option<crate::request_path::hedge::HedgeSpec>,
 }
 
 /// Why an attempt failed, as the client sees it.
@@ -153,6 +155,8 @@ pub struct Client {
     /// Draws of `patience` (a stream of its own: clients without patience draw nothing).
     patience_rng: SimRng,
     pub(crate) m: ClientMetrics,
+    /// Hedging state ([`crate::request_path::hedge`]).
+    pub(crate) hedge: Option<crate::request_path::hedge::Hedger>,
 }
 
 impl Client {
@@ -201,11 +205,16 @@ impl Client {
                 call_ok: rec.histogram(n, "call_ok"),
                 call_all: rec.histogram(n, "call_all"),
             },
+            hedge: spec
+                .hedge
+                .as_ref()
+                .map(|h| crate::request_path::hedge::Hedger::new(h, n, rec)),
         };
         c.trivial = spec.timeout.is_none()
             && spec.patience.is_none()
             && spec.deadline.is_none()
             && c.retry.is_trivial()
+            && spec.hedge.is_none()
             && spec.mode != Mode::Downstream;
         c
     }

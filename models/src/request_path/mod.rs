@@ -9,6 +9,7 @@
 //! the building blocks and [`crate::infra`]; never [`crate::control`] or [`crate::world`].
 
 pub mod client;
+pub mod hedge;
 pub mod retry;
 pub mod service;
 pub mod sink;

@@ -63,6 +63,13 @@ pub enum Event {
     Lease { mgr: u32, ev: lease::Ev },
     /// Operator `idx` looks at the system (`u32::MAX`: the trigger probe).
     Operator { idx: u32 },
+    /// The hedge delay of attempt `generation` of call `slot` is over: hedge it if it is
+    /// still unanswered ([`crate::request_path::hedge`]).
+    HedgeDue {
+        client: u32,
+        slot: u32,
+        generation: u32,
+    },
 }
 
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);

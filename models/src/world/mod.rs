@@ -14,6 +14,7 @@ mod control;
 mod crash_loop;
 mod edge;
 mod event;
+mod hedging;
 mod operators;
 mod serve;
 mod state;
@@ -231,6 +232,11 @@ impl Model for World {
                 }
             }
             Event::Operator { idx } => self.on_operator(idx, sim),
+            Event::HedgeDue {
+                client,
+                slot,
+                generation,
+            } => self.on_hedge_due(client as usize, slot, generation, sim),
         }
     }
 }
