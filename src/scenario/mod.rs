@@ -21,6 +21,7 @@
 //! and `sim_core` for the validated types; it never runs a simulation.
 
 mod actions;
+pub mod autoscaler;
 mod client;
 pub mod clock;
 pub mod common;

@@ -50,6 +50,9 @@ pub struct ScenarioFile {
     /// On-call teams as policies: alarms, a diagnosis delay, actions on what they observe.
     #[serde(default)]
     pub operators: Vec<super::operator::OperatorFile>,
+    /// Autoscalers: target tracking on a service's signal (`autoscaler.rs`).
+    #[serde(default)]
+    pub autoscaler: Vec<super::autoscaler::AutoscalerFile>,
 }
 
 /// `[incident]`: what was published about the incident this scenario replays.

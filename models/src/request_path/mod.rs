@@ -13,3 +13,4 @@ pub mod hedge;
 pub mod retry;
 pub mod service;
 pub mod sink;
+pub mod warmup;

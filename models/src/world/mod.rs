@@ -9,6 +9,7 @@
 //! root's re-exports and the scenario layer above this crate.
 
 mod actions;
+mod autoscale;
 mod call;
 mod control;
 mod crash_loop;
@@ -57,6 +58,7 @@ pub struct World {
     probe: Option<operators::ProbeState>,
     probe_prev: operators::Prev,
     trigger_removed_at: Option<SimTime>,
+    pub autoscalers: Vec<crate::control::autoscaler::Autoscaler>,
 }
 
 impl World {
@@ -120,6 +122,7 @@ impl World {
             probe: None,
             probe_prev: operators::Prev::default(),
             trigger_removed_at: None,
+            autoscalers: Vec::new(),
         };
         for (i, a) in spec.dns_automations.iter().enumerate() {
             let built = dns_automation::Automation::build(a, seed, i as u32, sim, dns_plan_event);
@@ -159,6 +162,7 @@ impl World {
             }
         }
         world.build_operators(spec, seed, sim);
+        world.build_autoscalers(spec, seed, sim);
         // Stable sort: ties keep their order (rate schedules first, then file order).
         world.actions.sort_by_key(|a| a.at);
         for (idx, a) in world.actions.iter().enumerate() {
@@ -237,6 +241,7 @@ impl Model for World {
                 slot,
                 generation,
             } => self.on_hedge_due(client as usize, slot, generation, sim),
+            Event::Autoscale { idx, ev } => self.on_autoscale(idx as usize, ev, sim),
         }
     }
 }
