@@ -150,4 +150,6 @@ pub struct WorldSpec {
     pub operators: Vec<crate::control::operator::OperatorSpec>,
     /// How the incident's trigger is measured, if the scenario says.
     pub trigger_probe: Option<crate::control::operator::TriggerProbe>,
+    /// Autoscalers, each setting one service's server count ([`crate::control::autoscaler`]).
+    pub autoscalers: Vec<crate::control::autoscaler::AutoscalerSpec>,
 }

@@ -99,6 +99,18 @@ pub const METRIC_COLUMNS: &[&str] = &[
     "lease_fraction_mean",
     "stale_answers",
     "bulkhead_rejected",
+    "hedges",
+    "hedge_wins",
+    "hedges_cancelled",
+    "hedges_denied",
+    "hedge_extra_load",
+    "hedge_delay_ms_mean",
+    "scale_outs",
+    "scale_ins",
+    "launch_failures",
+    "servers_mean",
+    "servers_max",
+    "servers_pending_mean",
 ];
 
 /// The metric ids of one component (those it has).
@@ -128,6 +140,11 @@ pub struct ComponentIds {
     lb_gauges: Vec<(&'static str, GaugeId)>,
     pub leases_held: Option<GaugeId>,
     pub lease_fraction: Option<GaugeId>,
+    /// A hedging client's hedge delay in force (ms).
+    pub hedge_delay_ms: Option<GaugeId>,
+    /// An autoscaled service's servers in service and launches in flight.
+    pub servers_gauge: Option<GaugeId>,
+    pub servers_pending: Option<GaugeId>,
 }
 
 /// Gauges of a load balancer (`models::infra::load_balancer`).
@@ -248,6 +265,21 @@ pub struct Values {
     pub stale_answers: Option<u64>,
     /// Calls a full bulkhead refused (call edges with `bulkhead`).
     pub bulkhead_rejected: Option<u64>,
+    /// Hedging client: hedge copies sent, answers that came from the hedge copy, losers
+    /// cancelled, hedges the budget refused; hedges per attempt; mean hedge delay.
+    pub hedges: Option<u64>,
+    pub hedge_wins: Option<u64>,
+    pub hedges_cancelled: Option<u64>,
+    pub hedges_denied: Option<u64>,
+    pub hedge_delay_ms_mean: Option<f64>,
+    /// Autoscaled service: instances requested (scale-out) and removed (scale-in), launches
+    /// the control plane failed, servers in service (mean, max) and launches in flight.
+    pub scale_outs: Option<u64>,
+    pub scale_ins: Option<u64>,
+    pub launch_failures: Option<u64>,
+    pub servers_mean: Option<f64>,
+    pub servers_max: Option<f64>,
+    pub servers_pending_mean: Option<f64>,
 }
 
 impl Values {
@@ -260,6 +292,13 @@ impl Values {
     pub fn hit_rate(&self) -> Option<f64> {
         let (h, m) = (self.cache_hits?, self.cache_misses?);
         (h + m > 0).then(|| h as f64 / (h + m) as f64)
+    }
+
+    /// Hedge copies per attempt sent (the extra load hedging adds; `None` without hedging).
+    pub fn hedge_extra_load(&self) -> Option<f64> {
+        let h = self.hedges?;
+        let a = self.attempts()?;
+        (a > 0).then(|| h as f64 / a as f64)
     }
 
     /// Attempts per first try (`None` without first tries).
@@ -353,6 +392,18 @@ impl Values {
             flt(self.lease_fraction_mean),
             int(self.stale_answers),
             int(self.bulkhead_rejected),
+            int(self.hedges),
+            int(self.hedge_wins),
+            int(self.hedges_cancelled),
+            int(self.hedges_denied),
+            flt(self.hedge_extra_load()),
+            flt(self.hedge_delay_ms_mean),
+            int(self.scale_outs),
+            int(self.scale_ins),
+            int(self.launch_failures),
+            flt(self.servers_mean),
+            flt(self.servers_max),
+            flt(self.servers_pending_mean),
         ]);
         debug_assert_eq!(cells.len(), METRIC_COLUMNS.len());
         cells
@@ -425,6 +476,13 @@ const COUNTERS: &[&str] = &[
     "renewals",
     "stale_answers",
     "bulkhead_rejected",
+    "hedges",
+    "hedge_wins",
+    "hedges_cancelled",
+    "hedges_denied",
+    "scale_outs",
+    "scale_ins",
+    "launch_failures",
 ];
 
 impl RunReport {
@@ -468,6 +526,9 @@ impl RunReport {
                     .collect(),
                 leases_held: gauge(rec, name, "leases_held"),
                 lease_fraction: gauge(rec, name, "lease_fraction"),
+                hedge_delay_ms: gauge(rec, name, "hedge_delay_ms"),
+                servers_gauge: gauge(rec, name, "servers"),
+                servers_pending: gauge(rec, name, "servers_pending"),
             })
             .collect()
     }
@@ -541,7 +602,11 @@ impl RunReport {
             queue_len_max: queue.map(|g| g.max),
             queue_len_end: queue.map(|g| g.end),
             busy_mean: busy.map(|g| g.mean),
-            utilisation: busy.zip(c.servers).map(|(g, s)| g.mean / s.max(1) as f64),
+            // An autoscaled service divides by its mean server count, others by their servers.
+            utilisation: match gauge(c.servers_gauge) {
+                Some(n) => busy.map(|g| g.mean / n.mean.max(1.0)),
+                None => busy.zip(c.servers).map(|(g, s)| g.mean / s.max(1) as f64),
+            },
             call_ok: hist(c.call_ok),
             call_all: hist(c.call_all),
             sojourn: hist(c.sojourn),
@@ -579,6 +644,17 @@ impl RunReport {
             lease_fraction_mean: gauge(c.lease_fraction).map(|g| g.mean),
             stale_answers: cnt("stale_answers"),
             bulkhead_rejected: cnt("bulkhead_rejected"),
+            hedges: cnt("hedges"),
+            hedge_wins: cnt("hedge_wins"),
+            hedges_cancelled: cnt("hedges_cancelled"),
+            hedges_denied: cnt("hedges_denied"),
+            hedge_delay_ms_mean: gauge(c.hedge_delay_ms).map(|g| g.mean),
+            scale_outs: cnt("scale_outs"),
+            scale_ins: cnt("scale_ins"),
+            launch_failures: cnt("launch_failures"),
+            servers_mean: gauge(c.servers_gauge).map(|g| g.mean),
+            servers_max: gauge(c.servers_gauge).map(|g| g.max),
+            servers_pending_mean: gauge(c.servers_pending).map(|g| g.mean),
         }
     }
 

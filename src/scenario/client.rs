@@ -130,6 +130,7 @@ impl Validator<'_> {
             cache,
             dns,
             guard: Default::default(),
+            hedge: s.hedge.as_ref().map(|h| self.hedge(&path.key("hedge"), h)),
         }
     }
 

@@ -21,6 +21,7 @@
 //! and `sim_core` for the validated types; it never runs a simulation.
 
 mod actions;
+pub mod autoscaler;
 mod client;
 pub mod clock;
 pub mod common;
@@ -29,6 +30,7 @@ pub mod dns_automation;
 pub mod edge;
 pub mod error;
 pub mod guard;
+pub mod hedge;
 pub mod lease;
 mod load;
 pub mod load_balancer;

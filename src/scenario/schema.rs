@@ -50,6 +50,9 @@ pub struct ScenarioFile {
     /// On-call teams as policies: alarms, a diagnosis delay, actions on what they observe.
     #[serde(default)]
     pub operators: Vec<super::operator::OperatorFile>,
+    /// Autoscalers: target tracking on a service's signal (`autoscaler.rs`).
+    #[serde(default)]
+    pub autoscaler: Vec<super::autoscaler::AutoscalerFile>,
 }
 
 /// `[incident]`: what was published about the incident this scenario replays.
@@ -254,6 +257,8 @@ pub struct ClientFile {
     pub retry: Option<RetryFile>,
     pub cache: Option<CacheFile>,
     pub dns: Option<DnsFile>,
+    /// Hedged requests (`hedge.rs`).
+    pub hedge: Option<super::hedge::HedgeFile>,
 }
 
 /// `dns = { ... }` on a client: resolve the target's name before connecting.
@@ -547,6 +552,8 @@ pub struct CallFile {
     pub fallback: Option<super::guard::FallbackFile>,
     /// Made only for requests from these clients (default: every request).
     pub callers: Option<Vec<String>>,
+    /// Hedged requests (`hedge.rs`).
+    pub hedge: Option<super::hedge::HedgeFile>,
 }
 
 #[derive(Deserialize, Debug)]

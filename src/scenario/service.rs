@@ -80,6 +80,7 @@ impl Validator<'_> {
                     cache,
                     dns: None,
                     guard,
+                    hedge: call.hedge.as_ref().map(|h| self.hedge(&cp.key("hedge"), h)),
                 });
             }
         }
@@ -139,6 +140,7 @@ impl Validator<'_> {
                 cache: None,
                 dns: None,
                 guard: Default::default(),
+                hedge: None,
             });
         }
         // Cycle check: depth-first search with colours.

@@ -154,6 +154,7 @@ impl Validator<'_> {
         }
         let mut services = services;
         self.call_edges(&raw, &names, &mut clients, &mut services, &mut components);
+        self.check_hedge_targets(&raw, &clients, &services);
         let client_index: BTreeMap<String, u32> = clients
             .iter()
             .enumerate()
@@ -194,6 +195,7 @@ impl Validator<'_> {
             }
         }
         let lease_managers = self.lease_managers(&raw.lease_manager, &names, &service_index);
+        let autoscalers = self.autoscalers(&raw.autoscaler, &names, &services);
         let mut actions = Vec::new();
         let mut triggers = Vec::new();
         for (i, t) in raw.triggers.iter().enumerate() {
@@ -407,6 +409,7 @@ impl Validator<'_> {
                 lease_managers,
                 operators,
                 trigger_probe,
+                autoscalers,
             },
             components,
             triggers,

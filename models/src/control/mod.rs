@@ -10,6 +10,7 @@
 //! the building blocks and [`crate::request_path::service`]; never [`crate::world`]. Each is
 //! generic over the model's event type (`E: From<(u32, Ev)>`).
 
+pub mod autoscaler;
 pub mod config_push;
 pub mod dns_automation;
 pub mod lease;

@@ -68,6 +68,8 @@ pub struct ClientSpec {
     pub dns: Option<crate::infra::dns::DnsSpec>,
     /// Bulkhead, fallback and caller routing of a downstream call edge (default: none).
     pub guard: crate::request_path::guard::GuardSpec,
+    /// Hedged requests ([`crate::request_path::hedge`]).
+    pub hedge: Option<crate::request_path::hedge::HedgeSpec>,
 }
 
 /// Why an attempt failed, as the client sees it.
@@ -155,6 +157,8 @@ pub struct Client {
     /// Draws of `patience` (a stream of its own: clients without patience draw nothing).
     patience_rng: SimRng,
     pub(crate) m: ClientMetrics,
+    /// Hedging state ([`crate::request_path::hedge`]).
+    pub(crate) hedge: Option<crate::request_path::hedge::Hedger>,
 }
 
 impl Client {
@@ -203,11 +207,16 @@ impl Client {
                 call_ok: rec.histogram(n, "call_ok"),
                 call_all: rec.histogram(n, "call_all"),
             },
+            hedge: spec
+                .hedge
+                .as_ref()
+                .map(|h| crate::request_path::hedge::Hedger::new(h, n, rec)),
         };
         c.trivial = spec.timeout.is_none()
             && spec.patience.is_none()
             && spec.deadline.is_none()
             && c.retry.is_trivial()
+            && spec.hedge.is_none()
             && spec.mode != Mode::Downstream;
         c
     }

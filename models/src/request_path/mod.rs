@@ -10,6 +10,8 @@
 
 pub mod client;
 pub mod guard;
+pub mod hedge;
 pub mod retry;
 pub mod service;
 pub mod sink;
+pub mod warmup;

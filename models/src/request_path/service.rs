@@ -210,6 +210,8 @@ pub struct Service {
     /// See [`ServiceSpec::feeds`]; `fed` holds the fraction not yet handed over.
     pub(crate) feeds: Option<(u32, f64)>,
     pub(crate) fed: f64,
+    /// Cold start of instances an autoscaler adds ([`crate::request_path::warmup`]).
+    pub(crate) warmup: Option<crate::request_path::warmup::Warmup>,
 }
 
 pub(crate) struct ServiceMetrics {
@@ -340,6 +342,7 @@ impl Service {
             cfg_degraded_acc: 0.0,
             feeds: spec.feeds,
             fed: 0.0,
+            warmup: None,
         }
     }
 

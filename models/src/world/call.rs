@@ -315,6 +315,7 @@ impl World {
             );
         }
         let target = cl.target as usize;
+        self.hedge_arm(c, slot, generation, deadline, sim);
         let req = Request {
             arrived: now,
             deadline,
@@ -352,6 +353,10 @@ impl World {
         if !cl.is_waiting(caller.slot, caller.generation) {
             return; // the attempt timed out or the call ended: nobody is listening
         }
+        if self.hedge_answer(caller, outcome, sent, sim) {
+            return; // a hedged copy failed while the other is still out
+        }
+        let cl = &mut self.clients[c];
         let call = &mut cl.calls[caller.slot as usize];
         call.in_flight = false; // its timeout, when it fires, finds nothing in flight
         let was_retry = call.attempts > 1;

@@ -1,6 +1,6 @@
 //! The closed set of events of the simulated world.
 
-use crate::control::{config_push, dns_automation, lease};
+use crate::control::{autoscaler, config_push, dns_automation, lease};
 use crate::infra::load_balancer;
 
 /// Every event in the simulated world.
@@ -70,6 +70,15 @@ pub enum Event {
         slot: u32,
         generation: u32,
     },
+    /// The hedge delay of attempt `generation` of call `slot` is over: hedge it if it is
+    /// still unanswered ([`crate::request_path::hedge`]).
+    HedgeDue {
+        client: u32,
+        slot: u32,
+        generation: u32,
+    },
+    /// A sample or a ready instance of autoscaler `idx` ([`crate::control::autoscaler`]).
+    Autoscale { idx: u32, ev: autoscaler::Ev },
 }
 
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);

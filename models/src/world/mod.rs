@@ -9,12 +9,14 @@
 //! root's re-exports and the scenario layer above this crate.
 
 mod actions;
+mod autoscale;
 mod call;
 mod control;
 mod crash_loop;
 mod edge;
 mod event;
 mod guard;
+mod hedging;
 mod operators;
 mod serve;
 mod state;
@@ -59,6 +61,7 @@ pub struct World {
     trigger_removed_at: Option<SimTime>,
     /// Caches on call edges, stale-if-error, bulkheads, fallbacks, caller routing.
     guard: guard::Guards,
+    pub autoscalers: Vec<crate::control::autoscaler::Autoscaler>,
 }
 
 impl World {
@@ -123,6 +126,7 @@ impl World {
             probe_prev: operators::Prev::default(),
             trigger_removed_at: None,
             guard: guard::Guards::default(),
+            autoscalers: Vec::new(),
         };
         for (i, a) in spec.dns_automations.iter().enumerate() {
             let built = dns_automation::Automation::build(a, seed, i as u32, sim, dns_plan_event);
@@ -169,6 +173,7 @@ impl World {
             }
         }
         world.build_operators(spec, seed, sim);
+        world.build_autoscalers(spec, seed, sim);
         // Stable sort: ties keep their order (rate schedules first, then file order).
         world.actions.sort_by_key(|a| a.at);
         for (idx, a) in world.actions.iter().enumerate() {
@@ -247,6 +252,12 @@ impl Model for World {
                 slot,
                 generation,
             } => self.on_fallback_done(client as usize, slot, generation, sim),
+            Event::HedgeDue {
+                client,
+                slot,
+                generation,
+            } => self.on_hedge_due(client as usize, slot, generation, sim),
+            Event::Autoscale { idx, ev } => self.on_autoscale(idx as usize, ev, sim),
         }
     }
 }

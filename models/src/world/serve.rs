@@ -95,7 +95,10 @@ impl World {
         sim.rec.incr(svc.m.started);
         sim.rec
             .add_saturating(svc.m.wait_ns, now.since(req.arrived).as_nanos());
-        let d = svc.draw_service_time();
+        let mut d = svc.draw_service_time();
+        if let Some(w) = &svc.warmup {
+            d = w.stretch(server, now, d);
+        }
         svc.in_service[server as usize] = Some(req);
         svc.busy += 1;
         let generation = svc.server_gen[server as usize];
@@ -182,7 +185,8 @@ impl World {
         if svc.server_gen.get(server as usize) != Some(&generation) {
             return; // the work was lost to an outage
         }
-        if svc.calls.is_empty() {
+        let local = (svc.warmup.as_mut()).is_some_and(|w| w.cache_hit(server, sim.now()));
+        if svc.calls.is_empty() || local {
             self.finish_request(s, server, false, sim);
             return;
         }
