@@ -488,6 +488,13 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             .map_err(io)?;
         files.push((format!("{dir}windows.csv"), windows));
         files.push((format!("{dir}summary.csv"), summary));
+        if let Some(blast) = metastable::analysis::blast::BlastRadius::of(r) {
+            let csv = blast
+                .csv()
+                .context("formatting blast_radius.csv")
+                .map_err(io)?;
+            files.push((format!("{dir}blast_radius.csv"), csv));
+        }
     }
     for (r, log) in reports.iter().zip(&states) {
         if let Some(log) = log {
@@ -575,6 +582,9 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
     if !opts.quiet {
         for r in &reports {
             print!("{}", r.human_summary());
+            if let Some(blast) = metastable::analysis::blast::BlastRadius::of(r) {
+                print!("{}", blast.text());
+            }
         }
         if compare {
             println!("variants (same seed {seed}):");

@@ -7,10 +7,12 @@
 //! - [`loops`]: the feedback loop that keeps a run down, one rule per mechanism, with evidence.
 //! - [`compare`]: the variants of a scenario side by side (`comparison.csv`, the table).
 //! - [`incident`]: a replay's trigger, tail and self-healing next to the published figures.
+//! - [`blast`]: a provider, region or zone failure's blast radius per user-facing flow.
 //!
 //! This folder reads runs and never runs one, writes no file and draws nothing; the reports
 //! in [`crate::report`] present what it concludes.
 
+pub mod blast;
 pub mod compare;
 pub mod dynamics;
 pub mod incident;

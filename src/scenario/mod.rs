@@ -37,6 +37,7 @@ pub mod load_balancer;
 pub mod locate;
 pub mod operator;
 pub mod overrides;
+pub mod providers;
 pub mod read;
 pub mod schema;
 mod service;

@@ -53,6 +53,10 @@ pub struct ScenarioFile {
     /// Autoscalers: target tracking on a service's signal (`autoscaler.rs`).
     #[serde(default)]
     pub autoscaler: Vec<super::autoscaler::AutoscalerFile>,
+    /// Providers (clouds, CDNs, DDoS protection) services belong to, and which provider each
+    /// sits behind (`src/scenario/providers.rs`).
+    #[serde(default)]
+    pub providers: Vec<super::providers::ProviderFile>,
 }
 
 /// `[incident]`: what was published about the incident this scenario replays.
@@ -145,6 +149,9 @@ pub struct TriggerFile {
     pub value: Option<f64>,
     #[serde(default)]
     pub label: String,
+    /// `provider`, `region` or `zone`: `target` names one, and the action applies to every
+    /// service in it (for a provider, also those of the providers behind it).
+    pub scope: Option<super::providers::ScopeFile>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -603,6 +610,10 @@ pub struct ServiceFile {
     /// network-propagation items (e.g. a launched instance's network state).
     pub feeds: Option<String>,
     pub propagation_per_request: Option<f64>,
+    /// The provider (a `[[providers]]` name), region and zone the service runs in.
+    pub provider: Option<String>,
+    pub region: Option<String>,
+    pub zone: Option<String>,
 }
 
 /// `crash_loop = { ... }`: servers are tasks that crash-loop on a bad configuration and

@@ -196,6 +196,7 @@ impl Validator<'_> {
         }
         let lease_managers = self.lease_managers(&raw.lease_manager, &names, &service_index);
         let autoscalers = self.autoscalers(&raw.autoscaler, &names, &services);
+        let mut topology = self.topology(&raw);
         let mut actions = Vec::new();
         let mut triggers = Vec::new();
         for (i, t) in raw.triggers.iter().enumerate() {
@@ -231,36 +232,63 @@ impl Validator<'_> {
                 );
             }
             let (from, to) = (SimTime::from_secs_f64(from), SimTime::from_secs_f64(to));
-            if super::lease::is_lease_action(t.action) {
-                // reported above
-            } else if let Some((apply, revert)) = self.trigger_actions(
-                &tp,
-                t.action,
-                &t.target,
-                t.value,
-                to,
-                &clients,
-                &client_index,
-                &services,
-                &service_index,
-            ) {
-                self.check_cache_target(&tp, &apply, &clients);
-                self.check_crash_target(&tp, &apply, &services);
-                self.check_edge_target(&tp, &apply, &services);
-                self.check_lb_service(&tp, &apply);
-                actions.push(TimedAction {
-                    at: from,
-                    action: apply,
-                });
-                if let Some(revert) = revert {
+            // A trigger scoped to a provider, region or zone: the same action on each member.
+            let members = match t.scope {
+                None => vec![(None, String::new())],
+                Some(scope) => {
+                    let m = self.scope_members(&tp, scope, &t.target, t.action, &topology);
+                    topology
+                        .scoped_triggers
+                        .push(super::providers::ScopedTrigger {
+                            from,
+                            to,
+                            scope,
+                            target: t.target.clone(),
+                            action: t.action,
+                            members: m.iter().map(|x| x.0).collect(),
+                            reasons: m.iter().map(|x| x.1.clone()).collect(),
+                        });
+                    m.into_iter().map(|(s, why)| (Some(s), why)).collect()
+                }
+            };
+            for (member, _) in &members {
+                let target =
+                    member.map_or(t.target.as_str(), |s| services[s as usize].name.as_str());
+                if super::lease::is_lease_action(t.action) {
+                    // reported above
+                } else if let Some((apply, revert)) = self.trigger_actions(
+                    &tp,
+                    t.action,
+                    target,
+                    t.value,
+                    to,
+                    &clients,
+                    &client_index,
+                    &services,
+                    &service_index,
+                ) {
+                    self.check_cache_target(&tp, &apply, &clients);
+                    self.check_crash_target(&tp, &apply, &services);
+                    self.check_edge_target(&tp, &apply, &services);
+                    self.check_lb_service(&tp, &apply);
                     actions.push(TimedAction {
-                        at: to,
-                        action: revert,
+                        at: from,
+                        action: apply,
                     });
+                    if let Some(revert) = revert {
+                        actions.push(TimedAction {
+                            at: to,
+                            action: revert,
+                        });
+                    }
                 }
             }
             let label = if t.label.is_empty() {
-                format!("{:?} {}", t.action, t.target).to_lowercase()
+                match t.scope {
+                    Some(scope) => format!("{:?} {} {}", t.action, scope.as_str(), t.target),
+                    None => format!("{:?} {}", t.action, t.target),
+                }
+                .to_lowercase()
             } else {
                 t.label.clone()
             };
@@ -423,6 +451,7 @@ impl Validator<'_> {
             sustain,
             variant: None,
             variants: Vec::new(),
+            topology,
         }
     }
 

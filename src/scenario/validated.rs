@@ -58,6 +58,9 @@ pub struct Scenario {
     pub variant: Option<String>,
     /// The file's design variants, each validated (empty inside a variant).
     pub variants: Vec<Variant>,
+    /// Providers, placements and scoped triggers (`[[providers]]`): the blast-radius report's
+    /// input.
+    pub topology: super::providers::Topology,
 }
 
 /// A replayed incident's published figures (validated `[incident]`).
