@@ -16,6 +16,7 @@ mod edge;
 mod event;
 mod operators;
 mod serve;
+mod split;
 mod state;
 
 #[cfg(test)]
@@ -23,6 +24,7 @@ mod lease_tests;
 
 pub use event::Event;
 pub use operators::OperatorLog;
+pub use split::Measure;
 pub use state::StateValue;
 
 use crate::control::{config_push, dns_automation, lease};
@@ -38,6 +40,7 @@ use crate::spec::{Action, TimedAction, WorldSpec};
 use sim_core::{Model, Sim, SimDuration, SimTime};
 
 /// All components of one simulated system.
+#[derive(Clone)]
 pub struct World {
     pub clients: Vec<Client>,
     pub services: Vec<Service>,
