@@ -24,11 +24,14 @@
 //! - [`robust`]: replications over seeds and robustness to inferred parameters.
 //! - [`analytic`]: the analytic companion: fluid-model equilibria, bistable load ranges and
 //!   tipping triggers (`metastable analyze`), exact Markov chains of small instances.
+//! - [`rare`]: importance splitting on the simulator (`metastable rare`): cloned worlds,
+//!   re-seeded streams, rare-event probabilities with intervals.
 //! - [`cli`]: the `sweep`, `map`, `merge`, replication and `robustness` commands.
 
 pub mod analysis;
 pub mod analytic;
 pub mod cli;
+pub mod rare;
 pub mod report;
 pub mod robust;
 pub mod run;

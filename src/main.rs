@@ -159,6 +159,45 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Estimate the probability of a rare event (the target reached within the horizon) by
+    /// fixed-effort importance splitting on the simulator, with a 95 % interval, the cost in
+    /// simulated events and crude Monte Carlo at equal cost (docs/analytic.md §9).
+    Rare {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        /// Progress measure the levels are on: backlog:SERVICE, plan_lag:DNS_AUTOMATION,
+        /// record_empty:SERVICE, records_empty:DNS_AUTOMATION or live_requests.
+        #[arg(long)]
+        measure: String,
+        /// Increasing levels on the measure, comma-separated (e.g. 10,20,30).
+        #[arg(long)]
+        levels: String,
+        /// The rare event: MEASURE>=VALUE (e.g. record_empty:ddb>=1).
+        #[arg(long)]
+        target: String,
+        /// Horizon in seconds (default: the scenario's duration).
+        #[arg(long = "horizon-s")]
+        horizon_s: Option<f64>,
+        /// Trajectories per stage.
+        #[arg(long, default_value_t = 100)]
+        effort: usize,
+        /// Independent replications of the whole estimator (the interval is over them).
+        #[arg(long, default_value_t = 20)]
+        replications: usize,
+        /// Crude Monte Carlo runs for the comparison (0: none).
+        #[arg(long, default_value_t = 0)]
+        crude: usize,
+        /// Master seed (default: the scenario's `seed`, else 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Use this variant of the file (`baseline` is the file as written).
+        #[arg(long)]
+        variant: Option<String>,
+        /// Set a field before validation, PATH=VALUE in TOML (e.g. triggers[0].value=4);
+        /// repeatable.
+        #[arg(long = "set")]
+        set: Vec<String>,
+    },
     /// Merge shard files into runs.csv and points.csv, checking that every run is there once.
     Merge {
         /// Output directory.
@@ -233,6 +272,33 @@ fn main() -> ExitCode {
         Command::Check { file } => cmd_check(&file),
         Command::Report { dir, out, quiet } => cmd_report(&dir, out.as_deref(), quiet),
         Command::Analyze { file, variant } => cmd_analyze(&file, variant.as_deref()),
+        Command::Rare {
+            file,
+            measure,
+            levels,
+            target,
+            horizon_s,
+            effort,
+            replications,
+            crude,
+            seed,
+            variant,
+            set,
+        } => cmd_rare(
+            &file,
+            &metastable::rare::spec::RareArgs {
+                measure: &measure,
+                levels: &levels,
+                target: &target,
+                horizon_s,
+                effort,
+                replications,
+                crude,
+            },
+            seed,
+            variant.as_deref(),
+            &set,
+        ),
         Command::Sweep {
             file,
             jobs,
@@ -317,6 +383,57 @@ fn cmd_report(dir: &Path, out: Option<&Path>, quiet: bool) -> Result<(), Failure
     if !quiet {
         println!("wrote {} ({:.0} KB)", path.display(), bytes as f64 / 1024.0);
     }
+    Ok(())
+}
+
+/// `metastable rare`: importance splitting on the simulator; prints the estimate.
+fn cmd_rare(
+    file: &Path,
+    args: &metastable::rare::spec::RareArgs,
+    seed: Option<u64>,
+    variant: Option<&str>,
+    set: &[String],
+) -> Result<(), Failure> {
+    let mut overrides = Vec::new();
+    for raw in set {
+        let (path, value) = raw
+            .split_once('=')
+            .ok_or_else(|| input(anyhow!("--set: expected PATH=VALUE, got {raw:?}")))?;
+        let value: toml::Table = toml::from_str(&format!("v = {value}"))
+            .map_err(|e| input(anyhow!("--set {raw:?}: the value is not TOML: {e}")))?;
+        overrides.push(scenario::overrides::Override {
+            path: path.trim().to_string(),
+            value: value["v"].clone(),
+            line: 0,
+            column: 0,
+            label: format!("--set {raw}"),
+        });
+    }
+    let text = scenario::read::read_text_capped(file, scenario::MAX_FILE_BYTES, "scenario file")
+        .map_err(|e| input(anyhow!("{}: {e}", file.display())))?;
+    let sc = scenario::parse_with(&text, &file.display().to_string(), &overrides)
+        .map_err(|e| input(anyhow!(e)))?;
+    let sc = match variant {
+        Some(name) => sc
+            .variant_named(name)
+            .ok_or_else(|| input(anyhow!("--variant: no variant named {name:?}")))?
+            .clone(),
+        None => sc,
+    };
+    let spec = metastable::rare::spec::resolve(&sc, args).map_err(|e| input(anyhow!(e)))?;
+    let seed = seed.unwrap_or(sc.seed);
+    let result = metastable::rare::estimate(&sc, &spec, seed);
+    let mut extra = String::new();
+    if let Some(v) = variant {
+        extra.push_str(&format!(" --variant {v}"));
+    }
+    for raw in set {
+        extra.push_str(&format!(" --set '{raw}'"));
+    }
+    print!(
+        "{}",
+        metastable::rare::describe(&sc, &spec, &result, &extra)
+    );
     Ok(())
 }
 

@@ -42,4 +42,4 @@ pub use request_path::service::{
 };
 pub use request_path::sink::{Sink, SinkMirror, SinkSpec};
 pub use spec::{Action, TimedAction, WorldSpec};
-pub use world::{Event, OperatorLog, StateValue, World};
+pub use world::{Event, Measure, OperatorLog, StateValue, World};

@@ -4,6 +4,10 @@
 //! together with `&mut Sim`, through which it reads the clock, schedules events and records
 //! metrics. There is no allocation per event: events are stored inline in the heap.
 
+mod step;
+
+pub use step::Step;
+
 use crate::metrics::Recorder;
 use crate::queue::EventQueue;
 use crate::time::{SimDuration, SimTime};
@@ -71,6 +75,7 @@ pub struct RunStats {
 pub const OBSERVE_EVERY: u64 = 1 << 16;
 
 /// The engine state a model sees: clock, pending events, metrics.
+#[derive(Clone)]
 pub struct Sim<E> {
     now: SimTime,
     queue: EventQueue<E>,

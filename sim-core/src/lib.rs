@@ -21,7 +21,7 @@ pub mod rng;
 pub mod time;
 pub mod timers;
 
-pub use engine::{Limits, Model, OBSERVE_EVERY, RunStats, Sim, StopReason};
+pub use engine::{Limits, Model, OBSERVE_EVERY, RunStats, Sim, Step, StopReason};
 pub use histogram::Histogram;
 pub use metrics::{
     CounterId, GaugeId, GaugeStat, HistId, HistStat, MetricDef, MetricRef, Recorder,

@@ -91,6 +91,7 @@ impl HistStat {
 }
 
 /// Records counters, time-weighted gauges and histograms per fixed window of simulated time.
+#[derive(Clone)]
 pub struct Recorder {
     window: SimDuration,
     summary_from: SimTime,

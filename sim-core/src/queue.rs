@@ -16,6 +16,7 @@
 use crate::time::SimTime;
 use crate::timers::TimerQueue;
 
+#[derive(Clone)]
 struct Entry<E> {
     /// `(time << 64) | seq`: one integer comparison orders by time, then by insertion.
     key: u128,
@@ -23,6 +24,7 @@ struct Entry<E> {
 }
 
 /// Pending events, popped in `(time, seq)` order.
+#[derive(Clone)]
 pub struct EventQueue<E> {
     heap: Vec<Entry<E>>,
     /// Timers pushed with [`EventQueue::push_timer`]: same keys, one `seq` counter.

@@ -17,6 +17,7 @@
 
 const N_BUCKETS: usize = 129;
 
+#[derive(Clone)]
 struct Entry<E> {
     key: u128,
     event: E,
@@ -24,6 +25,7 @@ struct Entry<E> {
 
 /// Pending timer events, popped in `(time, seq)` order; keys must never be below the last
 /// popped key.
+#[derive(Clone)]
 pub struct TimerQueue<E> {
     buckets: Vec<Vec<Entry<E>>>,
     /// Bit `b` set iff bucket `b` (0 ..= 127) is non-empty; bucket 128 in `top_nonempty`.

@@ -121,6 +121,7 @@ pub enum Ev {
 }
 
 /// One generated (or pushed) file and its rollout.
+#[derive(Clone)]
 struct File {
     bad: bool,
     /// Inserted by the operator (`push_good`), not generated.
@@ -134,6 +135,7 @@ struct File {
 }
 
 /// Proxy state that operator actions change.
+#[derive(Clone)]
 pub(crate) struct Proxy {
     pub service: u32,
     pub on_bad: OnBad,
@@ -143,6 +145,7 @@ pub(crate) struct Proxy {
 }
 
 /// A config push's state.
+#[derive(Clone)]
 pub struct ConfigPush {
     pub spec: ConfigPushSpec,
     pub(crate) proxies: Vec<Proxy>,
@@ -158,6 +161,7 @@ pub struct ConfigPush {
     m: Metrics,
 }
 
+#[derive(Clone)]
 struct Metrics {
     files_good: CounterId,
     files_bad: CounterId,
@@ -417,6 +421,15 @@ impl ConfigPush {
     /// Records the bad-machine gauge at `now`.
     pub(crate) fn record(&self, rec: &mut Recorder, now: SimTime) {
         rec.gauge_set(self.m.bad_servers, now, self.bad_servers());
+    }
+}
+
+impl ConfigPush {
+    /// Re-seeds every random stream this component owns from its current state and `salt`
+    /// (importance splitting: a cloned world's future draws made independent).
+    pub(crate) fn reseed(&mut self, salt: u64) {
+        sim_core::rng::reseed(&mut self.gen_rng, salt);
+        sim_core::rng::reseed(&mut self.delay_rng, salt);
     }
 }
 

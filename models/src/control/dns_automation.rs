@@ -101,6 +101,7 @@ struct Enactor {
     rng: SimRng,
 }
 
+#[derive(Clone)]
 struct Metrics {
     plans: CounterId,
     applies: CounterId,
@@ -114,6 +115,7 @@ struct Metrics {
 }
 
 /// A DNS automation's state: plans, endpoints, enactors.
+#[derive(Clone)]
 pub struct Automation {
     pub spec: DnsAutomationSpec,
     /// Newest generation produced (0: none yet).
@@ -460,6 +462,29 @@ impl Automation {
         if let Some(m) = &self.m {
             sim.rec
                 .gauge_set_count(m.records_empty, sim.now(), self.n_broken as u64);
+        }
+    }
+}
+
+impl Automation {
+    /// The plan lag: the largest `newest − plan` over the enactors in a run (0 when none
+    /// runs). A race needs a lag above `cleanup_horizon` (module doc).
+    pub fn plan_lag(&self) -> u32 {
+        let newest = self.newest;
+        self.enactors
+            .iter()
+            .filter(|e| e.plan != 0)
+            .map(|e| newest.saturating_sub(e.plan))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Re-seeds every random stream this component owns from its current state and `salt`
+    /// (importance splitting: a cloned world's future draws made independent).
+    pub(crate) fn reseed(&mut self, salt: u64) {
+        sim_core::rng::reseed(&mut self.planner_rng, salt);
+        for e in &mut self.enactors {
+            sim_core::rng::reseed(&mut e.rng, salt);
         }
     }
 }

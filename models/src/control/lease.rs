@@ -191,6 +191,7 @@ const RUN_RENEW: u8 = 2;
 const RUN_ESTABLISH: u8 = 3;
 const RUN_FAIL: u8 = 4;
 
+#[derive(Clone)]
 struct Host {
     queue: VecDeque<u32>,
     busy: u32,
@@ -198,6 +199,7 @@ struct Host {
     ok: u64,
 }
 
+#[derive(Clone)]
 struct Metrics {
     arrivals: CounterId,
     started: CounterId,
@@ -241,6 +243,7 @@ impl Bucket {
     }
 }
 
+#[derive(Clone)]
 pub struct LeaseManager {
     pub name: String,
     n: u32,
@@ -720,6 +723,16 @@ impl LeaseManager {
 fn next_generation(g: u32) -> u32 {
     let n = g.wrapping_add(1);
     if n == TIMER { 0 } else { n }
+}
+
+impl LeaseManager {
+    /// Re-seeds every random stream this component owns from its current state and `salt`
+    /// (importance splitting: a cloned world's future draws made independent).
+    pub(crate) fn reseed(&mut self, salt: u64) {
+        sim_core::rng::reseed(&mut self.work_rng, salt);
+        sim_core::rng::reseed(&mut self.ttl_rng, salt);
+        sim_core::rng::reseed(&mut self.check_rng, salt);
+    }
 }
 
 #[cfg(test)]

@@ -256,7 +256,7 @@ enum StepState {
 }
 
 /// What one look decided.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Decision {
     pub actions: Vec<Action>,
     /// Restart the stuck hosts of these lease managers.
@@ -268,6 +268,7 @@ pub struct Decision {
 }
 
 /// An operator's state.
+#[derive(Clone)]
 pub struct Operator {
     pub spec: OperatorSpec,
     /// `spec.conditions()`, computed once: the values a look expects, in this order.
@@ -439,6 +440,14 @@ impl Operator {
     /// Whether it has acted (operators `after` it are armed).
     pub fn has_acted(&self) -> bool {
         self.acted_at.is_some()
+    }
+}
+
+impl Operator {
+    /// Re-seeds every random stream this component owns from its current state and `salt`
+    /// (importance splitting: a cloned world's future draws made independent).
+    pub(crate) fn reseed(&mut self, salt: u64) {
+        sim_core::rng::reseed(&mut self.rng, salt);
     }
 }
 

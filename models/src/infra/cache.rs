@@ -48,6 +48,7 @@ pub struct CacheSpec {
 const NIL: u32 = u32::MAX;
 
 /// Cache state.
+#[derive(Clone)]
 pub struct Cache {
     pub spec: CacheSpec,
     /// `None` only if rand_distr rejected the (validated) parameters: every key is then 0.

@@ -25,6 +25,7 @@ pub struct DnsSpec {
 }
 
 /// Resolver and connection state of a client's hosts.
+#[derive(Clone)]
 pub struct Dns {
     pub spec: DnsSpec,
     conn_until: Vec<SimTime>,

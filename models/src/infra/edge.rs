@@ -75,6 +75,7 @@ pub(crate) enum Timer {
     Stale,
 }
 
+#[derive(Clone)]
 pub(crate) struct EdgeMetrics {
     pub crashes: CounterId,
     pub overload_crashes: CounterId,
@@ -85,6 +86,7 @@ pub(crate) struct EdgeMetrics {
 }
 
 /// Per-node state of an edge service.
+#[derive(Clone)]
 pub(crate) struct Edge {
     spec: EdgeSpec,
     /// The configuration nodes load now is bad.
@@ -282,6 +284,16 @@ impl Ramp {
         }
         self.tokens -= 1.0;
         true
+    }
+}
+
+impl Edge {
+    /// Re-seeds every random stream this component owns from its current state and `salt`
+    /// (importance splitting: a cloned world's future draws made independent).
+    pub(crate) fn reseed(&mut self, salt: u64) {
+        sim_core::rng::reseed(&mut self.doom_rng, salt);
+        sim_core::rng::reseed(&mut self.overload_rng, salt);
+        sim_core::rng::reseed(&mut self.reload_rng, salt);
     }
 }
 

@@ -144,6 +144,7 @@ enum Prop {
     Target(u32),
 }
 
+#[derive(Clone)]
 struct Metrics {
     checks: CounterId,
     checks_failed: CounterId,
@@ -163,6 +164,7 @@ struct Metrics {
     latency: HistId,
 }
 
+#[derive(Clone)]
 pub struct LoadBalancer {
     pub spec: LoadBalancerSpec,
     targets: Vec<Target>,
@@ -714,6 +716,16 @@ impl LoadBalancer {
 #[inline]
 fn lb_event<E: From<(u32, Ev)>>(lb: u32, ev: Ev) -> E {
     E::from((lb, ev))
+}
+
+impl LoadBalancer {
+    /// Re-seeds every random stream this component owns from its current state and `salt`
+    /// (importance splitting: a cloned world's future draws made independent).
+    pub(crate) fn reseed(&mut self, salt: u64) {
+        sim_core::rng::reseed(&mut self.check_rng, salt);
+        sim_core::rng::reseed(&mut self.pending_rng, salt);
+        sim_core::rng::reseed(&mut self.launch_rng, salt);
+    }
 }
 
 #[cfg(test)]

@@ -102,6 +102,7 @@ pub(crate) struct Call {
     pub queued: bool,
 }
 
+#[derive(Clone)]
 pub(crate) struct ClientMetrics {
     pub first_tries: CounterId,
     pub retries: CounterId,
@@ -127,6 +128,7 @@ pub(crate) struct ClientMetrics {
     pub call_all: HistId,
 }
 
+#[derive(Clone)]
 pub struct Client {
     pub name: String,
     pub target: u32,
@@ -327,5 +329,18 @@ impl Client {
             Mode::Closed { users, .. } => users,
             Mode::Open { .. } | Mode::Downstream => 0,
         }
+    }
+}
+
+impl Client {
+    /// Re-seeds every random stream this component owns from its current state and `salt`
+    /// (importance splitting: a cloned world's future draws made independent).
+    pub(crate) fn reseed(&mut self, salt: u64) {
+        sim_core::rng::reseed(&mut self.keys_rng, salt);
+        sim_core::rng::reseed(&mut self.hosts_rng, salt);
+        sim_core::rng::reseed(&mut self.arrivals_rng, salt);
+        sim_core::rng::reseed(&mut self.think_rng, salt);
+        sim_core::rng::reseed(&mut self.retry_rng, salt);
+        sim_core::rng::reseed(&mut self.patience_rng, salt);
     }
 }

@@ -50,6 +50,7 @@ pub enum AttemptEnd {
 }
 
 /// Runtime retry state of one client.
+#[derive(Clone)]
 pub struct RetryState {
     spec: RetrySpec,
     budget: RetryBudget,

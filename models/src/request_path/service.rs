@@ -138,6 +138,7 @@ pub(crate) enum Skip {
     Shed,
 }
 
+#[derive(Clone)]
 pub struct Service {
     pub name: String,
     /// Servers that may take new work (changes with `SetServers`).
@@ -214,6 +215,7 @@ pub struct Service {
     pub(crate) warmup: Option<crate::request_path::warmup::Warmup>,
 }
 
+#[derive(Clone)]
 pub(crate) struct ServiceMetrics {
     pub arrivals: CounterId,
     pub rejected: CounterId,
@@ -521,5 +523,18 @@ impl Service {
     pub(crate) fn set_gauges(&self, rec: &mut Recorder, now: SimTime) {
         rec.gauge_set(self.m.queue_len, now, self.live_len() as f64);
         rec.gauge_set(self.m.busy, now, self.busy as f64);
+    }
+}
+
+impl Service {
+    /// Re-seeds every random stream this component owns from its current state and `salt`
+    /// (importance splitting: a cloned world's future draws made independent).
+    pub(crate) fn reseed(&mut self, salt: u64) {
+        sim_core::rng::reseed(&mut self.restart_rng, salt);
+        sim_core::rng::reseed(&mut self.rng, salt);
+        sim_core::rng::reseed(&mut self.error_rng, salt);
+        if let Some(e) = &mut self.edge {
+            e.reseed(salt);
+        }
     }
 }

@@ -8,6 +8,7 @@ pub struct SinkSpec {
     pub name: String,
 }
 
+#[derive(Clone)]
 pub struct Sink {
     pub name: String,
     pub(crate) completions: CounterId,

@@ -19,6 +19,7 @@ mod guard;
 mod hedging;
 mod operators;
 mod serve;
+mod split;
 mod state;
 
 #[cfg(test)]
@@ -26,6 +27,7 @@ mod lease_tests;
 
 pub use event::Event;
 pub use operators::OperatorLog;
+pub use split::Measure;
 pub use state::StateValue;
 
 use crate::control::{config_push, dns_automation, lease};
@@ -41,6 +43,7 @@ use crate::spec::{Action, TimedAction, WorldSpec};
 use sim_core::{Model, Sim, SimDuration, SimTime};
 
 /// All components of one simulated system.
+#[derive(Clone)]
 pub struct World {
     pub clients: Vec<Client>,
     pub services: Vec<Service>,
