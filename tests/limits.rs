@@ -39,10 +39,15 @@ fn window_byte_budget_stops_the_run_at_a_window_boundary() {
     assert_eq!(r.stats.stop.as_str(), "window_bytes_limit", "seed 1");
     let n = r.rec.n_windows() as u64;
     let per = r.rec.window_bytes();
-    assert!(n * per <= budget, "{n} windows × {per} B > {budget} B");
+    let hists = r.rec.histogram_bytes();
+    assert!(hists > 0, "the server's and sink's histograms are charged");
     assert!(
-        (n + 1) * per > budget,
-        "stopped early: {n} windows × {per} B"
+        hists + n * per <= budget,
+        "{hists} B of histograms + {n} windows × {per} B > {budget} B"
+    );
+    assert!(
+        hists + (n + 1) * per > budget,
+        "stopped early: {hists} B of histograms + {n} windows × {per} B"
     );
     let last_end = r.rec.window_bounds(n as usize - 1).1;
     assert_eq!(
@@ -117,4 +122,52 @@ fn many_components_report_every_component() {
     let csv = r.windows_csv().expect("csv");
     let rows = csv.iter().filter(|&&b| b == b'\n').count();
     assert_eq!(rows, 1 + 3 * 3 * chains, "header + windows × components");
+}
+
+/// Each histogram holds about 119 KB for the whole run (a window's and the total's); they are
+/// charged to `limits.max_window_bytes` before any window. Thirty chains' histograms do not
+/// fit in 1 MiB: the run stops before its first event with `window_bytes_limit`, having
+/// allocated no histogram past the budget, and its tables are still written.
+#[test]
+fn histograms_past_the_byte_budget_stop_the_run_before_it_starts() {
+    let mut text = String::from(
+        "[scenario]\nname = \"hists\"\nduration_s = 10.0\nwindow_ms = 1000.0\n[limits]\nmax_window_bytes = 1048576\n",
+    );
+    let chains = 30;
+    for i in 0..chains {
+        text += &format!(
+            "[[sources]]\nname = \"u{i}\"\ntarget = \"s{i}\"\nsink = \"d{i}\"\nrate_per_s = 10.0\n\
+             [[services]]\nname = \"s{i}\"\nservers = 1\nservice_time = {{ dist = \"exponential\", mean_ms = 10.0 }}\n\
+             [[sinks]]\nname = \"d{i}\"\n"
+        );
+    }
+    let sc = parse(&text, "hists.toml").expect("valid");
+    let r = run(&sc, 1);
+    assert_eq!(r.stats.stop.as_str(), "window_bytes_limit", "seed 1");
+    assert_eq!(r.stats.events, 0, "seed 1: no event ran");
+    assert_eq!(r.rec.n_windows(), 0);
+    assert!(
+        r.rec.histogram_bytes() <= (1 << 20) + 2 * sim_core::histogram::HISTOGRAM_BYTES,
+        "{} B of histograms allocated",
+        r.rec.histogram_bytes()
+    );
+    let summary = String::from_utf8(r.summary_csv().expect("csv")).expect("utf-8");
+    assert!(summary.contains("window_bytes_limit"), "{summary}");
+    let windows = r.windows_csv().expect("csv");
+    assert_eq!(
+        windows.iter().filter(|&&b| b == b'\n').count(),
+        1,
+        "header only"
+    );
+
+    // Two chains fit: the same scenario runs to its horizon.
+    let few: String = text
+        .split("[[sources]]\nname = \"u2\"")
+        .next()
+        .expect("prefix")
+        .into();
+    let sc = parse(&few, "hists.toml").expect("valid");
+    let r = run(&sc, 1);
+    assert_eq!(r.stats.stop.as_str(), "horizon", "seed 1");
+    assert!(r.rec.histogram_bytes() + r.rec.n_windows() as u64 * r.rec.window_bytes() <= 1 << 20);
 }

@@ -57,7 +57,7 @@ wait_flag=()
 set +e
 merge=$(sbatch --parsable --dependency="afterok:$array" --chdir="$out" \
   --output="$out/logs/%x-%j.out" "${wait_flag[@]}" "${extra[@]}" \
-  "$here/merge.sbatch" "$out/shards" "$out")
+  "$here/merge.sbatch" "$out/shards" "$out" "$sweep")
 status=$?
 set -e
 merge="${merge%%;*}"

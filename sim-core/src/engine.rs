@@ -179,36 +179,41 @@ impl<E> Sim<E> {
         let mut next_obs = SimTime::ZERO.saturating_add(every);
         let mut events = 0u64;
         let mut max_pending = self.queue.len();
-        let stop = loop {
-            if events >= limits.max_events {
-                break StopReason::EventBudget;
-            }
-            let Some((t, event)) = self.queue.pop() else {
-                break StopReason::Idle;
-            };
-            if t >= limits.horizon {
-                self.queue.push(t, event);
-                break StopReason::Horizon;
-            }
-            if SAMPLE {
-                while next_obs <= t {
-                    observe(model, next_obs);
-                    next_obs = next_obs.saturating_add(every);
+        // The histograms registered did not fit in the byte budget: no event runs.
+        let stop = if self.rec.budget_hit() {
+            StopReason::WindowBytes
+        } else {
+            loop {
+                if events >= limits.max_events {
+                    break StopReason::EventBudget;
                 }
-            }
-            if self.rec.advance(t) {
-                self.queue.push(t, event);
-                break StopReason::WindowBytes;
-            }
-            self.now = t;
-            model.handle(event, self);
-            events += 1;
-            if events.is_multiple_of(OBSERVE_EVERY) {
-                progress(t);
-            }
-            max_pending = max_pending.max(self.queue.len());
-            if let Some(why) = self.stop_request {
-                break StopReason::Model(why);
+                let Some((t, event)) = self.queue.pop() else {
+                    break StopReason::Idle;
+                };
+                if t >= limits.horizon {
+                    self.queue.push(t, event);
+                    break StopReason::Horizon;
+                }
+                if SAMPLE {
+                    while next_obs <= t {
+                        observe(model, next_obs);
+                        next_obs = next_obs.saturating_add(every);
+                    }
+                }
+                if self.rec.advance(t) {
+                    self.queue.push(t, event);
+                    break StopReason::WindowBytes;
+                }
+                self.now = t;
+                model.handle(event, self);
+                events += 1;
+                if events.is_multiple_of(OBSERVE_EVERY) {
+                    progress(t);
+                }
+                max_pending = max_pending.max(self.queue.len());
+                if let Some(why) = self.stop_request {
+                    break StopReason::Model(why);
+                }
             }
         };
         let mut end = match stop {

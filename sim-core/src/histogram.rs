@@ -42,6 +42,11 @@ pub fn bucket_bounds(i: usize) -> (u64, u64) {
 /// Words of the occupied-bucket bitmap.
 const N_WORDS: usize = N_BUCKETS.div_ceil(64);
 
+/// Bytes one histogram holds: its buckets, its bitmap and itself (59 392 + 928 + 56 on 64-bit).
+pub const HISTOGRAM_BYTES: u64 = (N_BUCKETS * std::mem::size_of::<u64>()
+    + N_WORDS * std::mem::size_of::<u64>()
+    + std::mem::size_of::<Histogram>()) as u64;
+
 /// Histogram of `u64` values with exact count, sum, min and max.
 ///
 /// Occupied buckets are tracked in a bitmap (116 words), so clearing, merging and reading

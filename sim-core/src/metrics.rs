@@ -7,9 +7,13 @@
 //! is therefore `O(metrics × windows)`, independent of the number of requests simulated. Two
 //! caps bound it absolutely (reported, never a panic or an allocation abort): a count of stored
 //! windows (later windows still count toward the totals) and a byte budget for stored windows
-//! (hitting it asks the engine to stop the run at the last stored window's end). The window
-//! store grows as windows close, by at most half its size at a time, never past the budget,
-//! and a failed allocation counts as the budget being hit.
+//! and the live histograms (hitting it asks the engine to stop the run at the last stored
+//! window's end). Every registered histogram holds two [`Histogram`]s (the window's and the
+//! run total's, [`HISTOGRAM_BYTES`] ≈ 59 KB each) for the whole run: they are charged to the
+//! budget first, at registration, and a histogram that does not fit is not allocated (it shares
+//! one overflow pair, and the run stops before its first event). The window store grows as
+//! windows close, by at most half its size at a time, never past the budget, and a failed
+//! allocation counts as the budget being hit.
 //!
 //! Run totals ("summary") accumulate only over windows that start at or after `summary_from`
 //! (the warm-up end, rounded up to a window boundary), so steady-state estimates exclude the
@@ -17,7 +21,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::histogram::Histogram;
+use crate::histogram::{HISTOGRAM_BYTES, Histogram};
 use crate::time::{SimDuration, SimTime};
 
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
@@ -110,6 +114,8 @@ pub struct Recorder {
     gauges: Vec<Gauge>,
     hists: Vec<Histogram>,
     hist_totals: Vec<Histogram>,
+    /// The histogram pair every histogram registered past the byte budget shares.
+    overflow_hist: Option<HistId>,
 
     max_windows: usize,
     /// Byte budget for stored windows (bounds + reduced values).
@@ -145,6 +151,7 @@ impl Recorder {
             gauges: Vec::new(),
             hists: Vec::new(),
             hist_totals: Vec::new(),
+            overflow_hist: None,
             max_windows,
             max_window_bytes: u64::MAX,
             budget_hit: false,
@@ -163,6 +170,12 @@ impl Recorder {
         self
     }
 
+    /// Bytes the live histograms hold for the whole run (a window's and the total's per
+    /// histogram), charged to the byte budget before any window.
+    pub fn histogram_bytes(&self) -> u64 {
+        2 * HISTOGRAM_BYTES * self.hists.len() as u64
+    }
+
     /// Bytes one stored window takes: its bounds and every metric's reduced values.
     pub fn window_bytes(&self) -> u64 {
         (std::mem::size_of::<(SimTime, SimTime)>()
@@ -172,7 +185,8 @@ impl Recorder {
     }
 
     /// True once the window byte budget stopped the storing of windows: the engine ends the
-    /// run at [`Recorder::window_start`], the end of the last stored window.
+    /// run at [`Recorder::window_start`], the end of the last stored window. True from the
+    /// start when the histograms registered do not fit in the budget.
     pub fn budget_hit(&self) -> bool {
         self.budget_hit
     }
@@ -192,7 +206,8 @@ impl Recorder {
     /// does not fit or memory could not be had.
     fn room_for_window(&mut self) -> bool {
         let per = self.window_bytes().max(1);
-        let fit = (self.max_window_bytes / per).min(self.max_windows as u64) as usize;
+        let room = self.max_window_bytes.saturating_sub(self.histogram_bytes());
+        let fit = (room / per).min(self.max_windows as u64) as usize;
         let n = self.win_bounds.len();
         if n >= fit {
             return false;
@@ -244,7 +259,20 @@ impl Recorder {
 
     pub fn histogram(&mut self, owner: &str, name: &'static str) -> HistId {
         self.assert_registering();
+        let after = self.histogram_bytes() + 2 * HISTOGRAM_BYTES;
+        if after > self.max_window_bytes || self.budget_hit {
+            // Not allocated: the run stops before its first event (`budget_hit`), so these
+            // histograms never see a value; they share one pair.
+            self.budget_hit = true;
+            if let Some(id) = self.overflow_hist {
+                self.define(owner, name, MetricRef::Hist(id));
+                return id;
+            }
+        }
         let id = HistId(self.hists.len() as u32);
+        if self.budget_hit {
+            self.overflow_hist = Some(id);
+        }
         self.hists.push(Histogram::new());
         self.hist_totals.push(Histogram::new());
         self.define(owner, name, MetricRef::Hist(id));
@@ -636,6 +664,45 @@ mod tests {
         assert_eq!(r.n_windows(), 3);
         assert_eq!(r.counter_total(c), 3);
         assert_eq!(r.summary_span(), SimDuration(3 * S));
+    }
+
+    /// Histograms are charged to the budget first: windows get what they leave, and a
+    /// histogram past the budget is not allocated and stops the run before it starts.
+    #[test]
+    fn histograms_count_toward_the_byte_budget() {
+        let budget = 5 * HISTOGRAM_BYTES;
+        let mut r = Recorder::new(SimDuration(S), SimDuration::ZERO, 1000).with_byte_budget(budget);
+        let c = r.counter("a", "n");
+        let h = r.histogram("a", "lat");
+        assert_eq!(r.histogram_bytes(), 2 * HISTOGRAM_BYTES);
+        assert!(!r.budget_hit());
+        let h2 = r.histogram("b", "lat");
+        assert!(!r.budget_hit(), "4 of 5 histograms' bytes");
+        assert_ne!(h, h2);
+        let h3 = r.histogram("c", "lat");
+        assert!(r.budget_hit(), "6 of 5 histograms' bytes");
+        let h4 = r.histogram("d", "lat");
+        assert_eq!(h3, h4, "past the budget, histograms share one pair");
+        assert_eq!(r.hists.len(), 3);
+        assert_eq!(r.find("d", "lat"), Some(MetricRef::Hist(h4)));
+        // No window fits in what is left: 6 histograms' bytes are past the budget.
+        r.incr(c);
+        r.finish(SimTime(3 * S));
+        assert_eq!(r.n_windows(), 0);
+        assert_eq!(r.summary_span(), SimDuration::ZERO);
+
+        // Within the budget, windows get the bytes histograms leave.
+        let mut r = Recorder::new(SimDuration(S), SimDuration::ZERO, 1000)
+            .with_byte_budget(2 * HISTOGRAM_BYTES + 1000);
+        r.histogram("a", "lat");
+        let per = r.window_bytes();
+        for t in 0..1000 {
+            if r.advance(SimTime(t * S)) {
+                break;
+            }
+        }
+        assert!(r.budget_hit());
+        assert_eq!(r.n_windows() as u64, 1000 / per);
     }
 
     /// Storage grows with the windows closed, not with the limit: a recorder allowed 10⁸
