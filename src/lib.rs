@@ -26,8 +26,12 @@
 //!   tipping triggers (`metastable analyze`), exact Markov chains of small instances.
 //! - [`cli`]: the `sweep`, `map`, `merge`, replication and `robustness` commands.
 
+#![warn(missing_docs)]
+
 pub mod analysis;
+#[doc(hidden)]
 pub mod analytic;
+#[doc(hidden)]
 pub mod cli;
 pub mod report;
 pub mod robust;

@@ -11,7 +11,9 @@ use crate::scenario::Kind;
 /// One variant's headline figures.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
+    /// The variant's name (`baseline` for the file as written).
     pub variant: String,
+    /// The variant's analysis (verdict, recovery time, …).
     pub analysis: Analysis,
     /// Successful calls ÷ first tries over the whole run after warm-up (all clients).
     pub success_ratio: Option<f64>,

@@ -12,7 +12,9 @@
 //! in [`crate::report`] present what it concludes.
 
 pub mod compare;
+#[doc(hidden)]
 pub mod dynamics;
+#[doc(hidden)]
 pub mod incident;
 pub mod loops;
 pub mod recovery;

@@ -9,9 +9,14 @@ use crate::scenario::Scenario;
 
 /// Everything a run produced.
 pub struct RunReport {
+    /// The scenario that ran (without its variants: a report is one variant's run).
     pub scenario: Scenario,
+    /// The master seed it ran with.
     pub seed: u64,
+    /// Engine statistics: events processed and why the run stopped.
     pub stats: RunStats,
+    /// Every metric the run recorded, per window; read it through
+    /// [`RunReport::component_ids`], [`RunReport::summary_of`], [`RunReport::series_of`].
     pub rec: Recorder,
     /// The trigger as the mechanism carried it (`[incident] trigger`): start and, if it ended
     /// within the run, end, in seconds.
@@ -83,4 +88,5 @@ fn finish(
     }
 }
 pub mod metrics;
+#[doc(hidden)]
 pub mod state;

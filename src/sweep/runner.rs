@@ -34,27 +34,45 @@ pub enum RunError {
     /// The journal in the output directory belongs to another sweep or is damaged (bad input:
     /// exit code 2).
     #[error("{}: {message}", path.display())]
-    Journal { path: PathBuf, message: String },
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A row of the journal is not a run of this sweep as the plan gives it (exit code 2).
     #[error("{}:{line}:{column}: {field}: {message}", path.display())]
     JournalCell {
+        /// The journal file.
         path: PathBuf,
+        /// 1-based line of the row.
         line: usize,
+        /// 1-based column of the cell.
         column: usize,
+        /// The cell's column name.
         field: String,
+        /// What is wrong with the cell.
         message: String,
     },
     /// Reading or writing the journal failed.
     #[error("{}: {error}", path.display())]
     Io {
+        /// The journal file.
         path: PathBuf,
+        /// The I/O error.
         error: std::io::Error,
     },
     /// A run could not be made (an internal error: points are validated before running).
     #[error("{0}")]
     Run(String),
+    /// The worker threads could not be started.
     #[error("cannot start {jobs} worker thread(s): {message}")]
-    Pool { jobs: usize, message: String },
+    Pool {
+        /// Threads asked for.
+        jobs: usize,
+        /// Why they could not be started.
+        message: String,
+    },
 }
 
 /// How to run.
@@ -423,6 +441,7 @@ fn cells_name(sweep: &Sweep, index: usize) -> String {
 
 /// Runs cell `run` of `sweep`: the point's scenario with its seed, reduced to its row as soon
 /// as it finishes (the report is dropped here).
+#[doc(hidden)]
 pub fn compute_row(sweep: &Sweep, run: u64) -> Result<String, String> {
     let point = run / sweep.replications;
     let rep = run % sweep.replications;
