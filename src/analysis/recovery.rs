@@ -162,6 +162,18 @@ impl RunReport {
     }
 
     /// Analyses this run: baseline, trigger, recovery and verdict with its reason.
+    ///
+    /// ```
+    /// use metastable::Verdict;
+    ///
+    /// // HotOS 2021's retry example below its stability limit (140 QPS): the 10 s partition's
+    /// // backlog drains and the system heals by itself.
+    /// let sc = metastable::load("scenarios/hotos-retry-140.toml".as_ref()).unwrap();
+    /// let a = metastable::run(&sc, sc.seed).analysis();
+    /// assert_eq!(a.verdict, Verdict::Recovered, "{} (seed {})", a.verdict_reason, sc.seed);
+    /// let tail = a.recovery_s.unwrap();
+    /// assert!(tail > 0.0 && tail < sc.duration.as_secs_f64());
+    /// ```
     pub fn analysis(&self) -> Analysis {
         let sc = &self.scenario;
         let n = self.rec.n_windows();

@@ -276,7 +276,21 @@ pub struct Replications {
 }
 
 impl Replications {
-    /// Runs `set` over `seeds` (see [`run_all`]).
+    /// Runs `set` over `seeds` (see [`run_all`]), in parallel on rayon's current pool; the
+    /// records come back in (variant, seed) order whatever the thread count.
+    ///
+    /// ```
+    /// use metastable::robust::replications::{RunSet, seeds};
+    /// use metastable::{Replications, Verdict};
+    ///
+    /// let sc = metastable::load("scenarios/hotos-retry-140.toml".as_ref()).unwrap();
+    /// let set = RunSet::of(&sc, None).unwrap();
+    /// let reps = Replications::run(&sc, &set, &seeds(1, 4).unwrap());
+    /// let base = reps.summary("baseline").unwrap();
+    /// assert_eq!(base.runs, 4);
+    /// println!("recovered in {} of 4 seeds", base.count(Verdict::Recovered));
+    /// println!("{}", reps.table());
+    /// ```
     pub fn run(sc: &Scenario, set: &RunSet, seeds: &[u64]) -> Replications {
         Replications::run_observed(sc, set, seeds, |_| |_| {})
     }

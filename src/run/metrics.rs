@@ -651,7 +651,18 @@ impl RunReport {
             .map(|c| self.summary_values(&c))
     }
 
-    /// Component `name`'s values in every window, with each window's start in seconds.
+    /// Component `name`'s values in every window, with each window's start in seconds: the
+    /// rows of `windows.csv` for that component.
+    ///
+    /// ```
+    /// let sc = metastable::load("scenarios/hotos-retry.toml".as_ref()).unwrap();
+    /// let report = metastable::run(&sc, sc.seed);
+    /// let web = report.series_of("web").unwrap();
+    /// assert_eq!(web.len(), 300); // 300 s in 1 s windows
+    /// // Retries double the load after the 10 s partition at t = 60 s, and it stays doubled.
+    /// let amp = |t: usize| web[t].1.amplification().unwrap();
+    /// assert!(amp(30) < 1.05 && amp(200) > 1.8, "{} {} (seed {})", amp(30), amp(200), sc.seed);
+    /// ```
     pub fn series_of(&self, name: &str) -> Option<Vec<(f64, Values)>> {
         let ids = self.component_ids();
         let c = ids.iter().find(|c| c.name == name)?;

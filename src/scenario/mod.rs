@@ -56,6 +56,7 @@ pub use common::Kind;
 pub use common::*;
 pub use error::{Issue, LoadError};
 pub use load::{load, parse, parse_with};
+pub use overrides::Override;
 #[doc(hidden)]
 pub use schema::*;
 pub use validated::*;

@@ -112,6 +112,37 @@ pub fn pool(jobs: usize) -> Result<rayon::ThreadPool, RunError> {
 }
 
 /// Runs every run of `shard` not already in the journal; returns all of the shard's rows.
+/// [`Shard::ALL`] runs the whole sweep; without a journal nothing is written to disk.
+///
+/// ```
+/// use metastable::sweep::{self, runner::{RunOptions, run_sweep}, shard::Shard};
+///
+/// // Two loads × two retry policies of HotOS 2021's retry example, two seeds each.
+/// let text = r#"
+/// [sweep]
+/// scenario = "../scenarios/hotos-retry.toml"
+/// replications = 2
+/// seed = 1
+///
+/// [[axes]]
+/// name = "rate_per_s"
+/// path = "clients[web].rate_per_s"
+/// values = [140.0, 280.0]
+///
+/// [[axes]]
+/// name = "max_attempts"
+/// path = "clients[web].retry.max_attempts"
+/// values = [1, 2]
+/// "#;
+/// let plan = sweep::parse(text, "sweeps/in-code.toml", "sweeps".as_ref()).unwrap();
+/// assert_eq!((plan.n_points, plan.n_runs()), (4, 8));
+/// let opts = RunOptions { jobs: 2, progress: false, journal: None };
+/// let (table, done) = run_sweep(&plan, Shard::ALL, &opts).unwrap();
+/// assert_eq!(done.computed, 8);
+/// let runs_csv = String::from_utf8(table.runs_csv().unwrap()).unwrap();
+/// let points_csv = String::from_utf8(table.points_csv().unwrap()).unwrap();
+/// assert_eq!((runs_csv.lines().count(), points_csv.lines().count()), (9, 5));
+/// ```
 pub fn run_sweep(
     sweep: &Sweep,
     shard: Shard,
