@@ -11,7 +11,9 @@ use crate::scenario::Kind;
 /// One variant's headline figures.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
+    /// The variant's name (`baseline` for the file as written).
     pub variant: String,
+    /// The variant's analysis (verdict, recovery time, …).
     pub analysis: Analysis,
     /// Successful calls ÷ first tries over the whole run after warm-up (all clients).
     pub success_ratio: Option<f64>,
@@ -28,6 +30,20 @@ pub struct Row {
 }
 
 /// Headline figures of each report, in order.
+///
+/// Variants of a scenario are compared by running each with the same seed (common random
+/// numbers):
+///
+/// ```
+/// use metastable::analysis::compare;
+///
+/// let sc = metastable::load("scenarios/hotos-2021-cache.toml".as_ref()).unwrap();
+/// let reports: Vec<_> = sc.with_variants().into_iter().map(|v| metastable::run(v, sc.seed)).collect();
+/// let rows = compare::rows(&reports);
+/// let names: Vec<&str> = rows.iter().map(|r| r.variant.as_str()).collect();
+/// assert_eq!(names, ["baseline", "read-through", "load-250"]);
+/// println!("{}", compare::comparison_table(&reports));
+/// ```
 pub fn rows(reports: &[RunReport]) -> Vec<Row> {
     reports
         .iter()

@@ -32,11 +32,15 @@ use crate::scenario::Kind;
 /// A measured value against a threshold.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Signal {
+    /// What is measured, e.g. `amplification`.
     pub name: &'static str,
+    /// The measured value.
     pub value: f64,
+    /// The threshold the rule compares it with.
     pub threshold: f64,
     /// The signal holds when `value ≥ threshold` (else when `value ≤ threshold`).
     pub at_least: bool,
+    /// Whether the value is a fraction (shown as a percentage).
     pub fraction: bool,
 }
 
@@ -50,6 +54,7 @@ impl Signal {
             fraction,
         }
     }
+    /// Whether the value is on the rule's side of the threshold.
     pub fn holds(&self) -> bool {
         if self.at_least {
             self.value >= self.threshold
@@ -57,6 +62,7 @@ impl Signal {
             self.value <= self.threshold
         }
     }
+    /// `x` formatted as this signal's values are (a percentage for a fraction).
     pub fn show(&self, x: f64) -> String {
         if self.fraction {
             format!("{:.1} %", 100.0 * x)
@@ -73,12 +79,14 @@ pub struct Finding {
     pub name: &'static str,
     /// Where it was found (a component name).
     pub at: String,
+    /// The measured signals; the rule fires when every one holds.
     pub signals: Vec<Signal>,
     /// The sentence with the numbers.
     pub evidence: String,
 }
 
 impl Finding {
+    /// Whether the rule fires: it has signals and all of them hold.
     pub fn fires(&self) -> bool {
         !self.signals.is_empty() && self.signals.iter().all(Signal::holds)
     }
@@ -87,6 +95,7 @@ impl Finding {
 /// The loops of one run: those that fire, the first being the run's loop.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Loops {
+    /// The rules that fire, in the order the rules are tried.
     pub firing: Vec<Finding>,
     /// Every rule evaluated (firing or not), to tell what a variant broke.
     pub evaluated: Vec<Finding>,
@@ -103,6 +112,7 @@ impl Loops {
     pub fn label(&self) -> &str {
         self.primary().map_or("", |f| f.name)
     }
+    /// The primary loop's evidence sentence and where it was found, or empty.
     pub fn evidence(&self) -> String {
         self.primary()
             .map_or(String::new(), |f| format!("{} ({})", f.evidence, f.at))

@@ -14,7 +14,9 @@
 
 pub mod blast;
 pub mod compare;
+#[doc(hidden)]
 pub mod dynamics;
+#[doc(hidden)]
 pub mod incident;
 pub mod loops;
 pub mod recovery;

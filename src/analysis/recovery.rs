@@ -23,18 +23,27 @@ use crate::run::metrics::ComponentIds;
 use crate::scenario::Kind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What happened to a run after its trigger (the `verdict` column; see the README's
+/// "Verdicts").
 pub enum Verdict {
+    /// The run has no trigger (or its probe never fired): nothing to recover from.
     NoTrigger,
+    /// Goodput never left the recovery threshold around the trigger.
     Stable,
+    /// Goodput returned to the recovery threshold (sustained) after the trigger ended.
     Recovered,
     /// Not recovered by the end, but the sustaining state is shrinking.
     Recovering,
+    /// Not recovered by the end, and the sustaining state is not shrinking: the system stays
+    /// down after the trigger is gone.
     Metastable,
     /// Not recovered by the end, and the run cannot tell whether it would.
     Undetermined,
 }
 
 impl Verdict {
+    /// The name used in CSVs and tables (`no_trigger`, `stable`, `recovered`, `recovering`,
+    /// `metastable`, `undetermined`).
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::NoTrigger => "no_trigger",
@@ -48,11 +57,19 @@ impl Verdict {
 }
 
 #[derive(Clone, Debug, PartialEq)]
+/// What one run means: its baseline, trigger, recovery time and verdict (see
+/// [`RunReport::analysis`]).
 pub struct Analysis {
+    /// Mean goodput (successful calls per second, all clients) over the baseline windows;
+    /// `None` when there are none.
     pub baseline_goodput_per_s: Option<f64>,
+    /// Trigger start (s); `None` without a trigger.
     pub trigger_start_s: Option<f64>,
+    /// Trigger end (s); `None` without a trigger or when it had not ended.
     pub trigger_end_s: Option<f64>,
+    /// Time from the trigger's end until goodput recovered (s); `None` when it did not.
     pub recovery_s: Option<f64>,
+    /// The verdict.
     pub verdict: Verdict,
     /// Largest per-window attempts ÷ first tries (all clients).
     pub peak_amplification: Option<f64>,
@@ -144,6 +161,19 @@ impl RunReport {
             .collect()
     }
 
+    /// Analyses this run: baseline, trigger, recovery and verdict with its reason.
+    ///
+    /// ```
+    /// use metastable::Verdict;
+    ///
+    /// // HotOS 2021's retry example below its stability limit (140 QPS): the 10 s partition's
+    /// // backlog drains and the system heals by itself.
+    /// let sc = metastable::load("scenarios/hotos-retry-140.toml".as_ref()).unwrap();
+    /// let a = metastable::run(&sc, sc.seed).analysis();
+    /// assert_eq!(a.verdict, Verdict::Recovered, "{} (seed {})", a.verdict_reason, sc.seed);
+    /// let tail = a.recovery_s.unwrap();
+    /// assert!(tail > 0.0 && tail < sc.duration.as_secs_f64());
+    /// ```
     pub fn analysis(&self) -> Analysis {
         let sc = &self.scenario;
         let n = self.rec.n_windows();

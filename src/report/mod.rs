@@ -12,15 +12,25 @@
 //! This folder presents runs and analyses; it decides nothing (verdicts come from
 //! [`crate::analysis`]) and runs nothing.
 
+#[doc(hidden)]
 pub mod clock;
+#[doc(hidden)]
 pub mod draw;
+#[doc(hidden)]
 pub mod figure;
 mod guards;
+#[doc(hidden)]
 pub mod html;
+#[doc(hidden)]
 pub mod output;
+#[doc(hidden)]
 pub mod palette;
+#[doc(hidden)]
 pub mod panels;
+#[doc(hidden)]
 pub mod plot_map;
+#[doc(hidden)]
 pub mod ranking;
 pub mod tables;
+#[doc(hidden)]
 pub mod variants;

@@ -16,5 +16,6 @@
 //! files go through [`crate::scenario::parse_with`].
 
 pub mod replications;
+#[doc(hidden)]
 pub mod robustness;
 pub mod stats;

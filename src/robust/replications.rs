@@ -26,18 +26,25 @@ pub const MAX_REPLICATIONS: u64 = 10_000;
 /// What is left of one run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
+    /// The variant's name (`baseline` for the file as written).
     pub variant: String,
+    /// The run's master seed.
     pub seed: u64,
+    /// The run's verdict.
     pub verdict: Verdict,
     /// Trigger length (min); `None` without a measured trigger (no incident).
     pub trigger_min: Option<f64>,
     /// Tail after the trigger (min): the recovery time; `None` if it never recovered.
     pub tail_min: Option<f64>,
+    /// The feedback loop named as keeping the run down (empty when none fired).
     pub loop_name: &'static str,
     /// Successful calls ÷ first tries after warm-up (all clients).
     pub success_ratio: Option<f64>,
+    /// Recovery time after the trigger's end (s); `None` if it never recovered.
     pub recovery_s: Option<f64>,
+    /// Events the engine processed.
     pub events: u64,
+    /// Why the run stopped (`horizon`, or the limit it hit).
     pub stop: &'static str,
 }
 
@@ -88,6 +95,7 @@ impl Record {
 /// then the incident counterfactual when the file as written is among them.
 #[derive(Clone, Debug)]
 pub struct RunSet {
+    /// The scenarios to run, in order (each a validated variant).
     pub runs: Vec<Scenario>,
     /// The run standing for "without the operator actions" (`[incident] counterfactual` or
     /// [`WITHOUT_OPERATORS`]), if the set has one.
@@ -179,14 +187,19 @@ where
 /// One variant's distribution over the seeds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VariantSummary {
+    /// The variant's name.
     pub variant: String,
+    /// Runs (seeds) summarised.
     pub runs: usize,
     /// Runs with a measured trigger.
     pub incidents: usize,
     /// Counts in [`VERDICTS`] order.
     pub verdicts: [usize; VERDICTS.len()],
+    /// Trigger length (min) over the runs with a measured trigger.
     pub trigger_min: Option<Dist>,
+    /// Tail after the trigger (min) over the runs that recovered.
     pub tail_min: Option<Dist>,
+    /// Tail ÷ trigger over the runs where both were measured.
     pub ratio: Option<Dist>,
     /// Runs with a trigger and no recovery.
     pub no_recovery: usize,
@@ -197,6 +210,7 @@ pub struct VariantSummary {
 }
 
 impl VariantSummary {
+    /// The summary of `records`, all runs of `variant`.
     pub fn of(variant: &str, records: &[&Record]) -> VariantSummary {
         let mut verdicts = [0; VERDICTS.len()];
         let mut loops: Vec<(&'static str, usize)> = Vec::new();
@@ -229,6 +243,7 @@ impl VariantSummary {
         }
     }
 
+    /// Runs whose verdict is `v`.
     pub fn count(&self, v: Verdict) -> usize {
         VERDICTS
             .iter()
@@ -240,22 +255,42 @@ impl VariantSummary {
 /// The records of one scenario over its seeds, and what they add up to.
 #[derive(Clone, Debug)]
 pub struct Replications {
+    /// The scenario's name.
     pub scenario: String,
     /// `policy` or `historical` (who acted after the trigger).
     pub operators: &'static str,
+    /// The scenario file, as given.
     pub file: String,
+    /// The seeds, in order; every variant ran with each of them (common random numbers).
     pub seeds: Vec<u64>,
     /// Variant names in run order.
     pub variants: Vec<String>,
     /// In (variant, seed) order.
     pub records: Vec<Record>,
+    /// One summary per variant, in run order.
     pub summaries: Vec<VariantSummary>,
+    /// The incident the scenario replays, if any (its published figures).
     pub incident: Option<Incident>,
+    /// The run standing for "without the operator actions", if any.
     pub counterfactual: Option<String>,
 }
 
 impl Replications {
-    /// Runs `set` over `seeds` (see [`run_all`]).
+    /// Runs `set` over `seeds` (see [`run_all`]), in parallel on rayon's current pool; the
+    /// records come back in (variant, seed) order whatever the thread count.
+    ///
+    /// ```
+    /// use metastable::robust::replications::{RunSet, seeds};
+    /// use metastable::{Replications, Verdict};
+    ///
+    /// let sc = metastable::load("scenarios/hotos-retry-140.toml".as_ref()).unwrap();
+    /// let set = RunSet::of(&sc, None).unwrap();
+    /// let reps = Replications::run(&sc, &set, &seeds(1, 4).unwrap());
+    /// let base = reps.summary("baseline").unwrap();
+    /// assert_eq!(base.runs, 4);
+    /// println!("recovered in {} of 4 seeds", base.count(Verdict::Recovered));
+    /// println!("{}", reps.table());
+    /// ```
     pub fn run(sc: &Scenario, set: &RunSet, seeds: &[u64]) -> Replications {
         Replications::run_observed(sc, set, seeds, |_| |_| {})
     }
@@ -315,6 +350,7 @@ impl Replications {
         }
     }
 
+    /// The summary of the variant named `variant`.
     pub fn summary(&self, variant: &str) -> Option<&VariantSummary> {
         self.summaries.iter().find(|s| s.variant == variant)
     }

@@ -32,11 +32,17 @@ pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
 /// Median, quartiles, extremes and count of a sample.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Dist {
+    /// Number of values.
     pub n: usize,
+    /// Median (type-7 quantile 0.5).
     pub median: f64,
+    /// First quartile (type-7 quantile 0.25).
     pub q1: f64,
+    /// Third quartile (type-7 quantile 0.75).
     pub q3: f64,
+    /// Smallest value.
     pub min: f64,
+    /// Largest value.
     pub max: f64,
 }
 

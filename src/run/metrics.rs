@@ -116,29 +116,44 @@ pub const METRIC_COLUMNS: &[&str] = &[
 /// The metric ids of one component (those it has).
 #[derive(Clone, Debug)]
 pub struct ComponentIds {
+    /// The component's name (`api`, or `api->db` for a call edge).
     pub name: String,
+    /// What kind of component it is.
     pub kind: Kind,
+    /// Servers of a service (a load balancer's checker workers); `None` for other kinds.
     pub servers: Option<u32>,
     counters: Vec<(&'static str, CounterId)>,
+    #[doc(hidden)]
     pub in_flight: Option<GaugeId>,
+    #[doc(hidden)]
     pub queue_len: Option<GaugeId>,
+    #[doc(hidden)]
     pub busy: Option<GaugeId>,
+    #[doc(hidden)]
     pub tasks_down: Option<GaugeId>,
     /// Client or sink: end-to-end latency of successful calls (`call_ok_ms_*`).
+    #[doc(hidden)]
     pub call_ok: Option<HistId>,
     /// Client or sink: end-to-end latency of every call, a failed one until it gave up
     /// (`call_all_ms_*`).
+    #[doc(hidden)]
     pub call_all: Option<HistId>,
     /// Service: sojourn time, arrival → completion (`sojourn_ms_*`).
+    #[doc(hidden)]
     pub sojourn: Option<HistId>,
     /// DNS automation enactor runs, load balancer health checks (`task_ms_*`).
+    #[doc(hidden)]
     pub task: Option<HistId>,
+    #[doc(hidden)]
     pub records_empty: Option<GaugeId>,
     /// Config push: fraction of machines holding a bad file.
+    #[doc(hidden)]
     pub bad_servers: Option<GaugeId>,
     /// A load balancer's gauges (`LB_GAUGES`).
     lb_gauges: Vec<(&'static str, GaugeId)>,
+    #[doc(hidden)]
     pub leases_held: Option<GaugeId>,
+    #[doc(hidden)]
     pub lease_fraction: Option<GaugeId>,
     /// A hedging client's hedge delay in force (ms).
     pub hedge_delay_ms: Option<GaugeId>,
@@ -176,43 +191,70 @@ enum Src {
 /// A component's metric values over one window or over the summary period.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Values {
+    /// Calls started (source, client, call).
     pub first_tries: Option<u64>,
+    /// Retry attempts (source, client, call).
     pub retries: Option<u64>,
+    /// Calls that succeeded (source, client, call).
     pub successes: Option<u64>,
+    /// Calls that ended without success (at a sink: the failed calls it received).
     pub give_ups: Option<u64>,
+    /// Requests that reached the service.
     pub arrivals: Option<u64>,
+    /// Requests completed (at the service; end-to-end at a sink).
     pub completions: Option<u64>,
+    /// Completions whose caller was still waiting and got an answer without error (service).
     pub goodput: Option<u64>,
+    /// Completions nobody was waiting for any more (service).
     pub wasted: Option<u64>,
+    /// Work dropped unserved because its caller had stopped waiting (`drop_expired`,
+    /// `queue_abandonment`).
     pub expired: Option<u64>,
     /// Work a service dropped from its queue (CoDel, queue-age limit), answered "rejected".
     pub shed: Option<u64>,
     /// Rejections: at a service, requests it turned away; at a client, attempts turned away.
     pub rejected: Option<u64>,
+    /// Attempts that timed out (client, call).
     pub timeouts: Option<u64>,
+    /// Attempts answered with an error (client, call).
     pub errors: Option<u64>,
+    /// Attempts failed at once by an open circuit breaker (client, call).
     pub circuit_open: Option<u64>,
+    /// Retries denied by the retry budget (client, call).
     pub budget_exhausted: Option<u64>,
     /// Attempts a client's own throttle rejected before sending.
     pub throttled: Option<u64>,
+    /// Work lost to an outage (service).
     pub lost: Option<u64>,
+    /// Cache lookups that hit (client with a cache).
     pub cache_hits: Option<u64>,
+    /// Cache lookups that missed (client with a cache).
     pub cache_misses: Option<u64>,
+    /// Calls failed at once because the target's name resolved to nothing (client with `dns`).
     pub dns_failures: Option<u64>,
+    /// Task crashes (service with `crash_loop`, edge nodes).
     pub crashes: Option<u64>,
+    /// Restart attempts (service with `crash_loop`).
     pub restarts: Option<u64>,
     /// Edge nodes that crashed from sustained overload (a subset of `crashes`).
     pub overload_crashes: Option<u64>,
+    /// Time-weighted mean of tasks down (service with `crash_loop`).
     pub tasks_down_mean: Option<f64>,
+    /// `completions` ÷ period length (service, sink).
     pub throughput_per_s: Option<f64>,
     /// Useful completions per second: a client's successes, a service's goodput.
     pub goodput_per_s: Option<f64>,
+    /// Time-weighted mean of calls in progress (client, call).
     pub in_flight_mean: Option<f64>,
+    /// Time-weighted mean of requests waiting (service).
     pub queue_len_mean: Option<f64>,
+    /// Most requests waiting at once (service).
     pub queue_len_max: Option<f64>,
     /// Queue length when the window closed (summary: when the run ended).
     pub queue_len_end: Option<f64>,
+    /// Time-weighted mean of busy servers (service).
     pub busy_mean: Option<f64>,
+    /// `busy_mean ÷ servers` (service).
     pub utilisation: Option<f64>,
     /// Client or sink: end-to-end latency of successful calls only (first try → success).
     pub call_ok: Option<HistStat>,
@@ -223,6 +265,7 @@ pub struct Values {
     pub sojourn: Option<HistStat>,
     /// DNS automation enactor run durations, load balancer health-check latency.
     pub task: Option<HistStat>,
+    /// Mean time from arrival to start of service, ms (service).
     pub wait_ms_mean: Option<f64>,
     /// Arrivals that found no idle server and waited in the queue (services with
     /// `queue_abandonment` only; not a CSV column — the theory tests' P(wait > 0)).
@@ -230,36 +273,56 @@ pub struct Values {
     /// DNS automation: plans produced, applies, applies of a plan older than the endpoint's,
     /// races (endpoints emptied), mean number of empty endpoints.
     pub plans: Option<u64>,
+    /// DNS automation: plans applied.
     pub applies: Option<u64>,
+    /// DNS automation: applies of a plan older than the endpoint's.
     pub stale_applies: Option<u64>,
+    /// DNS automation: races that emptied an endpoint.
     pub races: Option<u64>,
+    /// DNS automation: time-weighted mean number of empty endpoints.
     pub records_empty_mean: Option<f64>,
     /// Config push: files generated (or pushed) good and bad, rollouts halted, mean fraction
     /// of machines holding a bad file; a fail-open proxy's degraded answers.
     pub files_good: Option<u64>,
+    /// Config push: bad files generated (or pushed).
     pub files_bad: Option<u64>,
+    /// Config push: rollouts halted.
     pub rollout_halts: Option<u64>,
+    /// Config push: time-weighted mean fraction of machines holding a bad file.
     pub bad_servers_mean: Option<f64>,
+    /// Config push: a fail-open proxy's degraded answers.
     pub degraded: Option<u64>,
     /// Load balancer: health checks done, failed, late (result after the timeout).
     pub checks: Option<u64>,
+    /// Load balancer: health checks that failed.
     pub checks_failed: Option<u64>,
+    /// Load balancer: health checks whose result came after the timeout.
     pub checks_late: Option<u64>,
     /// Load balancer: target health state changes, and zones failed away.
     pub flaps: Option<u64>,
+    /// Load balancer: zones failed away.
     pub failovers: Option<u64>,
+    /// Load balancer: time-weighted mean of targets in service.
     pub targets_in_service_mean: Option<f64>,
+    /// Load balancer: time-weighted mean of targets healthy.
     pub targets_healthy_mean: Option<f64>,
+    /// Load balancer: time-weighted mean of targets pending a health decision.
     pub targets_pending_mean: Option<f64>,
+    /// Load balancer: time-weighted mean of zones failed away.
     pub zones_failed_mean: Option<f64>,
+    /// Load balancer: most zones failed away at once.
     pub zones_failed_max: Option<f64>,
     /// Most targets zone failover held out of service at once.
     pub failover_removed_max: Option<f64>,
+    /// Load balancer: time-weighted mean of the network-propagation backlog.
     pub netmgr_backlog_mean: Option<f64>,
     /// Lease managers: leases granted to droplets without one, and renewed.
     pub establishments: Option<u64>,
+    /// Lease managers: leases renewed.
     pub renewals: Option<u64>,
+    /// Lease managers: time-weighted mean of leases held.
     pub leases_held_mean: Option<f64>,
+    /// Lease managers: time-weighted mean fraction of droplets holding a lease.
     pub lease_fraction_mean: Option<f64>,
     /// Calls whose origin failed that a stale cache entry answered (stale-if-error).
     pub stale_answers: Option<u64>,
@@ -676,7 +739,18 @@ impl RunReport {
             .map(|c| self.summary_values(&c))
     }
 
-    /// Component `name`'s values in every window, with each window's start in seconds.
+    /// Component `name`'s values in every window, with each window's start in seconds: the
+    /// rows of `windows.csv` for that component.
+    ///
+    /// ```
+    /// let sc = metastable::load("scenarios/hotos-retry.toml".as_ref()).unwrap();
+    /// let report = metastable::run(&sc, sc.seed);
+    /// let web = report.series_of("web").unwrap();
+    /// assert_eq!(web.len(), 300); // 300 s in 1 s windows
+    /// // Retries double the load after the 10 s partition at t = 60 s, and it stays doubled.
+    /// let amp = |t: usize| web[t].1.amplification().unwrap();
+    /// assert!(amp(30) < 1.05 && amp(200) > 1.8, "{} {} (seed {})", amp(30), amp(200), sc.seed);
+    /// ```
     pub fn series_of(&self, name: &str) -> Option<Vec<(f64, Values)>> {
         let ids = self.component_ids();
         let c = ids.iter().find(|c| c.name == name)?;

@@ -147,9 +147,13 @@ pub enum DistFile {
 /// What kind of component a name refers to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// A `[[sources]]` entry: open-loop arrivals with no retries.
     Source,
+    /// A `[[clients]]` entry: a caller with timeouts, retries and other policies.
     Client,
+    /// A `[[services]]` entry: servers and a queue.
     Service,
+    /// A sink: where a source's answers end.
     Sink,
     /// A downstream call edge of a service (`api->db`): a client inside the service.
     Call,
@@ -157,11 +161,14 @@ pub enum Kind {
     DnsAutomation,
     /// A generated configuration file pushed to proxies (`[[config_push]]`).
     ConfigPush,
+    /// A load balancer (`[[load_balancers]]`) with health checks.
     LoadBalancer,
+    /// A lease manager (`[[lease_manager]]`).
     LeaseManager,
 }
 
 impl Kind {
+    /// The name written in the `kind` column of `windows.csv` and `summary.csv`.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Source => "source",

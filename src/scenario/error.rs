@@ -7,9 +7,13 @@
 /// One problem in a scenario file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Issue {
+    /// 1-based line in the file (0 when the problem has no place, e.g. an override from the command line).
     pub line: usize,
+    /// 1-based column in the file (0 when unknown).
     pub column: usize,
+    /// The field's path, e.g. `services[db].servers`.
     pub field: String,
+    /// What is wrong, e.g. `must be an integer in 1..=1000000, got -3`.
     pub message: String,
 }
 
@@ -17,10 +21,22 @@ pub struct Issue {
 /// `FILE:LINE:COL: FIELD: MESSAGE`.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The file could not be read, or is not a scenario at all.
     #[error("{file}: {message}")]
-    File { file: String, message: String },
+    File {
+        /// The file, as given.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file has problems, each with its line, column and field (all of them, by line).
     #[error("{}", render_issues(file, issues))]
-    Invalid { file: String, issues: Vec<Issue> },
+    Invalid {
+        /// The file, as given.
+        file: String,
+        /// Every problem found, sorted by line.
+        issues: Vec<Issue>,
+    },
 }
 
 /// Most problems listed for one file; the rest are counted ("… and N more").

@@ -14,7 +14,13 @@ use super::validated::*;
 // Loading
 // ---------------------------------------------------------------------------------------------
 
-/// Reads and validates the scenario at `path`.
+/// Reads and validates the scenario at `path` (and each of its `[[variants]]`).
+///
+/// ```
+/// let sc = metastable::load("scenarios/mm1.toml".as_ref())?;
+/// assert_eq!((sc.name.as_str(), sc.duration.as_secs_f64()), ("mm1", 2000.0));
+/// # Ok::<(), metastable::LoadError>(())
+/// ```
 pub fn load(path: &Path) -> Result<Scenario, LoadError> {
     let file = path.display().to_string();
     let bytes = super::read::read_capped(path, MAX_FILE_BYTES, "scenario file").map_err(|e| {
@@ -45,13 +51,35 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
 }
 
 /// Parses and validates scenario `text` and each of its variants; `file` is used in messages
-/// only.
+/// only. Every problem is reported at once, each with its line, column and field:
+///
+/// ```
+/// let text = std::fs::read_to_string("scenarios/mm1.toml").unwrap();
+/// let bad = text.replace("servers = 1", "servers = -3");
+/// let err = metastable::parse(&bad, "mm1.toml").unwrap_err();
+/// let issue = &err.issues()[0];
+/// assert_eq!((issue.line, issue.field.as_str()), (23, "services[0].servers"));
+/// assert!(err.to_string().starts_with("mm1.toml:23:"), "{err}");
+/// ```
 pub fn parse(text: &str, file: &str) -> Result<Scenario, LoadError> {
     parse_with(text, file, &[])
 }
 
 /// Like [`parse`], with `overrides` applied on top of the file (sweeps use this). Errors caused
 /// by an override name it.
+///
+/// ```
+/// use metastable::Override;
+///
+/// let text = std::fs::read_to_string("scenarios/hotos-retry.toml").unwrap();
+/// let bigger = [Override::new("services[db].servers", 40), Override::new("clients[web].rate_per_s", 300.0)];
+/// let sc = metastable::parse_with(&text, "hotos-retry.toml", &bigger).unwrap();
+/// assert_eq!(sc.world.services[0].servers, 40);
+///
+/// let bad = [Override::new("services[db].servers", 0)];
+/// let err = metastable::parse_with(&text, "hotos-retry.toml", &bad).unwrap_err();
+/// assert!(err.to_string().contains("override \"services[db].servers\""), "{err}");
+/// ```
 pub fn parse_with(text: &str, file: &str, overrides: &[Override]) -> Result<Scenario, LoadError> {
     let mut base = parse_one(text, file, overrides, None)?;
     let located = Located::parse(text);

@@ -21,31 +21,50 @@
 //! and `sim_core` for the validated types; it never runs a simulation.
 
 mod actions;
+#[doc(hidden)]
 pub mod autoscaler;
 mod client;
+#[doc(hidden)]
 pub mod clock;
+#[doc(hidden)]
 pub mod common;
+#[doc(hidden)]
 pub mod config_push;
+#[doc(hidden)]
 pub mod dns_automation;
+#[doc(hidden)]
 pub mod edge;
 pub mod error;
+#[doc(hidden)]
 pub mod guard;
+#[doc(hidden)]
 pub mod hedge;
+#[doc(hidden)]
 pub mod lease;
 mod load;
+#[doc(hidden)]
 pub mod load_balancer;
+#[doc(hidden)]
 pub mod locate;
+#[doc(hidden)]
 pub mod operator;
 pub mod overrides;
+#[doc(hidden)]
 pub mod providers;
+#[doc(hidden)]
 pub mod read;
+#[doc(hidden)]
 pub mod schema;
 mod service;
 mod validate;
 pub mod validated;
 
+pub use common::Kind;
+#[doc(hidden)]
 pub use common::*;
 pub use error::{Issue, LoadError};
 pub use load::{load, parse, parse_with};
+pub use overrides::Override;
+#[doc(hidden)]
 pub use schema::*;
 pub use validated::*;

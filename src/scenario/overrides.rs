@@ -27,18 +27,49 @@ pub const MAX_PATH_BYTES: usize = 512;
 pub struct Override {
     /// e.g. `services[db].servers`.
     pub path: String,
+    /// The value, as TOML (`toml::Value::Integer(12)`, a string, a whole inline table…); build it with [`Override::new`] from a TOML fragment.
     pub value: toml::Value,
     /// Where the override was written (1-based line and column in the scenario file), or
     /// `(0, 0)` when it comes from elsewhere (a sweep file, the command line).
     pub line: usize,
+    /// See `line`.
     pub column: usize,
     /// Who set it, for messages: `variant "full-jitter"`, `sweep axis "servers"`.
     pub label: String,
 }
 
+impl Override {
+    /// Sets the field at `path` (as errors print it: `services[db].servers`) to `value`, from
+    /// code rather than from a file: it has no place (line and column 0) and messages say
+    /// `override "PATH"` set it. `value` is anything TOML holds: `12`, `0.5`, `"grpc"`,
+    /// `true`, or a [`toml::Value`] (e.g. a whole inline table parsed with
+    /// `"{ preset = \"grpc\" }".parse::<toml::Value>()`).
+    ///
+    /// ```
+    /// use metastable::scenario::{Override, parse_with};
+    ///
+    /// let text = std::fs::read_to_string("scenarios/mm1.toml").unwrap();
+    /// let sc = parse_with(&text, "mm1.toml", &[Override::new("services[server].servers", 2)])
+    ///     .unwrap();
+    /// assert_eq!(sc.world.services[0].servers, 2);
+    /// ```
+    pub fn new(path: impl Into<String>, value: impl Into<toml::Value>) -> Override {
+        let path = path.into();
+        Override {
+            label: format!("override {path:?}"),
+            path,
+            value: value.into(),
+            line: 0,
+            column: 0,
+        }
+    }
+}
+
 /// One step of a parsed path.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[doc(hidden)]
 pub enum Step {
+    /// `.key`.
     Key(String),
     /// `[name]` or `[3]`.
     Select(String),
@@ -46,6 +77,7 @@ pub enum Step {
 
 /// Why a path could not be parsed or applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[doc(hidden)]
 pub struct PathError(pub String);
 
 impl fmt::Display for PathError {
@@ -55,6 +87,7 @@ impl fmt::Display for PathError {
 }
 
 /// Parses `a.b[c].d` into steps.
+#[doc(hidden)]
 pub fn parse_path(path: &str) -> Result<Vec<Step>, PathError> {
     if path.is_empty() {
         return Err(PathError("empty path".into()));
@@ -120,6 +153,7 @@ pub fn parse_path(path: &str) -> Result<Vec<Step>, PathError> {
 
 /// Sets the field at `path` in `root` to `value`. Returns the resolved path (array entries as
 /// indices), as validation errors print it.
+#[doc(hidden)]
 pub fn apply(
     root: &mut toml::Table,
     path: &str,

@@ -11,8 +11,11 @@ use super::common::*;
 /// Run limits, all finite.
 #[derive(Clone, Copy, Debug)]
 pub struct RunLimits {
+    /// Most events one run may process (hitting it stops the run, reported).
     pub max_events: u64,
+    /// Most requests alive at once (hitting it stops the run, reported).
     pub max_live_requests: u64,
+    /// Most metric windows one run may store.
     pub max_windows: u64,
     /// Byte budget for the metric windows a run stores (hitting it stops the run).
     pub max_window_bytes: u64,
@@ -23,13 +26,21 @@ pub struct RunLimits {
 pub struct Scenario {
     /// The file it came from, as given (for messages and reproduce commands).
     pub file: String,
+    /// `[scenario] name`.
     pub name: String,
+    /// `[scenario] description`.
     pub description: String,
+    /// `[scenario] seed`: the default master seed (0 when not written).
     pub seed: u64,
+    /// Simulated time a run covers.
     pub duration: SimDuration,
+    /// Leading time excluded from the summary period.
     pub warmup: SimDuration,
+    /// Length of one metric window (`windows.csv` rows).
     pub window: SimDuration,
+    /// Run limits (events, live requests, windows, bytes).
     pub limits: RunLimits,
+    /// The validated model the run builds: components, their parameters and the scheduled actions ([`models::WorldSpec`]).
     pub world: WorldSpec,
     /// Every component in report order (sources, clients, services, sinks; file order within
     /// each).
@@ -66,15 +77,22 @@ pub struct Scenario {
 /// A replayed incident's published figures (validated `[incident]`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Incident {
+    /// `[incident] title`.
     pub title: String,
+    /// `[incident] source`: where the published figures come from.
     pub source: String,
     /// `[incident] start_clock` (and `time_zone`): the clock time of simulated time 0.
+    #[doc(hidden)]
     pub start_clock: Option<super::clock::StartClock>,
     /// Start of the trigger when no `[[triggers]]` entry gives it.
     pub trigger_from: Option<SimTime>,
+    /// Published trigger length (min).
     pub trigger_min: Option<f64>,
+    /// Published tail after the trigger (min).
     pub tail_min: Option<f64>,
+    /// Whether the published record says the system healed without operator action.
     pub heals_by_itself: bool,
+    /// What the published tail runs to (e.g. `full recovery`).
     pub tail_to: String,
     /// See `IncidentFile::counterfactual`.
     pub counterfactual: Option<String>,
@@ -93,6 +111,7 @@ pub struct InferredParam {
     pub integer: bool,
     /// Where the entry is written in `inferred` (1-based line and column).
     pub line: usize,
+    /// See `line`.
     pub column: usize,
 }
 
@@ -108,6 +127,7 @@ pub enum OperatorMode {
 }
 
 impl OperatorMode {
+    /// `policy` or `historical`, as the CLI's `--operators` takes it.
     pub fn as_str(self) -> &'static str {
         match self {
             OperatorMode::Policy => "policy",
@@ -122,8 +142,11 @@ pub const WITHOUT_OPERATORS: &str = "without-operator-actions";
 /// A named design variant of a scenario.
 #[derive(Clone, Debug)]
 pub struct Variant {
+    /// `[[variants]] name`.
     pub name: String,
+    /// `[[variants]] description`.
     pub description: String,
+    /// The scenario with the variant's overrides applied, validated.
     pub scenario: Scenario,
 }
 

@@ -12,8 +12,10 @@
 //! `columns.rs` names the fixed columns every step shares. This folder runs scenarios only
 //! through [`crate::run()`] and never reaches into a run.
 
+#[doc(hidden)]
 pub mod columns;
 pub mod file;
+#[doc(hidden)]
 pub mod map;
 pub mod plan;
 pub mod results;

@@ -85,6 +85,7 @@ pub enum SeedMode {
 }
 
 impl SeedMode {
+    /// The name written in sweep files and CSV headers (`common`, `independent`).
     pub fn as_str(self) -> &'static str {
         match self {
             SeedMode::Common => "common",
@@ -114,6 +115,7 @@ pub struct Axis {
 }
 
 impl Axis {
+    /// Whether this axis chooses a `[[variants]]` entry rather than setting a field.
     pub fn is_variant(&self) -> bool {
         self.path == VARIANT_AXIS
     }
@@ -126,13 +128,15 @@ pub struct MapSettings {
     pub tolerance: Option<f64>,
     /// Most bisection steps per row.
     pub max_probes: u32,
+    /// `[map] title`: the figure's title.
     pub title: Option<String>,
     /// (line, column) of `[map]`.
     pub at: (usize, usize),
 }
 
-/// Default and largest number of bisection steps per map row.
+/// Default number of bisection steps per map row.
 pub const DEFAULT_MAX_PROBES: u32 = 20;
+/// Largest number of bisection steps per map row.
 pub const MAX_PROBES: u32 = 60;
 
 /// A validated sweep.
@@ -142,6 +146,7 @@ pub struct Sweep {
     pub file: String,
     /// The sweep file's stem (default output directory name).
     pub name: String,
+    /// `[sweep] description`.
     pub description: String,
     /// The scenario file, resolved against the sweep file's directory.
     pub scenario_file: String,
@@ -150,18 +155,24 @@ pub struct Sweep {
     pub(crate) text: String,
     /// The scenario as written (no overrides).
     pub base: Scenario,
+    /// The master seed the run seeds derive from.
     pub seed: u64,
+    /// How run seeds depend on the point.
     pub seeds: SeedMode,
+    /// Runs (seeds) per point.
     pub replications: u64,
     /// `[sweep] extend_undetermined`: a run whose verdict is `undetermined` is run again with
     /// its simulated time doubled, up to this many times (0: never).
     pub extend_undetermined: u32,
+    /// The axes, in file order; points are their product (or samples).
     pub axes: Vec<Axis>,
     /// `[set]`: fixed overrides of every point, as (path, value, (line, column, field)).
     pub fixed: Vec<(String, toml::Value, (usize, usize, String))>,
     /// Number of samples (1 when no axis is sampled).
     pub n_samples: u64,
+    /// Number of points (grid cells × samples).
     pub n_points: u64,
+    /// `[map]` settings, for `metastable map`.
     pub map: Option<MapSettings>,
     /// Hash of the program version, the sweep text and the scenario text (16 hex digits).
     pub fingerprint: String,
@@ -200,6 +211,7 @@ pub fn value_text(v: &toml::Value) -> String {
 
 /// FNV-1a (64 bit) over length-prefixed parts, after the format tag and program version.
 /// Not cryptographic: it detects a journal or shard file from another sweep, not an attack.
+#[doc(hidden)]
 pub fn fingerprint(parts: &[&str]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
@@ -220,21 +232,42 @@ pub fn fingerprint(parts: &[&str]) -> String {
 /// `FILE:LINE:COL: FIELD: MESSAGE`.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
+    /// The sweep file could not be read.
     #[error("{file}: cannot read sweep file: {error}")]
-    Io { file: String, error: std::io::Error },
+    Io {
+        /// The sweep file, as given.
+        file: String,
+        /// The I/O error.
+        error: std::io::Error,
+    },
+    /// The sweep file is not a sweep (not TOML, too large, not a regular file).
     #[error("{file}: {message}")]
-    File { file: String, message: String },
+    File {
+        /// The sweep file, as given.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The sweep file has problems, each with its line, column and field.
     #[error("{}", render_issues(file, issues, *more, note))]
     Invalid {
+        /// The sweep file, as given.
         file: String,
+        /// The problems listed (at most [`MAX_ISSUES_SHOWN`]), sorted by line.
         issues: Vec<Issue>,
         /// Problems found but not listed.
         more: usize,
         /// A closing remark (empty for none).
         note: String,
     },
+    /// The scenario the sweep names is invalid.
     #[error("{file}: sweep.scenario: the scenario is invalid:\n{error}")]
-    Scenario { file: String, error: LoadError },
+    Scenario {
+        /// The sweep file, as given.
+        file: String,
+        /// Why the scenario could not be loaded.
+        error: LoadError,
+    },
 }
 
 pub(crate) fn render_issues(file: &str, issues: &[Issue], more: usize, note: &str) -> String {

@@ -13,6 +13,7 @@ use crate::run::RunReport;
 use crate::sweep::columns::*;
 
 /// The `runs.csv` header for axes named `axes`.
+#[doc(hidden)]
 pub fn runs_header(axes: &[&str]) -> Vec<String> {
     LEAD_COLUMNS
         .iter()
@@ -24,6 +25,7 @@ pub fn runs_header(axes: &[&str]) -> Vec<String> {
 }
 
 /// One CSV record (with its line end) from `cells`.
+#[doc(hidden)]
 pub fn record<I, S>(cells: I) -> Result<String, csv::Error>
 where
     I: IntoIterator<Item = S>,
@@ -41,6 +43,7 @@ where
 }
 
 /// Parses one CSV record (a line without its line end).
+#[doc(hidden)]
 pub fn parse_record(line: &str) -> Option<Vec<String>> {
     let mut r = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -55,6 +58,7 @@ pub fn parse_record(line: &str) -> Option<Vec<String>> {
 
 /// The row of run `run` (point `point`, replication `rep`, seed `seed`, axis values `axes`),
 /// reduced from its finished report to a CSV line.
+#[doc(hidden)]
 pub fn row_of(
     run: u64,
     point: u64,
@@ -80,6 +84,7 @@ pub fn row_of(
 }
 
 /// The [`RUN_COLUMNS`] cells of one finished run.
+#[doc(hidden)]
 pub fn run_cells(report: &RunReport) -> Vec<String> {
     let opt = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
     let rows = compare::rows(std::slice::from_ref(report));
@@ -119,13 +124,16 @@ fn dns_race(report: &RunReport) -> String {
 /// Finished rows by run id, and the header they share.
 #[derive(Clone, Debug, Default)]
 pub struct Table {
+    /// The `runs.csv` header: the lead columns, one per axis, then the run columns.
     pub header: Vec<String>,
     /// Number of axis columns (between [`LEAD_COLUMNS`] and [`RUN_COLUMNS`]).
     pub n_axes: usize,
+    /// Each finished run's CSV line (with its newline), by run id.
     pub rows: BTreeMap<u64, String>,
 }
 
 impl Table {
+    /// An empty table for a sweep with these axis names.
     pub fn new(axes: &[&str]) -> Table {
         Table {
             header: runs_header(axes),
@@ -244,6 +252,7 @@ impl PointAcc {
 
 /// Mean and half-width of the two-sided 95 % Student-t confidence interval of the mean (`None`
 /// for the half-width with fewer than 2 values). Summed in the given order.
+#[doc(hidden)]
 pub fn mean_ci95(xs: &[f64]) -> (Option<f64>, Option<f64>) {
     if xs.is_empty() {
         return (None, None);
@@ -260,6 +269,7 @@ pub fn mean_ci95(xs: &[f64]) -> (Option<f64>, Option<f64>) {
 
 /// The 0.975 quantile of Student's t with `df` degrees of freedom: solves
 /// `I_{df/(df+t²)}(df/2, 1/2) = 0.05` (regularised incomplete beta) by bisection.
+#[doc(hidden)]
 pub fn t975(df: u64) -> f64 {
     if df == 0 {
         return f64::NAN;

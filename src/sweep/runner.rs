@@ -34,27 +34,45 @@ pub enum RunError {
     /// The journal in the output directory belongs to another sweep or is damaged (bad input:
     /// exit code 2).
     #[error("{}: {message}", path.display())]
-    Journal { path: PathBuf, message: String },
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A row of the journal is not a run of this sweep as the plan gives it (exit code 2).
     #[error("{}:{line}:{column}: {field}: {message}", path.display())]
     JournalCell {
+        /// The journal file.
         path: PathBuf,
+        /// 1-based line of the row.
         line: usize,
+        /// 1-based column of the cell.
         column: usize,
+        /// The cell's column name.
         field: String,
+        /// What is wrong with the cell.
         message: String,
     },
     /// Reading or writing the journal failed.
     #[error("{}: {error}", path.display())]
     Io {
+        /// The journal file.
         path: PathBuf,
+        /// The I/O error.
         error: std::io::Error,
     },
     /// A run could not be made (an internal error: points are validated before running).
     #[error("{0}")]
     Run(String),
+    /// The worker threads could not be started.
     #[error("cannot start {jobs} worker thread(s): {message}")]
-    Pool { jobs: usize, message: String },
+    Pool {
+        /// Threads asked for.
+        jobs: usize,
+        /// Why they could not be started.
+        message: String,
+    },
 }
 
 /// How to run.
@@ -94,6 +112,37 @@ pub fn pool(jobs: usize) -> Result<rayon::ThreadPool, RunError> {
 }
 
 /// Runs every run of `shard` not already in the journal; returns all of the shard's rows.
+/// [`Shard::ALL`] runs the whole sweep; without a journal nothing is written to disk.
+///
+/// ```
+/// use metastable::sweep::{self, runner::{RunOptions, run_sweep}, shard::Shard};
+///
+/// // Two loads × two retry policies of HotOS 2021's retry example, two seeds each.
+/// let text = r#"
+/// [sweep]
+/// scenario = "../scenarios/hotos-retry.toml"
+/// replications = 2
+/// seed = 1
+///
+/// [[axes]]
+/// name = "rate_per_s"
+/// path = "clients[web].rate_per_s"
+/// values = [140.0, 280.0]
+///
+/// [[axes]]
+/// name = "max_attempts"
+/// path = "clients[web].retry.max_attempts"
+/// values = [1, 2]
+/// "#;
+/// let plan = sweep::parse(text, "sweeps/in-code.toml", "sweeps".as_ref()).unwrap();
+/// assert_eq!((plan.n_points, plan.n_runs()), (4, 8));
+/// let opts = RunOptions { jobs: 2, progress: false, journal: None };
+/// let (table, done) = run_sweep(&plan, Shard::ALL, &opts).unwrap();
+/// assert_eq!(done.computed, 8);
+/// let runs_csv = String::from_utf8(table.runs_csv().unwrap()).unwrap();
+/// let points_csv = String::from_utf8(table.points_csv().unwrap()).unwrap();
+/// assert_eq!((runs_csv.lines().count(), points_csv.lines().count()), (9, 5));
+/// ```
 pub fn run_sweep(
     sweep: &Sweep,
     shard: Shard,
@@ -423,6 +472,7 @@ fn cells_name(sweep: &Sweep, index: usize) -> String {
 
 /// Runs cell `run` of `sweep`: the point's scenario with its seed, reduced to its row as soon
 /// as it finishes (the report is dropped here).
+#[doc(hidden)]
 pub fn compute_row(sweep: &Sweep, run: u64) -> Result<String, String> {
     let point = run / sweep.replications;
     let rep = run % sweep.replications;

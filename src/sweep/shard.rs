@@ -35,7 +35,9 @@ pub const MAX_SHARD_FILE_BYTES: u64 = 4 << 30;
 /// Shard `index` of `count` (`0 ≤ index < count`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
+    /// This shard's index, `0 ≤ index < count`.
     pub index: u64,
+    /// Number of shards the runs are dealt into (run `r` goes to shard `r % count`).
     pub count: u64,
 }
 
@@ -48,6 +50,7 @@ impl Shard {
         (self.index..total).step_by(self.count.max(1) as usize)
     }
 
+    /// Whether run `run` (of `total`) belongs to this shard.
     pub fn contains(self, run: u64, total: u64) -> bool {
         run < total && run % self.count.max(1) == self.index
     }
@@ -61,6 +64,7 @@ impl Shard {
         }
     }
 
+    /// Whether this shard has no run among `total`.
     pub fn is_empty(self, total: u64) -> bool {
         self.len(total) == 0
     }
@@ -84,6 +88,7 @@ impl fmt::Display for Shard {
 
 /// Where a shard setting came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[doc(hidden)]
 pub struct ShardChoice {
     pub shard: Shard,
     /// e.g. `--shard-index/--shard-count`, `SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT`.
@@ -92,6 +97,7 @@ pub struct ShardChoice {
 
 /// The shard to run: the flags, else the environment (`env` looks a variable up); `None` for
 /// an unsharded run.
+#[doc(hidden)]
 pub fn choose(
     index: Option<u64>,
     count: Option<u64>,
@@ -199,6 +205,7 @@ pub fn choose(
 
 /// What a file with a [`Header`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(hidden)]
 pub enum HeaderKind {
     Shard,
     Journal,
@@ -215,6 +222,7 @@ impl HeaderKind {
 
 /// The `#` lines at the top of a shard file or journal.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[doc(hidden)]
 pub struct Header {
     pub kind: HeaderKind,
     pub fingerprint: String,
@@ -300,6 +308,7 @@ impl Header {
 }
 
 /// The text of a shard file: its header, then `table`'s CSV header and rows.
+#[doc(hidden)]
 pub fn shard_file(header: &Header, table: &Table) -> Result<Vec<u8>, csv::Error> {
     let mut out = header.text().into_bytes();
     out.extend(table.runs_csv()?);
@@ -311,6 +320,7 @@ pub fn shard_file(header: &Header, table: &Table) -> Result<Vec<u8>, csv::Error>
 
 /// Why shards could not be merged (all bad input, exit code 2, except unreadable files).
 #[derive(Debug, thiserror::Error)]
+#[doc(hidden)]
 pub enum MergeError {
     #[error("{}: {message}", path.display())]
     File { path: PathBuf, message: String },
@@ -329,6 +339,7 @@ pub enum MergeError {
 
 /// The shard files named by `inputs`: files as given, directories searched for
 /// `shard-*-of-*.csv` (sorted by name).
+#[doc(hidden)]
 pub fn shard_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, MergeError> {
     let mut out = Vec::new();
     for input in inputs {
@@ -365,6 +376,7 @@ pub fn shard_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, MergeError> {
 
 /// What a merge produced.
 #[derive(Debug)]
+#[doc(hidden)]
 pub struct Merged {
     pub table: Table,
     pub header: Header,
@@ -380,6 +392,7 @@ fn csv_header_name(header: &[String], index: usize) -> String {
 /// column's type; with the sweep's `plan` (`merge --sweep FILE`), every row is also checked
 /// against it (fingerprint, seeds, axis values), as a resumed journal is. Without it, the rows
 /// of one point must agree on its axis values.
+#[doc(hidden)]
 pub fn merge(
     files: &[PathBuf],
     plan: Option<&crate::sweep::plan::Sweep>,

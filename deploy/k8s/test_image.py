@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Checks the image archive deploy/k8s/build-image.sh wrote, and runs the Indexed Job's and the
+merge Job's command lines, as the manifests give them, inside the image's own filesystem.
+
+    python3 deploy/k8s/test_image.py ARCHIVE REPO WORKDIR
+
+Called by deploy/k8s/test.sh (which installs PyYAML). As root, each command runs chroot'ed
+into the extracted image as user 65532 in the container's workingDir, with the container's env
+plus JOB_COMPLETION_INDEX: the image holds nothing but the static binary and the files, so a
+missing library, file or permission fails here as it would in the pod. Not root: the same
+commands outside a chroot, /results mapped to the extracted image's results/.
+
+Prints one line per check and `k8s-image: N passed, M failed`; exit 1 if any failed.
+"""
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+
+import yaml
+
+UID = 65532
+results = {"passed": 0, "failed": 0}
+
+
+def check(name, ok, detail=""):
+    results["passed" if ok else "failed"] += 1
+    print(("ok: " if ok else "FAILED: ") + name + (f" ({detail})" if detail else ""))
+    return ok
+
+
+def read_archive(path):
+    with tarfile.open(path) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+def check_layout(files):
+    """The OCI layout and the docker manifest agree and every blob is what its name says."""
+    blobs_ok = all(
+        hashlib.sha256(data).hexdigest() == name.rsplit("/", 1)[1]
+        for name, data in files.items()
+        if name.startswith("blobs/sha256/")
+    )
+    check("every blob's sha256 is its name", blobs_ok)
+    check("oci-layout 1.0.0", json.loads(files["oci-layout"]) == {"imageLayoutVersion": "1.0.0"})
+    index = json.loads(files["index.json"])
+    (entry,) = index["manifests"]
+    blob = lambda d: "blobs/sha256/" + d.split(":", 1)[1]  # noqa: E731
+    manifest_bytes = files[blob(entry["digest"])]
+    check("index.json → manifest (digest, size)", len(manifest_bytes) == entry["size"])
+    check(
+        "index.json names the image for containerd (ctr/k3s/kind import)",
+        entry["annotations"]["io.containerd.image.name"] == "docker.io/library/metastable:0.1.0",
+    )
+    manifest = json.loads(manifest_bytes)
+    config_bytes = files[blob(manifest["config"]["digest"])]
+    (layer_desc,) = manifest["layers"]
+    layer = files[blob(layer_desc["digest"])]
+    check(
+        "manifest → config and layer (sizes)",
+        len(config_bytes) == manifest["config"]["size"] and len(layer) == layer_desc["size"],
+    )
+    config = json.loads(config_bytes)
+    check(
+        "config's diff_id is the (uncompressed) layer's digest",
+        config["rootfs"]["diff_ids"] == [layer_desc["digest"]],
+    )
+    c = config["config"]
+    check(
+        "config: user 65532, workdir /opt/metastable, PATH /usr/local/bin",
+        c["User"] == f"{UID}:{UID}"
+        and c["WorkingDir"] == "/opt/metastable"
+        and "PATH=/usr/local/bin" in c["Env"],
+    )
+    (docker,) = json.loads(files["manifest.json"])
+    check(
+        "docker-archive manifest.json → the same config and layer, tag metastable:0.1.0",
+        docker["Config"] == blob(manifest["config"]["digest"])
+        and docker["Layers"] == [blob(layer_desc["digest"])]
+        and docker["RepoTags"] == ["metastable:0.1.0"],
+    )
+    return layer, entry["digest"]
+
+
+def is_static_elf(data):
+    """An x86-64 ELF executable with no PT_INTERP (no dynamic loader, so no shared library)."""
+    if data[:4] != b"\x7fELF" or data[4] != 2:
+        return False
+    phoff = int.from_bytes(data[32:40], "little")
+    phentsize = int.from_bytes(data[54:56], "little")
+    phnum = int.from_bytes(data[56:58], "little")
+    for i in range(phnum):
+        p_type = int.from_bytes(data[phoff + i * phentsize : phoff + i * phentsize + 4], "little")
+        if p_type == 3:  # PT_INTERP
+            return False
+    return True
+
+
+def check_contents(layer, repo):
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        binary = tar.extractfile(members["usr/local/bin/metastable"]).read()
+    names = sorted(members)
+    want = sorted(
+        f"opt/metastable/{d}/{f}"
+        for d in ("scenarios", "sweeps")
+        for f in os.listdir(os.path.join(repo, d))
+        if f.endswith(".toml")
+    )
+    files = sorted(n for n in names if n.startswith("opt/") and members[n].isfile())
+    check("the layer holds every scenario and sweep, and no other file under /opt", files == want)
+    others = [n for n in names if members[n].isfile() and not n.startswith("opt/")]
+    check("the only other file is /usr/local/bin/metastable", others == ["usr/local/bin/metastable"])
+    check("the binary is static (no ELF interpreter)", is_static_elf(binary))
+    check(
+        "owners 0:0, one timestamp",
+        {(m.uid, m.gid) for m in members.values()} == {(0, 0)}
+        and len({m.mtime for m in members.values()}) == 1,
+    )
+    print(f"   layer: {len(layer)} bytes, binary {len(binary)} bytes, {len(files)} files under /opt")
+
+
+def run_in_image(rootfs, container, env_extra, root):
+    """Runs a manifest container's command in the image; returns the exit code and stderr."""
+    env = {"PATH": "/usr/local/bin", "HOME": "/tmp"}
+    for e in container.get("env", []):
+        env[e["name"]] = e["value"]
+    env.update(env_extra)
+    cmd = list(container["command"])
+    workdir = container.get("workingDir", "/opt/metastable")
+    if root:
+
+        def enter():
+            os.chroot(rootfs)
+            os.chdir(workdir)
+            os.setgroups([])
+            os.setgid(UID)
+            os.setuid(UID)
+
+        p = subprocess.run(cmd, env=env, preexec_fn=enter, capture_output=True, text=True)
+    else:
+        cmd[0] = os.path.join(rootfs, "usr/local/bin", cmd[0])
+        cmd = [a.replace("/results", os.path.join(rootfs, "results"), 1) if a.startswith("/results") else a for a in cmd]
+        cwd = os.path.join(rootfs, workdir.lstrip("/"))
+        p = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    return p.returncode, p.stderr
+
+
+def snapshot(rootfs):
+    out = []
+    for d, dirs, files in os.walk(rootfs):
+        rel = os.path.relpath(d, rootfs)
+        if rel.split(os.sep)[0] in ("results", "tmp"):
+            continue
+        out.extend(os.path.join(rel, f) for f in files)
+        out.extend(os.path.join(rel, x) for x in dirs)
+    return sorted(out)
+
+
+def check_jobs(layer, repo, workdir):
+    root = os.geteuid() == 0
+    rootfs = os.path.join(workdir, "rootfs")
+    shutil.rmtree(rootfs, ignore_errors=True)
+    os.makedirs(rootfs)
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        try:  # our own archive: keep its modes (/tmp 1777, /results 0777)
+            tar.extractall(rootfs, filter="fully_trusted")
+        except TypeError:  # Python before 3.11.4 has no filters
+            tar.extractall(rootfs)
+    before = snapshot(rootfs)
+    docs = [d for d in yaml.safe_load_all(open(os.path.join(repo, "deploy/k8s/sweep-indexed-job.yaml"))) if d]
+    job = next(d for d in docs if d["kind"] == "Job")
+    (merge,) = [d for d in yaml.safe_load_all(open(os.path.join(repo, "deploy/k8s/sweep-merge-job.yaml"))) if d]
+    spec = job["spec"]
+    (sweep_c,) = spec["template"]["spec"]["containers"]
+    (merge_c,) = merge["spec"]["template"]["spec"]["containers"]
+    n = spec["completions"]
+    env = {e["name"]: e["value"] for e in sweep_c["env"]}
+    check("Indexed, completions = METASTABLE_SHARD_COUNT", spec["completionMode"] == "Indexed" and int(env["METASTABLE_SHARD_COUNT"]) == n, f"{n} shards")
+    print(f"   {'chroot into the image as user 65532' if root else 'not root: outside a chroot'}")
+    codes = []
+    for i in range(n):
+        code, err = run_in_image(rootfs, sweep_c, {"JOB_COMPLETION_INDEX": str(i)}, root)
+        codes.append(code)
+        if code != 0:
+            print(f"   index {i}: exit {code}: {err.strip()}")
+    check(f"pods 0..{n - 1}: the sweep command exits 0", codes == [0] * n)
+    out = sweep_c["command"][sweep_c["command"].index("--out") + 1]
+    shard_dir = os.path.join(rootfs, out.lstrip("/"))
+    shards = sorted(f for f in os.listdir(shard_dir) if f.endswith(".csv"))
+    check(
+        "one shard file per index (JOB_COMPLETION_INDEX i → shard i of N)",
+        shards == [f"shard-{i:04}-of-{n:04}.csv" for i in range(n)],
+        ", ".join(shards[:2]) + ", …",
+    )
+    first = open(os.path.join(shard_dir, shards[0]), "rb").read() if shards else b""
+    code, _ = run_in_image(rootfs, sweep_c, {"JOB_COMPLETION_INDEX": "0"}, root)
+    again = open(os.path.join(shard_dir, shards[0]), "rb").read() if shards else b""
+    check("a retried pod (index 0 again) exits 0 with the same shard", code == 0 and first == again)
+    code, err = run_in_image(rootfs, sweep_c, {"JOB_COMPLETION_INDEX": str(n)}, root)
+    check(f"an index past the count ({n}) is refused with exit 2", code == 2, err.strip().splitlines()[0] if err.strip() else "")
+    code, err = run_in_image(rootfs, merge_c, {}, root)
+    check("the merge Job's command exits 0", code == 0, err.strip())
+    merged = os.path.join(rootfs, merge_c["command"][merge_c["command"].index("--out") + 1].lstrip("/"))
+    check("the image's root filesystem is unchanged (only /results and /tmp written)", snapshot(rootfs) == before)
+    # The reference: the same sweep unsharded, by the same binary, outside the image.
+    ref = os.path.join(workdir, "unsharded")
+    shutil.rmtree(ref, ignore_errors=True)
+    sweep_file = sweep_c["command"][2]
+    p = subprocess.run(
+        [os.path.join(rootfs, "usr/local/bin/metastable"), "sweep", sweep_file, "--out", ref, "--quiet"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    check("the unsharded reference sweep exits 0", p.returncode == 0, p.stderr.strip())
+    for name in ("runs.csv", "points.csv"):
+        a = os.path.join(merged, name)
+        b = os.path.join(ref, name)
+        same = os.path.exists(a) and os.path.exists(b) and open(a, "rb").read() == open(b, "rb").read()
+        check(f"merged {name} is byte-identical to the unsharded sweep's", same)
+    # A missing shard: merge refuses (exit 2) and writes nothing.
+    os.remove(os.path.join(shard_dir, shards[-1]))
+    for name in ("runs.csv", "points.csv"):
+        os.remove(os.path.join(merged, name))
+    code, err = run_in_image(rootfs, merge_c, {}, root)
+    check(
+        "with a shard missing, the merge exits 2 and writes nothing",
+        code == 2 and not os.path.exists(os.path.join(merged, "runs.csv")),
+        err.strip().splitlines()[0] if err.strip() else "",
+    )
+
+
+def main():
+    archive, repo, workdir = sys.argv[1:4]
+    files = read_archive(archive)
+    layer, digest = check_layout(files)
+    print(f"   image digest {digest}")
+    check_contents(layer, repo)
+    check_jobs(layer, repo, workdir)
+    print(f"k8s-image: {results['passed']} passed, {results['failed']} failed")
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
