@@ -24,10 +24,13 @@
 //! - [`robust`]: replications over seeds and robustness to inferred parameters.
 //! - [`analytic`]: the analytic companion: fluid-model equilibria, bistable load ranges and
 //!   tipping triggers (`metastable analyze`), exact Markov chains of small instances.
+//! - [`api`]: a facade for embedding programs (the Python package): run a scenario, sweep or
+//!   map from a path or TOML text, with overrides, and get the CLI's CSV tables in memory.
 //! - [`cli`]: the `sweep`, `map`, `merge`, replication and `robustness` commands.
 
 pub mod analysis;
 pub mod analytic;
+pub mod api;
 pub mod cli;
 pub mod report;
 pub mod robust;
