@@ -58,13 +58,15 @@ seed = 1
 '''
 
 SETUP = '''
-import os, re, subprocess, tomllib
+import os, re, tomllib
 from pathlib import Path
 
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
+
+import metastable   # the Python package: pip install ./python (notebooks/run.sh installs it)
 
 def repo_root():
     """The metastable checkout: METASTABLE_ROOT, else the first parent of the cwd with scenarios/."""
@@ -76,25 +78,27 @@ def repo_root():
     raise RuntimeError("run from inside the metastable checkout or set METASTABLE_ROOT")
 
 ROOT = repo_root()
-BIN = Path(os.environ.get("METASTABLE_BIN", "target/release/metastable"))
-BIN = BIN if BIN.is_absolute() else ROOT / BIN
-assert BIN.is_file(), f"no metastable binary at {BIN}: cargo build --release, or set METASTABLE_BIN"
 OUT = Path(os.environ.get("NOTEBOOK_DATA", ROOT / "target" / "notebooks-out" / "data")) / LESSON / f"seed-{seed}"
 OUT.mkdir(parents=True, exist_ok=True)
 
-def run(scenario, out, *extra):
-    """metastable run SCENARIO --seed SEED --out OUT [extra] and return OUT."""
-    cmd = [str(BIN), "run", str(scenario), "--seed", str(seed), "--out", str(out), "--quiet", *extra]
-    subprocess.run(cmd, check=True, cwd=ROOT)
-    return Path(out)
+def run(scenario, **options):
+    """metastable.run(SCENARIO, seed=SEED, ...): a path or TOML text; the same tables (and
+    bytes) as `metastable run SCENARIO --seed SEED`, as pandas DataFrames."""
+    return metastable.run(scenario, seed=seed, **options)
 
-def windows(d, component):
-    w = pd.read_csv(Path(d) / "windows.csv")
-    return w[w.component == component].set_index("window_start_s")
+def _pick(frame, r, component):
+    """Rows of `component` in `r`: a run result, or (run result, variant) for one of its variants."""
+    r, variant = r if isinstance(r, tuple) else (r, None)
+    df = getattr(r, frame)
+    if variant is not None:
+        df = df[df.variant == variant]
+    return df[df.component == component]
 
-def summary(d, component):
-    s = pd.read_csv(Path(d) / "summary.csv")
-    return s[s.component == component].iloc[0]
+def windows(r, component):
+    return _pick("windows", r, component).set_index("window_start_s")
+
+def summary(r, component):
+    return _pick("summary", r, component).iloc[0]
 
 def check(cond, msg):
     assert cond, f"[seed {seed}] {msg}"
@@ -109,8 +113,9 @@ L1 = [
 
 A *metastable failure* (Bronson et al., HotOS 2021) is one that outlives its trigger: a
 feedback loop — here, retries — keeps the system in the bad state after the cause is gone.
-This lesson runs the `metastable` simulator and **asserts** each claim against the numbers it
-writes, with tolerances derived from the maths below.
+This lesson runs the `metastable` simulator from Python (`import metastable`: each run returns
+the tables the CLI writes as pandas DataFrames) and **asserts** each claim against its numbers,
+with tolerances derived from the maths below.
 
 1. The HotOS 2021 §2.1 retry example: 280 QPS stays failed after a 10 s partition, 140 QPS heals.
 2. Why: in the failed state every request costs two attempts, so the database is offered
@@ -142,7 +147,7 @@ ATTEMPTS = cfg["clients"][0]["retry"]["max_attempts"]          # w* = 2
 TRIG_END = cfg["triggers"][0]["to_s"]
 print(f"capacity C = {C:.0f} QPS, timeout {TIMEOUT_S} s, w* = {ATTEMPTS} attempts, C_stable = C/w* = {C/ATTEMPTS:.0f} QPS")
 
-runs = {lam: run(path, OUT / f"hotos-{lam}") for lam, path in scen.items()}
+runs = {lam: run(path) for lam, path in scen.items()}
 web = {lam: windows(d, "web") for lam, d in runs.items()}
 dbw = {lam: windows(d, "db") for lam, d in runs.items()}
 summ = {lam: summary(d, "web") for lam, d in runs.items()}
@@ -259,9 +264,7 @@ def variant_text(lam, factor, to_s, duration_s):
 SLOW_TO, HORIZON = 80.0, 600.0
 bruns = {}
 for lam in (160, 140):
-    f = OUT / f"hotos-{lam}-slowdown.toml"
-    f.write_text(variant_text(lam, 3.0, SLOW_TO, HORIZON))
-    bruns[lam] = run(f, OUT / f"hotos-{lam}-slowdown")
+    bruns[lam] = run(variant_text(lam, 3.0, SLOW_TO, HORIZON))   # the TOML text itself
 
 fig, ax = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
 rates = {}
@@ -311,8 +314,8 @@ run with the same seed (common random numbers); `comparison.csv` has one row per
   so they succeed and do not retry.
 '''),
     code('''
-rs = run(ROOT / "scenarios" / "retry-storm.toml", OUT / "retry-storm")
-cmp = pd.read_csv(rs / "comparison.csv").set_index("variant")
+rs = run(ROOT / "scenarios" / "retry-storm.toml")
+cmp = rs.comparison.set_index("variant")
 print(cmp[["verdict", "recovery_s", "success_ratio", "amplification", "wasted_fraction"]].to_string())
 
 fig, ax = plt.subplots(1, 2, figsize=(12, 4))
@@ -320,7 +323,7 @@ colors = cmp.verdict.map({"metastable": "C3", "recovered": "C2", "stable": "C0"}
 ax[0].barh(cmp.index, cmp.success_ratio, color=colors)
 ax[0].set_xlabel("success ratio (red: metastable, green: recovered)")
 for v in cmp.index:
-    w = windows(rs / v, "users")
+    w = windows((rs, v), "users")
     ax[1].plot(w.index, w.successes / w.first_tries, label=v, lw=1)
 ax[1].axvspan(60, 90, color="0.85"); ax[1].set_xlabel("time (s)"); ax[1].set_ylabel("success ratio")
 ax[1].legend(fontsize=7)
@@ -397,25 +400,27 @@ This lesson asserts, against the simulator's output:
 ## Run the replay
 
 `run` on the baseline also runs the counterfactual without the operator actions
-(`without-operator-actions/`) and writes `incident.csv`. We run the baseline and the
-`jittered-backoff` variant (`--variant`) side by side; the third variant is not needed here.
-The operators act at their published times (`--operators historical`: the red button at
+(variant `without-operator-actions`) and fills `incident` (the CLI's `incident.csv`). We run
+the baseline and the `jittered-backoff` variant (`variant=`) side by side, in two Python
+threads (a run releases the GIL); the third variant is not needed here.
+The operators act at their published times (`operators="historical"`: the red button at
 11:29, the us-central1 throttle at the file's 12:39), so the spans below are fixed; by default
 the operators are policies that act when they observe the herd (README, "Incident replays").
 '''),
     code('''
 SCEN = ROOT / "scenarios" / "gcp-2025-06-12.toml"
 cfg = tomllib.loads(SCEN.read_text())
-procs = {v: subprocess.Popen([str(BIN), "run", str(SCEN), "--seed", str(seed), "--variant", v,
-                              "--operators", "historical", "--out", str(OUT / v), "--quiet"], cwd=ROOT)
-         for v in ("baseline", "jittered-backoff")}
-for v, p in procs.items():
-    assert p.wait() == 0, f"[seed {seed}] metastable run --variant {v} failed ({p.returncode})"
-DIRS = {"baseline": OUT / "baseline" / "baseline",
-        "without-operator-actions": OUT / "baseline" / "without-operator-actions",
-        "jittered-backoff": OUT / "jittered-backoff"}
-incident = pd.read_csv(OUT / "baseline" / "incident.csv").set_index("quantity")
-cmp = pd.read_csv(OUT / "baseline" / "comparison.csv").set_index("variant")
+# Runs release the GIL: two Python threads run the two variants at once.
+from concurrent.futures import ThreadPoolExecutor
+with ThreadPoolExecutor(2) as pool:
+    futures = {v: pool.submit(run, SCEN, variant=v, operators="historical")
+               for v in ("baseline", "jittered-backoff")}
+    R = {v: f.result() for v, f in futures.items()}
+RUNS = {"baseline": (R["baseline"], "baseline"),
+        "without-operator-actions": (R["baseline"], "without-operator-actions"),
+        "jittered-backoff": R["jittered-backoff"]}
+incident = R["baseline"].incident.set_index("quantity")
+cmp = R["baseline"].comparison.set_index("variant")
 print(incident.to_string()); print(cmp[["verdict", "recovery_s", "success_ratio", "wasted_fraction"]].to_string())
 
 HIST = [a for a in cfg["actions"] if a.get("historical")]
@@ -466,7 +471,7 @@ used (≥ 0.95 for "healed", ≤ 0.05 for "down"): the outcome is all-or-nothing
 '''),
     code('''
 def success_ratio(variant, region, t0, t1):
-    w = windows(DIRS[variant], f"api-{region}").loc[t0:t1 - 1]
+    w = windows(RUNS[variant], f"api-{region}").loc[t0:t1 - 1]
     return w.successes.sum() / w.first_tries.sum()
 
 def region_table(variant, t1):
@@ -485,7 +490,7 @@ print(pd.concat([params[["tasks", "herd", "prediction"]], table.round(3)], axis=
 fig, ax = plt.subplots(3, 1, figsize=(10, 8), sharex=True)
 for i, v in enumerate(["without-operator-actions", "baseline", "jittered-backoff"]):
     for r in REGIONS:
-        w = windows(DIRS[v], f"api-{r}")
+        w = windows(RUNS[v], f"api-{r}")
         ax[i].plot(w.index / 60, w.successes / w.first_tries, label=r, lw=1.2 if r == "us-central1" else 0.8)
     ax[i].axvspan(TRIG_FROM / 60, TRIG_END / 60, color="0.85")
     if v == "baseline":
@@ -521,8 +526,8 @@ regions' stores, in the same span, are idle.
     code('''
 r = "us-central1"; p = params.loc[r]
 v = "without-operator-actions"
-sc = windows(DIRS[v], f"service-control-{r}").loc[TRIG_END + 300:]
-st = windows(DIRS[v], f"spanner-{r}").loc[TRIG_END + 300:]
+sc = windows(RUNS[v], f"service-control-{r}").loc[TRIG_END + 300:]
+st = windows(RUNS[v], f"spanner-{r}").loc[TRIG_END + 300:]
 span_s = (sc.window_end_s - sc.index).sum()
 restart_rate = sc.restarts.sum() / span_s
 down = sc.tasks_down_mean.mean()
@@ -538,7 +543,7 @@ check(wait_s > 5 * p.timeout_s, f"{r}: a load waits ≈ queue/μ = {wait_s:.1f} 
 for r2 in REGIONS:
     if r2 == r:
         continue
-    st2 = windows(DIRS[v], f"spanner-{r2}").loc[TRIG_END + 300:]
+    st2 = windows(RUNS[v], f"spanner-{r2}").loc[TRIG_END + 300:]
     check(st2.arrivals.sum() == 0, f"{r2}: no restart loads after recovery ({st2.arrivals.sum():.0f})")
 '''),
     md('''
@@ -567,7 +572,7 @@ check(cmp.loc["baseline", "verdict"] == "recovered" and cmp.loc["baseline", "rec
 t_op = table.loc["us-central1", "after, with operators (after they act)"]
 check(t_op > 0.95, f"us-central1: success {t_op:.3f} > 0.95 once the operators throttle restarts and add store capacity")
 
-js = summary(DIRS["jittered-backoff"], "api-us-central1")
+js = summary(RUNS["jittered-backoff"], "api-us-central1")
 check(js.verdict in ("recovered", "stable"), f"jittered-backoff: verdict {js.verdict} (recovered)")
 check(js.recovery_s <= 300, f"jittered-backoff: recovery {js.recovery_s} s ≤ 5 min after the red button, no operator")
 jb = table.loc["us-central1", "after, jittered backoff"]

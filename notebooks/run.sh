@@ -1,25 +1,19 @@
 #!/usr/bin/env bash
 # Executes every notebooks/*.ipynb headless with papermill and fails on any cell error (each
-# lesson asserts what it teaches). Needs python3 (3.11+) and the release binary; builds nothing.
+# lesson asserts what it teaches). The lessons use the Python package (`import metastable`):
+# this script builds its wheel from python/ with maturin (target/wheels; incremental, seconds
+# when nothing changed) and installs it into the venv. Needs python3 (3.11+), cargo and PyPI.
 #
 #   notebooks/run.sh                  # from anywhere in the checkout
 #   SEED=2 notebooks/run.sh           # another seed (papermill -p seed 2)
-#   METASTABLE_BIN=/path/to/metastable notebooks/run.sh
+#   METASTABLE_WHEEL=target/wheels/metastable-….whl notebooks/run.sh   # install this wheel
 #
 # The venv is target/notebooks-venv (reused when its requirements stamp matches); executed
-# notebooks, figures and the simulator's CSVs go to target/notebooks-out/.
+# notebooks and figures go to target/notebooks-out/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-
-bin="${METASTABLE_BIN:-target/release/metastable}"
-case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
-if [[ ! -x "$bin" ]]; then
-  echo "notebooks/run.sh: no metastable binary at $bin" >&2
-  echo "  build it first: cargo build --release   (or set METASTABLE_BIN)" >&2
-  exit 1
-fi
-export METASTABLE_BIN="$bin" METASTABLE_ROOT="$root"
+export METASTABLE_ROOT="$root"
 
 venv="$root/target/notebooks-venv"
 stamp="$venv/.requirements.txt"
@@ -30,6 +24,18 @@ if [[ ! -x "$venv/bin/python" ]] || ! cmp -s notebooks/requirements.txt "$stamp"
   "$venv/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
   cp notebooks/requirements.txt "$stamp"
 fi
+
+# The package, built like python/ci.sh builds it (same target directory, so crates compiled for
+# the release binary are reused), or the wheel given.
+wheel="${METASTABLE_WHEEL:-}"
+if [[ -z "$wheel" ]]; then
+  echo "== maturin build --release (python/)"
+  rm -f "$root"/target/wheels/metastable-*.whl
+  (cd python && CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}" "$venv/bin/maturin" build \
+    --release --locked --quiet --interpreter "$venv/bin/python" --out "$root/target/wheels")
+  wheel="$(ls "$root"/target/wheels/metastable-*.whl)"
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
 
 out="$root/target/notebooks-out"
 mkdir -p "$out"

@@ -26,6 +26,8 @@
 //!   tipping triggers (`metastable analyze`), exact Markov chains of small instances.
 //! - [`rare`]: importance splitting on the simulator (`metastable rare`): cloned worlds,
 //!   re-seeded streams, rare-event probabilities with intervals.
+//! - [`api`]: a facade for embedding programs (the Python package): run a scenario, sweep or
+//!   map from a path or TOML text, with overrides, and get the CLI's CSV tables in memory.
 //! - [`cli`]: the `sweep`, `map`, `merge`, replication and `robustness` commands.
 
 //!
@@ -83,7 +85,9 @@ pub mod analysis;
 #[doc(hidden)]
 pub mod analytic;
 #[doc(hidden)]
+pub mod api;
 pub mod cli;
+#[doc(hidden)]
 pub mod rare;
 pub mod report;
 pub mod robust;
