@@ -495,6 +495,12 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
                 .map_err(io)?;
             files.push((format!("{dir}blast_radius.csv"), csv));
         }
+        if !r.dns_failover.is_empty() {
+            let csv = metastable::analysis::failover::csv(r)
+                .context("formatting failover.csv")
+                .map_err(io)?;
+            files.push((format!("{dir}failover.csv"), csv));
+        }
     }
     for (r, log) in reports.iter().zip(&states) {
         if let Some(log) = log {
@@ -585,6 +591,7 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             if let Some(blast) = metastable::analysis::blast::BlastRadius::of(r) {
                 print!("{}", blast.text());
             }
+            print!("{}", metastable::analysis::failover::text(r));
         }
         if compare {
             println!("variants (same seed {seed}):");

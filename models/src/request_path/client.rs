@@ -206,7 +206,8 @@ impl Client {
             && spec.patience.is_none()
             && spec.deadline.is_none()
             && c.retry.is_trivial()
-            && spec.mode != Mode::Downstream;
+            && spec.mode != Mode::Downstream
+            && spec.dns.as_ref().is_none_or(|d| d.failover.is_none());
         c
     }
 

@@ -63,6 +63,8 @@ pub enum Event {
     Lease { mgr: u32, ev: lease::Ev },
     /// Operator `idx` looks at the system (`u32::MAX`: the trigger probe).
     Operator { idx: u32 },
+    /// A DNS failover health check of client `client`'s primary endpoint.
+    DnsCheck { client: u32 },
 }
 
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);

@@ -12,6 +12,7 @@ mod actions;
 mod call;
 mod control;
 mod crash_loop;
+mod dns_failover;
 mod edge;
 mod event;
 mod operators;
@@ -157,6 +158,7 @@ impl World {
                 }
             }
         }
+        world.build_dns_failover(seed, sim);
         world.build_operators(spec, seed, sim);
         // Stable sort: ties keep their order (rate schedules first, then file order).
         world.actions.sort_by_key(|a| a.at);
@@ -231,6 +233,7 @@ impl Model for World {
                 }
             }
             Event::Operator { idx } => self.on_operator(idx, sim),
+            Event::DnsCheck { client } => self.on_dns_check(client, sim),
         }
     }
 }
