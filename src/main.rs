@@ -552,6 +552,19 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             .map_err(io)?;
         figures.push(png.clone());
         written.extend([png, svg]);
+        if let Some(blast) = metastable::analysis::blast::BlastRadius::of(r) {
+            let png = dir
+                .prepare(&format!("{dir_rel}dependencies.png"))
+                .map_err(held)?;
+            let svg = dir
+                .prepare(&format!("{dir_rel}dependencies.svg"))
+                .map_err(held)?;
+            metastable::report::dependencies::write_dependencies(r, &blast, &png, &svg)
+                .context("drawing the dependency graph")
+                .map_err(io)?;
+            figures.push(png.clone());
+            written.extend([png, svg]);
+        }
     }
     if compare {
         let png = dir.prepare("variants.png").map_err(held)?;

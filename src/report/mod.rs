@@ -13,6 +13,7 @@
 //! [`crate::analysis`]) and runs nothing.
 
 pub mod clock;
+pub mod dependencies;
 pub mod draw;
 pub mod figure;
 pub mod html;

@@ -102,6 +102,8 @@ pub struct ScopedTrigger {
     pub target: String,
     /// The action as written (`outage`, `error_rate`, `slowdown`, `partition`).
     pub action: ActionKind,
+    /// The trigger's `value` (error rate, slowdown factor), if any.
+    pub value: Option<f64>,
     /// Services it applies to (indices into the world's services), ascending.
     pub members: Vec<u32>,
     /// For each member, why it is one: `provider paas (behind cdn)` etc.
