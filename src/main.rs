@@ -612,6 +612,12 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
                 .map_err(io)?;
             files.push((format!("{dir}blast_radius.csv"), csv));
         }
+        if !r.dns_failover.is_empty() {
+            let csv = metastable::analysis::failover::csv(r)
+                .context("formatting failover.csv")
+                .map_err(io)?;
+            files.push((format!("{dir}failover.csv"), csv));
+        }
     }
     for (r, log) in reports.iter().zip(&states) {
         if let Some(log) = log {
@@ -663,6 +669,19 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             .map_err(io)?;
         figures.push(png.clone());
         written.extend([png, svg]);
+        if let Some(blast) = metastable::analysis::blast::BlastRadius::of(r) {
+            let png = dir
+                .prepare(&format!("{dir_rel}dependencies.png"))
+                .map_err(held)?;
+            let svg = dir
+                .prepare(&format!("{dir_rel}dependencies.svg"))
+                .map_err(held)?;
+            metastable::report::dependencies::write_dependencies(r, &blast, &png, &svg)
+                .context("drawing the dependency graph")
+                .map_err(io)?;
+            figures.push(png.clone());
+            written.extend([png, svg]);
+        }
     }
     if compare {
         let png = dir.prepare("variants.png").map_err(held)?;
@@ -702,6 +721,7 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             if let Some(blast) = metastable::analysis::blast::BlastRadius::of(r) {
                 print!("{}", blast.text());
             }
+            print!("{}", metastable::analysis::failover::text(r));
         }
         if compare {
             println!("variants (same seed {seed}):");

@@ -7,6 +7,7 @@
 //! - [`loops`]: the feedback loop that keeps a run down, one rule per mechanism, with evidence.
 //! - [`compare`]: the variants of a scenario side by side (`comparison.csv`, the table).
 //! - [`incident`]: a replay's trigger, tail and self-healing next to the published figures.
+//! - [`failover`]: DNS failover timings (detect, record change, caching).
 //! - [`blast`]: a provider, region or zone failure's blast radius per user-facing flow.
 //!
 //! This folder reads runs and never runs one, writes no file and draws nothing; the reports
@@ -16,6 +17,7 @@ pub mod blast;
 pub mod compare;
 #[doc(hidden)]
 pub mod dynamics;
+pub mod failover;
 #[doc(hidden)]
 pub mod incident;
 pub mod loops;

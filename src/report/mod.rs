@@ -14,6 +14,7 @@
 
 #[doc(hidden)]
 pub mod clock;
+pub mod dependencies;
 #[doc(hidden)]
 pub mod draw;
 #[doc(hidden)]

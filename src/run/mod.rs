@@ -25,6 +25,8 @@ pub struct RunReport {
     pub trigger_removed_s: Option<f64>,
     /// What each `[[operators]]` policy did.
     pub operators: Vec<models::OperatorLog>,
+    /// Each client's DNS failover log (`dns.failover`), by client name.
+    pub dns_failover: Vec<(String, models::infra::dns_failover::FailoverLog)>,
 }
 
 /// Runs `scenario` with master seed `seed`: a pure function of the two (no wall clock, no OS
@@ -93,6 +95,7 @@ fn finish(
             .map(|(a, b)| (secs(a), b.map(secs))),
         trigger_removed_s: world.trigger_removed_at().map(secs),
         operators: world.operator_log(),
+        dns_failover: world.dns_failover_logs(),
         scenario,
         seed,
         stats,

@@ -111,11 +111,21 @@ impl Validator<'_> {
             let mut secs = |k: &str, x: f64| {
                 SimDuration::from_secs_f64(self.non_negative(&dp.key(k), x, MAX_DURATION_S))
             };
+            let (ttl, negative_ttl, connection_lifetime) = (
+                secs("ttl_s", d.ttl_s),
+                secs("negative_ttl_s", d.negative_ttl_s),
+                secs("connection_lifetime_s", d.connection_lifetime_s),
+            );
+            let failover = d
+                .failover
+                .as_ref()
+                .and_then(|f| self.dns_failover(&dp.key("failover"), f, target, names));
             models::infra::dns::DnsSpec {
                 hosts,
-                ttl: secs("ttl_s", d.ttl_s),
-                negative_ttl: secs("negative_ttl_s", d.negative_ttl_s),
-                connection_lifetime: secs("connection_lifetime_s", d.connection_lifetime_s),
+                ttl,
+                negative_ttl,
+                connection_lifetime,
+                failover,
             }
         });
         ClientSpec {

@@ -37,6 +37,34 @@ pub struct ProviderFile {
     pub behind: Vec<String>,
 }
 
+/// `clients[..].dns.failover`: health-checked DNS failover to a secondary endpoint.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct DnsFailoverFile {
+    /// The secondary endpoint: a service (e.g. the same application behind a second CDN).
+    pub secondary: String,
+    pub check_interval_s: f64,
+    /// Consecutive failed checks before the record moves to the secondary.
+    pub unhealthy_after: i64,
+    /// Consecutive good checks before it moves back (with `failback`).
+    pub healthy_after: i64,
+    /// From the checker's decision until the new record is served.
+    pub propagation_s: f64,
+    /// Weighted active–active: the share of answers naming the secondary while both are in
+    /// the record (0, the default: active–passive).
+    #[serde(default)]
+    pub weight_secondary: f64,
+    #[serde(default = "yes")]
+    pub failback: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Most consecutive checks a failover threshold can ask for.
+pub const MAX_CHECK_THRESHOLD: i64 = 1000;
+
 /// What a scoped trigger's `target` names.
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -74,6 +102,8 @@ pub struct ScopedTrigger {
     pub target: String,
     /// The action as written (`outage`, `error_rate`, `slowdown`, `partition`).
     pub action: ActionKind,
+    /// The trigger's `value` (error rate, slowdown factor), if any.
+    pub value: Option<f64>,
     /// Services it applies to (indices into the world's services), ascending.
     pub members: Vec<u32>,
     /// For each member, why it is one: `provider paas (behind cdn)` etc.
@@ -303,6 +333,61 @@ impl Validator<'_> {
             );
         }
         out
+    }
+}
+
+impl Validator<'_> {
+    /// `clients[..].dns.failover` of a client whose target is service `primary`.
+    pub(super) fn dns_failover(
+        &mut self,
+        fp: &FieldPath,
+        f: &DnsFailoverFile,
+        primary: u32,
+        names: &BTreeMap<String, (Kind, usize)>,
+    ) -> Option<models::infra::dns_failover::DnsFailoverSpec> {
+        let secondary = self.lookup(&fp.key("secondary"), &f.secondary, Kind::Service, names);
+        if names
+            .get(&f.secondary)
+            .is_some_and(|(_, i)| *i as u32 == primary)
+        {
+            self.err(
+                &fp.key("secondary"),
+                "must differ from the client's target (the primary)",
+            );
+        }
+        let interval = self.positive(
+            &fp.key("check_interval_s"),
+            f.check_interval_s,
+            MAX_DURATION_S,
+        );
+        let propagation =
+            self.non_negative(&fp.key("propagation_s"), f.propagation_s, MAX_DURATION_S);
+        let unhealthy = self.int_in(
+            &fp.key("unhealthy_after"),
+            f.unhealthy_after,
+            1,
+            MAX_CHECK_THRESHOLD,
+        );
+        let healthy = self.int_in(
+            &fp.key("healthy_after"),
+            f.healthy_after,
+            1,
+            MAX_CHECK_THRESHOLD,
+        );
+        let w = self.non_negative(&fp.key("weight_secondary"), f.weight_secondary, 1.0);
+        let interval = sim_core::SimDuration::from_secs_f64(interval);
+        if interval.as_nanos() == 0 {
+            self.err(&fp.key("check_interval_s"), "must be at least 1 ns");
+        }
+        Some(models::infra::dns_failover::DnsFailoverSpec {
+            secondary,
+            check_interval: interval,
+            unhealthy_after: unhealthy as u32,
+            healthy_after: healthy as u32,
+            propagation: sim_core::SimDuration::from_secs_f64(propagation),
+            weight_secondary: w,
+            failback: f.failback,
+        })
     }
 }
 

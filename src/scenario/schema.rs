@@ -277,6 +277,8 @@ pub struct DnsFile {
     pub ttl_s: f64,
     pub negative_ttl_s: f64,
     pub connection_lifetime_s: f64,
+    /// Failover of the record to a secondary endpoint (`src/scenario/providers.rs`).
+    pub failover: Option<super::providers::DnsFailoverFile>,
 }
 
 /// `cache = { ... }` on a client.

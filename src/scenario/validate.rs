@@ -245,6 +245,7 @@ impl Validator<'_> {
                             scope,
                             target: t.target.clone(),
                             action: t.action,
+                            value: t.value,
                             members: m.iter().map(|x| x.0).collect(),
                             reasons: m.iter().map(|x| x.1.clone()).collect(),
                         });

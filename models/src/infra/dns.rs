@@ -22,6 +22,9 @@ pub struct DnsSpec {
     pub ttl: SimDuration,
     pub negative_ttl: SimDuration,
     pub connection_lifetime: SimDuration,
+    /// Failover of the record between the target and a secondary endpoint
+    /// ([`crate::infra::dns_failover`]).
+    pub failover: Option<crate::infra::dns_failover::DnsFailoverSpec>,
 }
 
 /// Resolver and connection state of a client's hosts.
@@ -31,6 +34,14 @@ pub struct Dns {
     conn_until: Vec<SimTime>,
     cache_until: Vec<SimTime>,
     cached_empty: Vec<bool>,
+    /// Per host: the endpoint its cached answer names, and the one its connection goes to
+    /// (`dns_failover::PRIMARY` or `SECONDARY`).
+    cached_endpoint: Vec<u8>,
+    conn_endpoint: Vec<u8>,
+    /// Health checker and record state, with `spec.failover`.
+    pub failover: Option<crate::infra::dns_failover::DnsFailover>,
+    /// Draws of weighted answers (a stream of its own).
+    answer_rng: Option<SimRng>,
 }
 
 /// What a call from a host finds.
@@ -50,7 +61,68 @@ impl Dns {
             conn_until: vec![SimTime::ZERO; n],
             cache_until: vec![SimTime::ZERO; n],
             cached_empty: vec![false; n],
+            cached_endpoint: vec![0; n],
+            conn_endpoint: vec![0; n],
+            failover: spec
+                .failover
+                .as_ref()
+                .map(crate::infra::dns_failover::DnsFailover::new),
+            answer_rng: None,
         }
+    }
+
+    /// Gives health checks and weighted answers their random stream (clients with failover
+    /// only).
+    pub fn set_answer_rng(&mut self, rng: SimRng) {
+        self.answer_rng = Some(rng);
+    }
+
+    /// A health check of the primary at `now`: it fails when the primary is `down`, else with
+    /// probability `error_rate`. Returns whether the checker decided a record change.
+    pub fn health_check(&mut self, now: SimTime, down: bool, error_rate: f64) -> bool {
+        let failed = down
+            || (error_rate > 0.0
+                && self
+                    .answer_rng
+                    .as_mut()
+                    .is_some_and(|r| r.random::<f64>() < error_rate));
+        self.failover
+            .as_mut()
+            .is_some_and(|f| f.check(now, !failed))
+    }
+
+    /// [`Dns::call`] with failover: also the endpoint the call goes to (`PRIMARY` or
+    /// `SECONDARY`). A fresh resolution takes the record's answer now; a cached answer or a
+    /// live connection keeps the endpoint it named.
+    pub fn call_endpoint(
+        &mut self,
+        now: SimTime,
+        record_empty: bool,
+        rng: &mut SimRng,
+    ) -> (Resolution, u8) {
+        let h = rng.random_range(0..self.conn_until.len());
+        if now < self.conn_until[h] {
+            return (Resolution::Connected, self.conn_endpoint[h]);
+        }
+        if now >= self.cache_until[h] {
+            self.cached_empty[h] = record_empty;
+            let ttl = if record_empty {
+                self.spec.negative_ttl
+            } else {
+                self.spec.ttl
+            };
+            self.cache_until[h] = now.saturating_add(ttl);
+            self.cached_endpoint[h] = match (&self.failover, &mut self.answer_rng) {
+                (Some(f), Some(r)) => f.answer(now, r),
+                _ => crate::infra::dns_failover::PRIMARY,
+            };
+        }
+        if self.cached_empty[h] {
+            return (Resolution::Empty, self.cached_endpoint[h]);
+        }
+        self.conn_until[h] = now.saturating_add(self.spec.connection_lifetime);
+        self.conn_endpoint[h] = self.cached_endpoint[h];
+        (Resolution::Connected, self.conn_endpoint[h])
     }
 
     /// Hosts at `now` with a live connection, with a fresh cached non-empty answer (and no
@@ -111,6 +183,7 @@ mod tests {
             ttl: SimDuration::from_millis(5_000),
             negative_ttl: SimDuration::from_millis(900_000),
             connection_lifetime: SimDuration::from_millis(60_000),
+            failover: None,
         };
         let mut d = Dns::new(&spec);
         let mut rng = sim_core::stream(1, "dns");

@@ -10,5 +10,6 @@
 
 pub mod cache;
 pub mod dns;
+pub mod dns_failover;
 pub mod edge;
 pub mod load_balancer;

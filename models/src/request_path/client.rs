@@ -219,7 +219,8 @@ impl Client {
             && spec.deadline.is_none()
             && c.retry.is_trivial()
             && spec.hedge.is_none()
-            && spec.mode != Mode::Downstream;
+            && spec.mode != Mode::Downstream
+            && spec.dns.as_ref().is_none_or(|d| d.failover.is_none());
         c
     }
 

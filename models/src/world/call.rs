@@ -55,12 +55,26 @@ impl World {
                 sim.rec.incr(m);
             }
         }
+        let mut endpoint = None;
         if let Some(dns) = &mut cl.dns {
             let empty = self
                 .services
                 .get(cl.target as usize)
                 .is_some_and(|s| s.record_empty);
-            if dns.call(now, empty, &mut cl.hosts_rng) == Resolution::Empty {
+            let resolution =
+                if let Some(secondary) = dns.failover.as_ref().map(|f| f.spec.secondary) {
+                    let (r, e) = dns.call_endpoint(now, empty, &mut cl.hosts_rng);
+                    if let Some(f) = &mut dns.failover {
+                        f.note_call(now, e);
+                    }
+                    endpoint = Some(super::dns_failover::endpoint_service(
+                        cl.target, secondary, e,
+                    ));
+                    r
+                } else {
+                    dns.call(now, empty, &mut cl.hosts_rng)
+                };
+            if resolution == Resolution::Empty {
                 self.fail_at_once(c, user, sim);
                 return;
             }
@@ -71,6 +85,9 @@ impl World {
             return;
         }
         let slot = cl.open_call(now, user, key);
+        if let (Some(t), Some(f)) = (endpoint, cl.dns.as_mut().and_then(|d| d.failover.as_mut())) {
+            f.set_slot(slot, t);
+        }
         self.first_try(c, slot, sim);
     }
 
@@ -314,7 +331,6 @@ impl World {
                 },
             );
         }
-        let target = cl.target as usize;
         self.hedge_arm(c, slot, generation, deadline, sim);
         let req = Request {
             arrived: now,
@@ -330,6 +346,7 @@ impl World {
         if self.live_requests > self.max_live_requests {
             sim.request_stop("live_request_limit");
         }
+        let target = self.target_of(c, slot);
         self.service_arrive(target, req, sim);
     }
 
@@ -401,7 +418,7 @@ impl World {
         if queued {
             // The attempt waits in a queue with abandonment: it leaves it now, before any
             // retry is sent.
-            let target = cl.target as usize;
+            let target = self.target_of(c, slot);
             self.abandon(target, sim);
         }
         self.attempt_failed(c, slot, Failure::Timeout, sim);

@@ -79,6 +79,8 @@ pub enum Event {
     },
     /// A sample or a ready instance of autoscaler `idx` ([`crate::control::autoscaler`]).
     Autoscale { idx: u32, ev: autoscaler::Ev },
+    /// A DNS failover health check of client `client`'s primary endpoint.
+    DnsCheck { client: u32 },
 }
 
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);

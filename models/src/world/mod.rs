@@ -13,6 +13,7 @@ mod autoscale;
 mod call;
 mod control;
 mod crash_loop;
+mod dns_failover;
 mod edge;
 mod event;
 mod guard;
@@ -175,6 +176,7 @@ impl World {
                 }
             }
         }
+        world.build_dns_failover(seed, sim);
         world.build_operators(spec, seed, sim);
         world.build_autoscalers(spec, seed, sim);
         // Stable sort: ties keep their order (rate schedules first, then file order).
@@ -261,6 +263,7 @@ impl Model for World {
                 generation,
             } => self.on_hedge_due(client as usize, slot, generation, sim),
             Event::Autoscale { idx, ev } => self.on_autoscale(idx as usize, ev, sim),
+            Event::DnsCheck { client } => self.on_dns_check(client, sim),
         }
     }
 }
