@@ -1,5 +1,6 @@
-//! A client-side cache in front of a service: keys drawn from a Zipf popularity law, LRU
-//! eviction at a fixed capacity, an optional TTL, and two fill policies:
+//! A cache in front of a service, on a client or on a service's downstream call edge: keys
+//! drawn from a Zipf popularity law, LRU eviction at a fixed capacity, an optional TTL with an
+//! optional stale-if-error grace period (RFC 5861), and two fill policies:
 //!
 //! - **look-aside**: on a miss the application queries the service and fills the cache with
 //!   the answer — but only if it is still waiting for it (a timed-out caller fills nothing);
