@@ -40,7 +40,9 @@ fn success(v: &Values) -> f64 {
 }
 
 fn p99_ms(v: &Values) -> f64 {
-    v.call_ok.and_then(|h| h.p99).map_or(f64::INFINITY, |ns| ns as f64 / 1e6)
+    v.call_ok
+        .and_then(|h| h.p99)
+        .map_or(f64::INFINITY, |ns| ns as f64 / 1e6)
 }
 
 /// Hedging at 25 % load on a lognormal(mean 5 ms, cv 3) service. For T = min(X₁, d + X₂) with
@@ -243,7 +245,8 @@ service_time = { dist = "exponential", mean_ms = 10.0 }
 /// Checks `text` (a scenario) with the binary: exit 2, one line naming the file, `line` and
 /// `field`.
 fn rejected(test: &str, text: &str, line: usize, field: &str) {
-    let dir = std::env::temp_dir().join(format!("metastable-elastic-{test}-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("metastable-elastic-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("s.toml");
     std::fs::write(&file, text).expect("write");
@@ -256,7 +259,9 @@ fn rejected(test: &str, text: &str, line: usize, field: &str) {
     assert_eq!(out.status.code(), Some(2), "{test}: {stderr}");
     let want = format!("s.toml:{line}:");
     assert!(
-        stderr.lines().any(|l| l.contains(&want) && l.contains(field)),
+        stderr
+            .lines()
+            .any(|l| l.contains(&want) && l.contains(field)),
         "{test}: expected {want} … {field} in {stderr}"
     );
     assert!(!stderr.contains("panicked"), "{test}: {stderr}");
@@ -275,24 +280,44 @@ fn bad_hedge_fields_are_named() {
         "timeout_ms = 100.0\n",
         "timeout_ms = 100.0\nhedge = { delay_ms = 10.0, percentile = 100.0 }\n",
     );
-    rejected("percentile", &t, line_of(&t, "hedge ="), "clients[0].hedge.percentile");
+    rejected(
+        "percentile",
+        &t,
+        line_of(&t, "hedge ="),
+        "clients[0].hedge.percentile",
+    );
     let t = BASE.replace(
         "timeout_ms = 100.0\n",
         "timeout_ms = 100.0\nhedge = { delay_ms = -1.0 }\n",
     );
-    rejected("delay", &t, line_of(&t, "hedge ="), "clients[0].hedge.delay_ms");
+    rejected(
+        "delay",
+        &t,
+        line_of(&t, "hedge ="),
+        "clients[0].hedge.delay_ms",
+    );
     let t = BASE.replace(
         "timeout_ms = 100.0\n",
         "timeout_ms = 100.0\nhedge = { delay_ms = 5.0, budget_percent = 0.0 }\n",
     );
-    rejected("budget", &t, line_of(&t, "hedge ="), "clients[0].hedge.budget_percent");
+    rejected(
+        "budget",
+        &t,
+        line_of(&t, "hedge ="),
+        "clients[0].hedge.budget_percent",
+    );
     let t = BASE
         .replace(
             "timeout_ms = 100.0\n",
             "timeout_ms = 100.0\nhedge = { delay_ms = 5.0 }\n",
         )
         .replace("servers = 2\n", "servers = 2\nqueue_abandonment = true\n");
-    rejected("abandonment", &t, line_of(&t, "hedge ="), "clients[0].hedge");
+    rejected(
+        "abandonment",
+        &t,
+        line_of(&t, "hedge ="),
+        "clients[0].hedge",
+    );
 }
 
 #[test]
@@ -310,11 +335,21 @@ provisioning = { dist = "constant", value_ms = 1000.0 }
 "#;
     let ok = format!("{BASE}{scaler}");
     let t = ok.replace("service = \"api\"", "service = \"nope\"");
-    rejected("service", &t, line_of(&t, "\"nope\""), "autoscaler[0].service");
+    rejected(
+        "service",
+        &t,
+        line_of(&t, "\"nope\""),
+        "autoscaler[0].service",
+    );
     let t = ok.replace("min = 2", "min = 3");
     rejected("min", &t, line_of(&t, "min = 3"), "autoscaler[0].min");
     let t = ok.replace("target = 0.6", "target = 1.5");
-    rejected("target", &t, line_of(&t, "target = 1.5"), "autoscaler[0].target");
+    rejected(
+        "target",
+        &t,
+        line_of(&t, "target = 1.5"),
+        "autoscaler[0].target",
+    );
     let t = ok.replace("signal = \"utilisation\"", "signal = \"cpu\"");
     rejected("signal", &t, line_of(&t, "\"cpu\""), "autoscaler");
     let t = format!("{ok}cold_start = {{ factor = 2.0, cache_hit = 0.5, warmup_s = 10.0 }}\n");
