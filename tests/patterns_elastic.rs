@@ -276,7 +276,7 @@ fn line_of(text: &str, needle: &str) -> usize {
 
 #[test]
 fn bad_hedge_fields_are_named() {
-    let t = format!("{BASE}").replace(
+    let t = BASE.replace(
         "timeout_ms = 100.0\n",
         "timeout_ms = 100.0\nhedge = { delay_ms = 10.0, percentile = 100.0 }\n",
     );
