@@ -93,6 +93,10 @@ pub enum PanelKind {
     Crashed,
     /// One variant of a small-multiples figure.
     Variant,
+    /// Servers of autoscaled services.
+    Servers,
+    /// Hedged requests.
+    Hedges,
 }
 
 /// One panel of a [`Figure`].

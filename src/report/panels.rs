@@ -16,6 +16,8 @@
 //! | crashed | crash loops, edge nodes | tasks or nodes down |
 //! | cache | a client cache | hit rate (%) |
 //! | retries | any retry | retries/s, and what the client's policy refused |
+//! | servers | an autoscaler | servers in service and launches in flight per scaled service |
+//! | hedges | a hedging client or source | hedges sent, won, refused by the budget (copies/s) |
 //! | queues | a queue built | queue length per service |
 //! | latency | calls ended | the first client's end-to-end latency, log scale |
 //!
@@ -410,6 +412,47 @@ impl RunReport {
                     )
                     .dashed(),
                 );
+            }
+            out.push(p);
+        }
+        let scaled: Vec<_> = services
+            .iter()
+            .filter(|(_, v)| v.iter().any(|x| x.servers_mean.is_some()))
+            .collect();
+        if !scaled.is_empty() {
+            let mut p = Panel::new(
+                PanelKind::Servers,
+                "Autoscaled servers (in service, solid; launches in flight, dashed)",
+                "servers",
+            );
+            for (i, (c, v)) in top(scaled, |v| v.servers_max.unwrap_or(0.0)) {
+                p.curves.push(series(
+                    i,
+                    &c.name,
+                    v.iter().map(|x| x.servers_mean).collect(),
+                ));
+                let pending = v.iter().map(|x| x.servers_pending_mean).collect();
+                p.curves
+                    .push(series(i, &format!("{} launching", c.name), pending).dashed());
+            }
+            out.push(p);
+        }
+        let hedging: Vec<&Vec<Values>> = clients
+            .iter()
+            .filter(|(_, v)| v.iter().any(|x| x.hedges.is_some()))
+            .map(|c| &c.1)
+            .collect();
+        if !hedging.is_empty() {
+            let mut p = Panel::new(PanelKind::Hedges, "Hedged requests", "copies / s");
+            let sent = per_s(&|v| v.hedges, &hedging);
+            p.curves.push(Curve::of("hedges sent", PURPLE, &sent));
+            let wins = per_s(&|v| v.hedge_wins, &hedging);
+            p.curves
+                .push(Curve::of("hedge answered first", GREEN, &wins));
+            let denied = per_s(&|v| v.hedges_denied, &hedging);
+            if denied.iter().any(|r| *r > 0.0) {
+                p.curves
+                    .push(Curve::of("refused by the budget", ORANGE, &denied).dashed());
             }
             out.push(p);
         }

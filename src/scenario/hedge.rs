@@ -42,15 +42,15 @@ impl Validator<'_> {
     /// Validates a `hedge` table at `path`.
     pub(crate) fn hedge(&mut self, path: &FieldPath, h: &HedgeFile) -> HedgeSpec {
         let delay = self.positive(&path.key("delay_ms"), h.delay_ms, MAX_DURATION_MS);
-        let percentile = h.percentile.map(|q| {
-            if !(q > 0.0 && q < 100.0) {
-                self.err(
-                    &path.key("percentile"),
-                    format!("must be in (0, 100), got {}", super::common::num(q)),
-                );
-            }
-            q
-        });
+        if let Some(q) = h.percentile
+            && !(q > 0.0 && q < 100.0)
+        {
+            self.err(
+                &path.key("percentile"),
+                format!("must be in (0, 100), got {}", super::common::num(q)),
+            );
+        }
+        let percentile = h.percentile;
         let window = self.int_in(&path.key("window"), h.window, 1, MAX_HEDGE_WINDOW) as u32;
         let budget = h
             .budget_percent
