@@ -677,6 +677,6 @@ service_time = { dist = "exponential", mean_ms = 100.0 }
         assert_eq!(e.issues()[0].field, "services[0].servers", "{e}");
         let bad = MM1.replace("servers = 1", "servers = \"x\"");
         let e = run_text(&bad, "x.toml", &RunOptions::default(), &Progress::default()).unwrap_err();
-        assert_eq!(e.issues()[0].line, 15, "{e}");
+        assert_eq!(e.issues()[0].line, 14, "{e}");
     }
 }
