@@ -269,3 +269,15 @@ def test_progress_is_silent_outside_notebooks_unless_asked(capsys):
     metastable.run(MM1.replace("duration_s = 60.0", "duration_s = 20000.0\nwindow_ms = 10000.0"), progress=True)
     err = capsys.readouterr().err
     assert "run" in err, err   # tqdm when installed, else a text line
+
+
+def test_a_file_that_is_not_utf8_names_its_line(cli_bin, tmp_path):
+    import subprocess
+
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes(MM1.replace('name = "tiny"', 'name = "t\xe9"').encode("latin-1"))
+    with pytest.raises(metastable.ScenarioError) as e:
+        metastable.run(bad)
+    assert (e.value.line, e.value.field) == (3, "(encoding)"), e.value.message
+    done = subprocess.run([str(cli_bin), "check", str(bad)], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.strip() == f"error: {e.value.message}"
