@@ -33,7 +33,7 @@ if [[ -z "$wheel" ]]; then
   rm -f "$root"/target/wheels/metastable-*.whl
   (cd python && CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}" "$venv/bin/maturin" build \
     --release --locked --quiet --interpreter "$venv/bin/python" --out "$root/target/wheels")
-  wheel="$(ls "$root"/target/wheels/metastable-*.whl)"
+  wheel="$(ls -t "$root"/target/wheels/metastable-*.whl | head -n 1)"
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
 

@@ -50,7 +50,7 @@ rm -rf "$CARGO_TARGET_DIR/wheels"
 (cd python && "$venv/bin/maturin" build --release --locked --interpreter "$venv/bin/python" \
   --out "$CARGO_TARGET_DIR/wheels")
 echo "   wheel built in $((SECONDS - start)) s: $(ls "$CARGO_TARGET_DIR"/wheels/*.whl)"
-"$venv/bin/pip" install --quiet --disable-pip-version-check "$CARGO_TARGET_DIR"/wheels/metastable-*.whl
+"$venv/bin/pip" install --quiet --disable-pip-version-check "$(ls -t "$CARGO_TARGET_DIR"/wheels/metastable-*.whl | head -n 1)"
 
 echo "== pytest python/tests"
 cd "$root/python/tests"   # import the installed wheel, not the source folder

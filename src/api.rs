@@ -269,12 +269,20 @@ pub fn run_file(
                 file: file.clone(),
                 message: e.to_string(),
             })?;
-    let text = String::from_utf8(bytes).map_err(|e| LoadError::File {
-        file: file.clone(),
-        message: format!(
-            "not UTF-8 text: invalid byte at offset {}",
-            e.utf8_error().valid_up_to()
-        ),
+    // As `scenario::load` reports it: the place of the first invalid byte.
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let prefix = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();
+        let (line, column) = crate::scenario::locate::line_col(&prefix, valid);
+        LoadError::Invalid {
+            file: file.clone(),
+            issues: vec![Issue {
+                line,
+                column,
+                field: "(encoding)".into(),
+                message: format!("not UTF-8 text: invalid byte at offset {valid}"),
+            }],
+        }
     })?;
     run_text(&text, &file, opts, progress)
 }
@@ -677,6 +685,6 @@ service_time = { dist = "exponential", mean_ms = 100.0 }
         assert_eq!(e.issues()[0].field, "services[0].servers", "{e}");
         let bad = MM1.replace("servers = 1", "servers = \"x\"");
         let e = run_text(&bad, "x.toml", &RunOptions::default(), &Progress::default()).unwrap_err();
-        assert_eq!(e.issues()[0].line, 15, "{e}");
+        assert_eq!(e.issues()[0].line, 14, "{e}");
     }
 }

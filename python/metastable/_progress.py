@@ -73,7 +73,13 @@ class _Bar:
                 from tqdm.auto import tqdm  # type: ignore
             else:
                 from tqdm import tqdm  # type: ignore
-            self.tqdm = tqdm(total=total or None, desc=self.label, unit="run", leave=True)
+            self.tqdm = tqdm(
+                total=total or None,
+                desc=self.label,
+                leave=True,
+                # runs advance by fractions: no rate, which would be nonsense early on
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total} runs [{elapsed}<{remaining}]{postfix}",
+            )
             return
         except ImportError:
             pass

@@ -246,3 +246,38 @@ def test_floats_are_the_doubles_the_simulator_wrote():
                 assert w[column].iloc[i] == float(cell), (column, i, cell)
                 checked += 1
     assert checked > 1000
+
+
+def test_errors_are_the_clis_errors(cli_bin, tmp_path):
+    """The same bad file: the CLI exits 2 and prints `error: ` + the exception's message."""
+    import subprocess
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(MM1.replace("servers = 1", "servers = -3").replace('"server"\nrate', '"nope"\nrate'))
+    done = subprocess.run([str(cli_bin), "run", str(bad), "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    with pytest.raises(metastable.ScenarioError) as e:
+        metastable.run(bad)
+    assert done.returncode == e.value.exit_code == 2
+    assert done.stderr.strip() == f"error: {e.value.message}"
+    assert len(e.value.issues) == 2, e.value.issues
+    assert not (tmp_path / "o").exists(), "the CLI wrote nothing; neither does the package"
+
+
+def test_progress_is_silent_outside_notebooks_unless_asked(capsys):
+    metastable.run(MM1)
+    assert capsys.readouterr().err == ""
+    metastable.run(MM1.replace("duration_s = 60.0", "duration_s = 20000.0\nwindow_ms = 10000.0"), progress=True)
+    err = capsys.readouterr().err
+    assert "run" in err, err   # tqdm when installed, else a text line
+
+
+def test_a_file_that_is_not_utf8_names_its_line(cli_bin, tmp_path):
+    import subprocess
+
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes(MM1.replace('name = "tiny"', 'name = "t\xe9"').encode("latin-1"))
+    with pytest.raises(metastable.ScenarioError) as e:
+        metastable.run(bad)
+    assert (e.value.line, e.value.field) == (3, "(encoding)"), e.value.message
+    done = subprocess.run([str(cli_bin), "check", str(bad)], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.strip() == f"error: {e.value.message}"
