@@ -265,6 +265,61 @@ def check_jobs(label, run, results, repo, reference):
     )
 
 
+def kube_play(podman, repo, reference, workdir):
+    """The manifests themselves, played by `podman kube play` (podman's reading of Kubernetes
+    YAML: the PVC becomes a named volume, the pod template a pod): the PVC as written; the
+    Indexed Job's pod template as pods 0..N-1, each with JOB_COMPLETION_INDEX=i as the Job
+    controller sets it; then the merge Job's pod template."""
+    spec, _, _ = manifests(repo)
+    docs = [d for d in yaml.safe_load_all(open(os.path.join(repo, "deploy/k8s/sweep-indexed-job.yaml"))) if d]
+    pvc = next(d for d in docs if d["kind"] == "PersistentVolumeClaim")
+    job = next(d for d in docs if d["kind"] == "Job")
+    (merge,) = [d for d in yaml.safe_load_all(open(os.path.join(repo, "deploy/k8s/sweep-merge-job.yaml"))) if d]
+    name = pvc["metadata"]["name"]
+    subprocess.run(podman + ["pod", "rm", "-f", "-a"], capture_output=True)
+    subprocess.run(podman + ["volume", "rm", "-f", name], capture_output=True)
+
+    def play(doc, path):
+        with open(path, "w") as f:
+            yaml.safe_dump(doc, f)
+        return subprocess.run(podman + ["kube", "play", "--network", "none", path], capture_output=True, text=True)
+
+    p = play(pvc, os.path.join(workdir, "pvc.yaml"))
+    check("kube play: the PVC as written becomes a volume", p.returncode == 0, first_line(p.stderr))
+
+    def run_pod(job_doc, pod_name, index):
+        template = json.loads(json.dumps(job_doc["spec"]["template"]))
+        (c,) = template["spec"]["containers"]
+        if index is not None:
+            c.setdefault("env", []).append({"name": "JOB_COMPLETION_INDEX", "value": str(index)})
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod_name, "labels": template["metadata"]["labels"]}, "spec": template["spec"]}
+        p = play(pod, os.path.join(workdir, f"{pod_name}.yaml"))
+        if p.returncode != 0:
+            return None, first_line(p.stderr)
+        w = subprocess.run(podman + ["wait", f"{pod_name}-{c['name']}"], capture_output=True, text=True)
+        logs = subprocess.run(podman + ["logs", f"{pod_name}-{c['name']}"], capture_output=True, text=True)
+        subprocess.run(podman + ["pod", "rm", "-f", pod_name], capture_output=True)
+        try:
+            return int(w.stdout.strip()), first_line(logs.stderr)
+        except ValueError:
+            return None, first_line(w.stderr)
+
+    n = spec["completions"]
+    codes = [run_pod(job, f"metastable-sweep-{i}", i) for i in range(n)]
+    check(f"kube play: the Job's pod template as pods 0..{n - 1}, each exits 0", [c for c, _ in codes] == [0] * n, codes[0][1])
+    code, err = run_pod(merge, "metastable-merge", None)
+    check("kube play: the merge Job's pod template exits 0", code == 0, err)
+    m = subprocess.run(podman + ["volume", "inspect", name, "--format", "{{.Mountpoint}}"], capture_output=True, text=True)
+    volume = m.stdout.strip()
+    _, _, merge_c = manifests(repo)
+    merged = host_path(volume, merge_c["command"][merge_c["command"].index("--out") + 1]) if volume else ""
+    for f in ("runs.csv", "points.csv"):
+        a, b = os.path.join(merged, f), os.path.join(reference, f)
+        same = os.path.exists(a) and open(a, "rb").read() == open(b, "rb").read()
+        check(f"kube play: {f} on the volume is byte-identical to the unsharded sweep's", same)
+    subprocess.run(podman + ["volume", "rm", "-f", name], capture_output=True)
+
+
 def first_line(text):
     lines = text.strip().splitlines()
     return lines[0] if lines else ""
@@ -324,6 +379,7 @@ def main():
         check("podman loads the archive as docker.io/library/metastable:0.1.0", p.returncode == 0 and "metastable:0.1.0" in p.stdout + p.stderr, first_line(p.stderr))
         results = fresh_dir(os.path.join(workdir, "podman-results"))
         check_jobs("podman", podman_runner(podman, results), results, repo, reference)
+        kube_play(podman, repo, reference, workdir)
     else:
         print("   podman or runc not available: the Jobs' commands ran in a chroot only")
     print(f"k8s-image: {tally['passed']} passed, {tally['failed']} failed")
