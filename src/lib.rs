@@ -22,10 +22,10 @@
 //! - [`sweep`]: sweep files, parallel resumable runs, `runs.csv` and `points.csv`, cluster
 //!   shards and their merge, metastability maps.
 //! - [`robust`]: replications over seeds and robustness to inferred parameters.
-//! - [`analytic`]: the analytic companion: fluid-model equilibria, bistable load ranges and
-//!   tipping triggers (`metastable analyze`), exact Markov chains of small instances.
-//! - [`cli`]: the `sweep`, `map`, `merge`, replication and `robustness` commands.
-
+//! - `analytic` (internal): the analytic companion: fluid-model equilibria, bistable load
+//!   ranges and tipping triggers (`metastable analyze`), exact Markov chains of small
+//!   instances.
+//! - `cli` (internal): the `sweep`, `map`, `merge`, replication and `robustness` commands.
 //!
 //! # Using it from Rust
 //!
