@@ -22,14 +22,15 @@
 //! - [`sweep`]: sweep files, parallel resumable runs, `runs.csv` and `points.csv`, cluster
 //!   shards and their merge, metastability maps.
 //! - [`robust`]: replications over seeds and robustness to inferred parameters.
-//! - [`analytic`]: the analytic companion: fluid-model equilibria, bistable load ranges and
-//!   tipping triggers (`metastable analyze`), exact Markov chains of small instances.
-//! - [`rare`]: importance splitting on the simulator (`metastable rare`): cloned worlds,
-//!   re-seeded streams, rare-event probabilities with intervals.
-//! - [`api`]: a facade for embedding programs (the Python package): run a scenario, sweep or
-//!   map from a path or TOML text, with overrides, and get the CLI's CSV tables in memory.
-//! - [`cli`]: the `sweep`, `map`, `merge`, replication and `robustness` commands.
-
+//! - `analytic` (internal): the analytic companion: fluid-model equilibria, bistable load
+//!   ranges and tipping triggers (`metastable analyze`), exact Markov chains of small
+//!   instances.
+//! - `rare` (internal): importance splitting on the simulator (`metastable rare`): cloned
+//!   worlds, re-seeded streams, rare-event probabilities with intervals.
+//! - `api` (internal): a facade for embedding programs (the Python package): run a scenario,
+//!   sweep or map from a path or TOML text, with overrides, and get the CLI's CSV tables in
+//!   memory.
+//! - `cli` (internal): the `sweep`, `map`, `merge`, replication and `robustness` commands.
 //!
 //! # Using it from Rust
 //!

@@ -9,9 +9,12 @@
 #    from the same binary to the same bytes (reproducible), its OCI layout and docker manifest
 #    consistent, its contents (deploy/k8s/test_image.py);
 # 3. the Indexed Job's and the merge Job's command lines as the manifests give them, run
-#    inside the image's filesystem (chroot as user 65532 when root): every index's shard, a
-#    retried index, an index past the count refused, the merge byte-identical to an unsharded
-#    sweep, a missing shard refused.
+#    inside the image's filesystem (chroot as user 65532 when root), then as real containers
+#    of the loaded image with podman + runc (Debian's, installed when root; the manifest's
+#    command, env, workingDir, user, read-only root, a volume at /results): every index's
+#    shard, a retried index, an index past the count refused, the merge byte-identical to an
+#    unsharded sweep, a missing shard refused; and the manifests' PVC and pod templates
+#    played by `podman kube play` (pods 0..N-1 with JOB_COMPLETION_INDEX, then the merge).
 #
 #   deploy/k8s/test.sh                  # ~1 min after the static build (~3-5 min on 2 cores)
 #
@@ -61,7 +64,21 @@ else
     bad "two builds of the image archive from the same binary differ"
 fi
 
-# 2 and 3. Layout, contents, the Jobs' commands in the image.
+# 2 and 3. Layout, contents, the Jobs' commands in the image: in a chroot, and in real
+# containers when podman and runc are there or installable (Debian's; root). podman runs
+# without a daemon; its storage (vfs) is under the target directory. runc, not crun: crun
+# refuses cgroups v1/hybrid hosts like these machines.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null &&
+    ! { command -v podman && command -v runc && command -v catatonit; } >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends podman runc catatonit >/dev/null ||
+        echo "note: apt-get install podman runc catatonit failed; the Jobs' commands run in a chroot only"
+fi
+# Containers here may not raise their open-file and process limits to podman's defaults.
+printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n' >"$work/containers.conf"
+export CONTAINERS_CONF="$work/containers.conf"
+if [ "$(id -u)" = 0 ] && command -v podman >/dev/null && command -v runc >/dev/null; then
+    export PODMAN="podman --root $work/podman/root --runroot $work/podman/run --storage-driver vfs --runtime runc --cgroup-manager cgroupfs"
+fi
 rc=0
 "$venv/bin/python" deploy/k8s/test_image.py "$archive" "$repo" "$work" || rc=$?
 [ "$rc" -eq 0 ] || bad "deploy/k8s/test_image.py (above)"

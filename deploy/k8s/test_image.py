@@ -25,11 +25,11 @@ import tarfile
 import yaml
 
 UID = 65532
-results = {"passed": 0, "failed": 0}
+tally = {"passed": 0, "failed": 0}
 
 
 def check(name, ok, detail=""):
-    results["passed" if ok else "failed"] += 1
+    tally["passed" if ok else "failed"] += 1
     print(("ok: " if ok else "FAILED: ") + name + (f" ({detail})" if detail else ""))
     return ok
 
@@ -125,30 +125,71 @@ def check_contents(layer, repo):
     print(f"   layer: {len(layer)} bytes, binary {len(binary)} bytes, {len(files)} files under /opt")
 
 
-def run_in_image(rootfs, container, env_extra, root):
-    """Runs a manifest container's command in the image; returns the exit code and stderr."""
+def chroot_runner(rootfs, root):
+    """Runs a manifest container's command in the extracted image (chroot as user 65532 when
+    root; else outside it, /results mapped to the image's results/)."""
+
+    def run(container, env_extra):
+        env = container_env(container, env_extra)
+        cmd = list(container["command"])
+        workdir = container.get("workingDir", "/opt/metastable")
+        if root:
+
+            def enter():
+                os.chroot(rootfs)
+                os.chdir(workdir)
+                os.setgroups([])
+                os.setgid(UID)
+                os.setuid(UID)
+
+            p = subprocess.run(cmd, env=env, preexec_fn=enter, capture_output=True, text=True)
+        else:
+            cmd[0] = os.path.join(rootfs, "usr/local/bin", cmd[0])
+            res = os.path.join(rootfs, "results")
+            cmd = [res + a[len("/results"):] if a.startswith("/results") else a for a in cmd]
+            cwd = os.path.join(rootfs, workdir.lstrip("/"))
+            p = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+        return p.returncode, p.stderr
+
+    return run
+
+
+def podman_runner(podman, results):
+    """Runs a manifest container as a container of the loaded image, as a kubelet would ask
+    its runtime to: the manifest's command (replacing the entrypoint), env, workingDir, user,
+    read-only root filesystem, /tmp an emptyDir (tmpfs here), /results the volume (a host
+    directory here), no network."""
+
+    def run(container, env_extra):
+        env = container_env(container, env_extra)
+        env.pop("PATH")
+        env.pop("HOME")
+        sc = container.get("securityContext", {})
+        cmd = podman + [
+            "run", "--rm", "--network=none",
+            "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096",
+            "--user", f"{UID}:{UID}", "--tmpfs", "/tmp", "-v", f"{results}:/results",
+            "-w", container.get("workingDir", "/opt/metastable"),
+            "--entrypoint", json.dumps(container["command"]),
+        ]
+        if sc.get("readOnlyRootFilesystem"):
+            cmd.append("--read-only")
+        if sc.get("capabilities", {}).get("drop") == ["ALL"]:
+            cmd += ["--cap-drop", "ALL"]
+        for k, v in sorted(env.items()):
+            cmd += ["-e", f"{k}={v}"]
+        p = subprocess.run(cmd + [container["image"]], capture_output=True, text=True)
+        return p.returncode, p.stderr
+
+    return run
+
+
+def container_env(container, env_extra):
     env = {"PATH": "/usr/local/bin", "HOME": "/tmp"}
     for e in container.get("env", []):
         env[e["name"]] = e["value"]
     env.update(env_extra)
-    cmd = list(container["command"])
-    workdir = container.get("workingDir", "/opt/metastable")
-    if root:
-
-        def enter():
-            os.chroot(rootfs)
-            os.chdir(workdir)
-            os.setgroups([])
-            os.setgid(UID)
-            os.setuid(UID)
-
-        p = subprocess.run(cmd, env=env, preexec_fn=enter, capture_output=True, text=True)
-    else:
-        cmd[0] = os.path.join(rootfs, "usr/local/bin", cmd[0])
-        cmd = [a.replace("/results", os.path.join(rootfs, "results"), 1) if a.startswith("/results") else a for a in cmd]
-        cwd = os.path.join(rootfs, workdir.lstrip("/"))
-        p = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
-    return p.returncode, p.stderr
+    return env
 
 
 def snapshot(rootfs):
@@ -162,78 +203,133 @@ def snapshot(rootfs):
     return sorted(out)
 
 
-def check_jobs(layer, repo, workdir):
-    root = os.geteuid() == 0
-    rootfs = os.path.join(workdir, "rootfs")
-    shutil.rmtree(rootfs, ignore_errors=True)
-    os.makedirs(rootfs)
-    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
-        try:  # our own archive: keep its modes (/tmp 1777, /results 0777)
-            tar.extractall(rootfs, filter="fully_trusted")
-        except TypeError:  # Python before 3.11.4 has no filters
-            tar.extractall(rootfs)
-    before = snapshot(rootfs)
+def manifests(repo):
     docs = [d for d in yaml.safe_load_all(open(os.path.join(repo, "deploy/k8s/sweep-indexed-job.yaml"))) if d]
     job = next(d for d in docs if d["kind"] == "Job")
     (merge,) = [d for d in yaml.safe_load_all(open(os.path.join(repo, "deploy/k8s/sweep-merge-job.yaml"))) if d]
-    spec = job["spec"]
-    (sweep_c,) = spec["template"]["spec"]["containers"]
+    (sweep_c,) = job["spec"]["template"]["spec"]["containers"]
     (merge_c,) = merge["spec"]["template"]["spec"]["containers"]
+    return job["spec"], sweep_c, merge_c
+
+
+def host_path(results, arg):
+    return os.path.join(results, arg[len("/results/"):])
+
+
+def check_jobs(label, run, results, repo, reference):
+    """The Indexed Job's pods 0..N-1, a retried pod, an index past the count, the merge Job,
+    and a merge with a shard missing, each run by `run`; `results` is the host directory the
+    pods see as /results."""
+    spec, sweep_c, merge_c = manifests(repo)
     n = spec["completions"]
-    env = {e["name"]: e["value"] for e in sweep_c["env"]}
-    check("Indexed, completions = METASTABLE_SHARD_COUNT", spec["completionMode"] == "Indexed" and int(env["METASTABLE_SHARD_COUNT"]) == n, f"{n} shards")
-    print(f"   {'chroot into the image as user 65532' if root else 'not root: outside a chroot'}")
     codes = []
     for i in range(n):
-        code, err = run_in_image(rootfs, sweep_c, {"JOB_COMPLETION_INDEX": str(i)}, root)
+        code, err = run(sweep_c, {"JOB_COMPLETION_INDEX": str(i)})
         codes.append(code)
         if code != 0:
             print(f"   index {i}: exit {code}: {err.strip()}")
-    check(f"pods 0..{n - 1}: the sweep command exits 0", codes == [0] * n)
-    out = sweep_c["command"][sweep_c["command"].index("--out") + 1]
-    shard_dir = os.path.join(rootfs, out.lstrip("/"))
-    shards = sorted(f for f in os.listdir(shard_dir) if f.endswith(".csv"))
+    check(f"{label}: pods 0..{n - 1}, the sweep command exits 0", codes == [0] * n)
+    shard_dir = host_path(results, sweep_c["command"][sweep_c["command"].index("--out") + 1])
+    shards = sorted(f for f in os.listdir(shard_dir) if f.endswith(".csv")) if os.path.isdir(shard_dir) else []
     check(
-        "one shard file per index (JOB_COMPLETION_INDEX i → shard i of N)",
+        f"{label}: one shard file per index (JOB_COMPLETION_INDEX i → shard i of {n})",
         shards == [f"shard-{i:04}-of-{n:04}.csv" for i in range(n)],
         ", ".join(shards[:2]) + ", …",
     )
-    first = open(os.path.join(shard_dir, shards[0]), "rb").read() if shards else b""
-    code, _ = run_in_image(rootfs, sweep_c, {"JOB_COMPLETION_INDEX": "0"}, root)
-    again = open(os.path.join(shard_dir, shards[0]), "rb").read() if shards else b""
-    check("a retried pod (index 0 again) exits 0 with the same shard", code == 0 and first == again)
-    code, err = run_in_image(rootfs, sweep_c, {"JOB_COMPLETION_INDEX": str(n)}, root)
-    check(f"an index past the count ({n}) is refused with exit 2", code == 2, err.strip().splitlines()[0] if err.strip() else "")
-    code, err = run_in_image(rootfs, merge_c, {}, root)
-    check("the merge Job's command exits 0", code == 0, err.strip())
-    merged = os.path.join(rootfs, merge_c["command"][merge_c["command"].index("--out") + 1].lstrip("/"))
-    check("the image's root filesystem is unchanged (only /results and /tmp written)", snapshot(rootfs) == before)
-    # The reference: the same sweep unsharded, by the same binary, outside the image.
-    ref = os.path.join(workdir, "unsharded")
-    shutil.rmtree(ref, ignore_errors=True)
-    sweep_file = sweep_c["command"][2]
-    p = subprocess.run(
-        [os.path.join(rootfs, "usr/local/bin/metastable"), "sweep", sweep_file, "--out", ref, "--quiet"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-    )
-    check("the unsharded reference sweep exits 0", p.returncode == 0, p.stderr.strip())
+    if not shards:
+        return
+    first = open(os.path.join(shard_dir, shards[0]), "rb").read()
+    code, _ = run(sweep_c, {"JOB_COMPLETION_INDEX": "0"})
+    again = open(os.path.join(shard_dir, shards[0]), "rb").read()
+    check(f"{label}: a retried pod (index 0 again) exits 0 with the same shard", code == 0 and first == again)
+    code, err = run(sweep_c, {"JOB_COMPLETION_INDEX": str(n)})
+    check(f"{label}: an index past the count ({n}) is refused with exit 2", code == 2, first_line(err))
+    code, err = run(merge_c, {})
+    check(f"{label}: the merge Job's command exits 0", code == 0, err.strip())
+    merged = host_path(results, merge_c["command"][merge_c["command"].index("--out") + 1])
     for name in ("runs.csv", "points.csv"):
         a = os.path.join(merged, name)
-        b = os.path.join(ref, name)
+        b = os.path.join(reference, name)
         same = os.path.exists(a) and os.path.exists(b) and open(a, "rb").read() == open(b, "rb").read()
-        check(f"merged {name} is byte-identical to the unsharded sweep's", same)
+        check(f"{label}: merged {name} is byte-identical to the unsharded sweep's", same)
     # A missing shard: merge refuses (exit 2) and writes nothing.
     os.remove(os.path.join(shard_dir, shards[-1]))
     for name in ("runs.csv", "points.csv"):
-        os.remove(os.path.join(merged, name))
-    code, err = run_in_image(rootfs, merge_c, {}, root)
+        if os.path.exists(os.path.join(merged, name)):
+            os.remove(os.path.join(merged, name))
+    code, err = run(merge_c, {})
     check(
-        "with a shard missing, the merge exits 2 and writes nothing",
+        f"{label}: with a shard missing, the merge exits 2 and writes nothing",
         code == 2 and not os.path.exists(os.path.join(merged, "runs.csv")),
-        err.strip().splitlines()[0] if err.strip() else "",
+        first_line(err),
     )
+
+
+def kube_play(podman, repo, reference, workdir):
+    """The manifests themselves, played by `podman kube play` (podman's reading of Kubernetes
+    YAML: the PVC becomes a named volume, the pod template a pod): the PVC as written; the
+    Indexed Job's pod template as pods 0..N-1, each with JOB_COMPLETION_INDEX=i as the Job
+    controller sets it; then the merge Job's pod template."""
+    spec, _, _ = manifests(repo)
+    docs = [d for d in yaml.safe_load_all(open(os.path.join(repo, "deploy/k8s/sweep-indexed-job.yaml"))) if d]
+    pvc = next(d for d in docs if d["kind"] == "PersistentVolumeClaim")
+    job = next(d for d in docs if d["kind"] == "Job")
+    (merge,) = [d for d in yaml.safe_load_all(open(os.path.join(repo, "deploy/k8s/sweep-merge-job.yaml"))) if d]
+    name = pvc["metadata"]["name"]
+    subprocess.run(podman + ["pod", "rm", "-f", "-a"], capture_output=True)
+    subprocess.run(podman + ["volume", "rm", "-f", name], capture_output=True)
+
+    def play(doc, path):
+        with open(path, "w") as f:
+            yaml.safe_dump(doc, f)
+        return subprocess.run(podman + ["kube", "play", "--network", "none", path], capture_output=True, text=True)
+
+    p = play(pvc, os.path.join(workdir, "pvc.yaml"))
+    check("kube play: the PVC as written becomes a volume", p.returncode == 0, first_line(p.stderr))
+
+    def run_pod(job_doc, pod_name, index):
+        template = json.loads(json.dumps(job_doc["spec"]["template"]))
+        (c,) = template["spec"]["containers"]
+        if index is not None:
+            c.setdefault("env", []).append({"name": "JOB_COMPLETION_INDEX", "value": str(index)})
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod_name, "labels": template["metadata"]["labels"]}, "spec": template["spec"]}
+        p = play(pod, os.path.join(workdir, f"{pod_name}.yaml"))
+        if p.returncode != 0:
+            return None, first_line(p.stderr)
+        w = subprocess.run(podman + ["wait", f"{pod_name}-{c['name']}"], capture_output=True, text=True)
+        logs = subprocess.run(podman + ["logs", f"{pod_name}-{c['name']}"], capture_output=True, text=True)
+        subprocess.run(podman + ["pod", "rm", "-f", pod_name], capture_output=True)
+        try:
+            return int(w.stdout.strip()), first_line(logs.stderr)
+        except ValueError:
+            return None, first_line(w.stderr)
+
+    n = spec["completions"]
+    codes = [run_pod(job, f"metastable-sweep-{i}", i) for i in range(n)]
+    check(f"kube play: the Job's pod template as pods 0..{n - 1}, each exits 0", [c for c, _ in codes] == [0] * n, codes[0][1])
+    code, err = run_pod(merge, "metastable-merge", None)
+    check("kube play: the merge Job's pod template exits 0", code == 0, err)
+    m = subprocess.run(podman + ["volume", "inspect", name, "--format", "{{.Mountpoint}}"], capture_output=True, text=True)
+    volume = m.stdout.strip()
+    _, _, merge_c = manifests(repo)
+    merged = host_path(volume, merge_c["command"][merge_c["command"].index("--out") + 1]) if volume else ""
+    for f in ("runs.csv", "points.csv"):
+        a, b = os.path.join(merged, f), os.path.join(reference, f)
+        same = os.path.exists(a) and open(a, "rb").read() == open(b, "rb").read()
+        check(f"kube play: {f} on the volume is byte-identical to the unsharded sweep's", same)
+    subprocess.run(podman + ["volume", "rm", "-f", name], capture_output=True)
+
+
+def first_line(text):
+    lines = text.strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def fresh_dir(path, mode=0o777):
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    os.chmod(path, mode)  # what fsGroup does for the volume: writable by the pods' user
+    return path
 
 
 def main():
@@ -242,9 +338,52 @@ def main():
     layer, digest = check_layout(files)
     print(f"   image digest {digest}")
     check_contents(layer, repo)
-    check_jobs(layer, repo, workdir)
-    print(f"k8s-image: {results['passed']} passed, {results['failed']} failed")
-    return 1 if results["failed"] else 0
+
+    spec, sweep_c, _ = manifests(repo)
+    env = {e["name"]: e["value"] for e in sweep_c["env"]}
+    check(
+        "the Job is Indexed, completions = METASTABLE_SHARD_COUNT",
+        spec["completionMode"] == "Indexed" and int(env["METASTABLE_SHARD_COUNT"]) == spec["completions"],
+        f"{spec['completions']} shards",
+    )
+    rootfs = fresh_dir(os.path.join(workdir, "rootfs"), 0o755)
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        try:  # our own archive: keep its modes (/tmp 1777, /results 0777)
+            tar.extractall(rootfs, filter="fully_trusted")
+        except TypeError:  # Python before 3.11.4 has no filters
+            tar.extractall(rootfs)
+    binary = os.path.join(rootfs, "usr/local/bin/metastable")
+
+    # The reference: the same sweep unsharded, by the image's binary, outside the image.
+    reference = os.path.join(workdir, "unsharded")
+    shutil.rmtree(reference, ignore_errors=True)
+    p = subprocess.run(
+        [binary, "sweep", sweep_c["command"][2], "--out", reference, "--quiet"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    check("the unsharded reference sweep exits 0", p.returncode == 0, p.stderr.strip())
+
+    root = os.geteuid() == 0
+    label = "chroot" if root else "no chroot (not root)"
+    before = snapshot(rootfs)
+    check_jobs(label, chroot_runner(rootfs, root), os.path.join(rootfs, "results"), repo, reference)
+    check(f"{label}: the image's root filesystem is unchanged (only /results and /tmp written)", snapshot(rootfs) == before)
+
+    # In real containers of the image, when deploy/k8s/test.sh found podman and runc.
+    podman = os.environ.get("PODMAN")
+    if podman:
+        podman = podman.split()
+        p = subprocess.run(podman + ["load", "-i", archive], capture_output=True, text=True)
+        check("podman loads the archive as docker.io/library/metastable:0.1.0", p.returncode == 0 and "metastable:0.1.0" in p.stdout + p.stderr, first_line(p.stderr))
+        results = fresh_dir(os.path.join(workdir, "podman-results"))
+        check_jobs("podman", podman_runner(podman, results), results, repo, reference)
+        kube_play(podman, repo, reference, workdir)
+    else:
+        print("   podman or runc not available: the Jobs' commands ran in a chroot only")
+    print(f"k8s-image: {tally['passed']} passed, {tally['failed']} failed")
+    return 1 if tally["failed"] else 0
 
 
 if __name__ == "__main__":
