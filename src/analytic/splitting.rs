@@ -1,7 +1,7 @@
 //! Rare events: fixed-effort importance splitting for `P(a chain started at `start` reaches a
 //! target level within `horizon`)`, on the exact chains of [`super::ctmc`] (docs/analytic.md
 //! §7). A chain's state is an index, so a trajectory is cloned by copying `(state, time)`; the
-//! simulator's `World` is not cloneable (see the docs), which is why splitting runs here.
+//! same estimator on the simulator's cloned worlds is `crate::rare` (§9).
 //!
 //! Levels `ℓ₁ < … < ℓ_L` on a progress measure (e.g. requests in the system). Stage 1 runs `N`
 //! trajectories from the start until they reach `ℓ₁` or the horizon; stage `k` starts `N`

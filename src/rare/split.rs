@@ -341,19 +341,23 @@ pub fn describe(sc: &Scenario, spec: &RareSpec, r: &RareResult, extra_args: &str
             f64::INFINITY
         }
     );
-    let year = 365.25 * 86_400.0 / h;
-    let day = 86_400.0 / h;
-    let _ = writeln!(
-        s,
-        "per day {:.4e} [{:.4e}, {:.4e}] · per year {:.4e} [{:.4e}, {:.4e}] (independent horizons of {} s)",
-        over(r.p, day),
-        over(lo, day),
-        over(hi, day),
-        over(r.p, year),
-        over(lo, year),
-        over(hi, year),
-        h
-    );
+    // Per day and per year only for horizons of an hour or more: a shorter horizon usually
+    // frames one trigger (a spike), whose repetition rate the file does not say.
+    if h >= 3600.0 {
+        let year = 365.25 * 86_400.0 / h;
+        let day = 86_400.0 / h;
+        let _ = writeln!(
+            s,
+            "per day {:.4e} [{:.4e}, {:.4e}] · per year {:.4e} [{:.4e}, {:.4e}] (successive horizons of {} s taken as independent)",
+            over(r.p, day),
+            over(lo, day),
+            over(hi, day),
+            over(r.p, year),
+            over(lo, year),
+            over(hi, year),
+            h
+        );
+    }
     let limits: u64 = r.reps.iter().map(|o| o.limit_hits).sum();
     let _ = writeln!(
         s,

@@ -66,7 +66,7 @@ mod tests {
             self.seen.push((sim.now().0, n));
             self.state = self.state.wrapping_mul(6364136223846793005).wrapping_add(1);
             sim.schedule_in(SimDuration(1 + (self.state >> 58)), n + 1);
-            if n < 20 && n % 3 == 0 {
+            if n < 20 && n.is_multiple_of(3) {
                 sim.schedule_in(SimDuration(self.state >> 59), n + 1000);
             }
         }
