@@ -593,17 +593,18 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             String::new()
         }
     };
+    // windows.csv is streamed from the recorder when it is written (a long run's windows are
+    // read back from disk a block at a time, never formatted whole in memory): an empty
+    // placeholder here, the report it comes from in `streamed`.
+    let mut streamed = std::collections::BTreeMap::new();
     for r in &reports {
         let dir = prefix(r);
-        let windows = r
-            .windows_csv()
-            .context("formatting windows.csv")
-            .map_err(io)?;
+        streamed.insert(files.len(), r);
+        files.push((format!("{dir}windows.csv"), Vec::new()));
         let summary = r
             .summary_csv()
             .context("formatting summary.csv")
             .map_err(io)?;
-        files.push((format!("{dir}windows.csv"), windows));
         files.push((format!("{dir}summary.csv"), summary));
         if let Some(blast) = metastable::analysis::blast::BlastRadius::of(r) {
             let csv = blast
@@ -652,8 +653,16 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
     dir.begin(metastable::report::output::MANIFEST)
         .map_err(held)?;
     let mut written = Vec::new();
-    for (rel, bytes) in &files {
-        written.push(dir.write(rel, bytes).map_err(held)?);
+    for (i, (rel, bytes)) in files.iter().enumerate() {
+        let path = match streamed.get(&i) {
+            Some(r) => dir.write_streamed(rel, |out| {
+                r.write_windows_csv(out)
+                    .map(drop)
+                    .map_err(std::io::Error::other)
+            }),
+            None => dir.write(rel, bytes),
+        };
+        written.push(path.map_err(held)?);
     }
     let mut figures = Vec::new();
     for r in &reports {

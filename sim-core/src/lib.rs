@@ -18,6 +18,8 @@ pub mod histogram;
 pub mod metrics;
 pub mod queue;
 pub mod rng;
+pub mod spill;
+pub mod stat;
 pub mod time;
 pub mod timers;
 

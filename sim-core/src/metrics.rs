@@ -22,6 +22,8 @@
 use std::collections::BTreeMap;
 
 use crate::histogram::{HISTOGRAM_BYTES, Histogram};
+use crate::spill::{OpenSpill, Shape, Spill};
+pub use crate::stat::{GaugeStat, HistStat};
 use crate::time::{SimDuration, SimTime};
 
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
@@ -58,42 +60,6 @@ struct Gauge {
     total_max: f64,
 }
 
-/// A gauge reduced over one window (or the summary period): time-weighted mean, max, and the
-/// value at the window's close (the run's end for the summary period).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct GaugeStat {
-    pub mean: f64,
-    pub max: f64,
-    pub end: f64,
-}
-
-/// A histogram reduced over one window. Quantiles and mean are `None` when `count == 0`.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct HistStat {
-    pub count: u64,
-    pub mean: Option<f64>,
-    pub p50: Option<u64>,
-    pub p90: Option<u64>,
-    pub p99: Option<u64>,
-    pub p999: Option<u64>,
-    pub max: Option<u64>,
-}
-
-impl HistStat {
-    pub fn of(h: &Histogram) -> HistStat {
-        let [p50, p90, p99, p999] = h.quantiles(&[0.5, 0.9, 0.99, 0.999]);
-        HistStat {
-            count: h.count(),
-            mean: h.mean(),
-            p50,
-            p90,
-            p99,
-            p999,
-            max: h.max(),
-        }
-    }
-}
-
 /// Records counters, time-weighted gauges and histograms per fixed window of simulated time.
 #[derive(Clone)]
 pub struct Recorder {
@@ -128,6 +94,11 @@ pub struct Recorder {
     win_gauges: Vec<GaugeStat>,
     win_hists: Vec<HistStat>,
     summary_end: Option<SimTime>,
+    /// Closed windows written to disk past a memory threshold ([`Recorder::with_spill`]);
+    /// the `win_*` vectors then hold windows `spill.windows..`.
+    spill: Option<Spill>,
+    /// The most windows the `win_*` vectors held at once.
+    peak_in_memory: usize,
 }
 
 impl Recorder {
@@ -161,6 +132,8 @@ impl Recorder {
             win_gauges: Vec::new(),
             win_hists: Vec::new(),
             summary_end: None,
+            spill: None,
+            peak_in_memory: 0,
         }
     }
 
@@ -168,6 +141,42 @@ impl Recorder {
     pub fn with_byte_budget(mut self, bytes: u64) -> Recorder {
         self.max_window_bytes = bytes;
         self
+    }
+
+    /// Keeps at most `bytes` of closed windows in memory (at least one window): past that,
+    /// the windows held are written as one block to a file `open` creates (once, when first
+    /// needed) and read back a block at a time (see [`crate::spill`]). What is read is the same
+    /// as without spilling; the byte budget still counts every stored window, on disk or not.
+    /// A failed write counts as the budget being hit.
+    pub fn with_spill(mut self, bytes: u64, open: OpenSpill) -> Recorder {
+        self.spill = Some(Spill::new(bytes, open));
+        self
+    }
+
+    /// Windows written to disk.
+    pub fn windows_spilled(&self) -> usize {
+        self.spill.as_ref().map_or(0, |s| s.windows)
+    }
+
+    /// The most stored windows held in memory at once: the store's peak plus the longest
+    /// block read back from disk.
+    pub fn peak_resident_windows(&self) -> usize {
+        self.peak_in_memory + self.spill.as_ref().map_or(0, Spill::peak_cached)
+    }
+
+    fn shape(&self) -> Shape {
+        Shape {
+            counters: self.counters.len(),
+            gauges: self.gauges.len(),
+            hists: self.hists.len(),
+        }
+    }
+
+    /// Windows held in memory between spills.
+    fn spill_every(&self) -> usize {
+        self.spill
+            .as_ref()
+            .map_or(usize::MAX, |s| s.every(self.window_bytes()))
     }
 
     /// Bytes the live histograms hold for the whole run (a window's and the total's per
@@ -208,14 +217,37 @@ impl Recorder {
         let per = self.window_bytes().max(1);
         let room = self.max_window_bytes.saturating_sub(self.histogram_bytes());
         let fit = (room / per).min(self.max_windows as u64) as usize;
-        let n = self.win_bounds.len();
+        let spilled = self.windows_spilled();
+        let n = spilled + self.win_bounds.len();
         if n >= fit {
             return false;
         }
-        if n < self.win_bounds.capacity() {
+        let every = self.spill_every();
+        if self.win_bounds.len() >= every {
+            let shape = self.shape();
+            let Some(spill) = &mut self.spill else {
+                return false;
+            };
+            let written = spill.write(
+                shape,
+                &self.win_bounds,
+                &self.win_counters,
+                &self.win_gauges,
+                &self.win_hists,
+            );
+            if written.is_err() {
+                return false;
+            }
+            self.win_bounds.clear();
+            self.win_counters.clear();
+            self.win_gauges.clear();
+            self.win_hists.clear();
+        }
+        let held = self.win_bounds.len();
+        if held < self.win_bounds.capacity() {
             return true;
         }
-        let more = (n / 2).max(64).min(fit - n);
+        let more = (held / 2).max(64).min(fit - n).min(every - held);
         fn grow<T>(v: &mut Vec<T>, windows: usize, per_window: usize) -> bool {
             v.try_reserve_exact(windows * per_window).is_ok()
         }
@@ -393,7 +425,7 @@ impl Recorder {
 
     fn close_window(&mut self, end: SimTime) {
         let len = end.0.saturating_sub(self.cur_start.0).max(1) as f64;
-        let store = self.win_bounds.len() < self.max_windows;
+        let store = self.n_windows() < self.max_windows;
         if store && !self.room_for_window() {
             // Stop here: the run ends at this window's start, with every window before it
             // stored. The window in progress is neither stored nor counted in the totals.
@@ -402,6 +434,7 @@ impl Recorder {
         }
         if store {
             self.win_bounds.push((self.cur_start, end));
+            self.peak_in_memory = self.peak_in_memory.max(self.win_bounds.len());
         } else {
             self.windows_dropped += 1;
         }
@@ -480,7 +513,7 @@ impl Recorder {
     }
 
     pub fn n_windows(&self) -> usize {
-        self.win_bounds.len()
+        self.windows_spilled() + self.win_bounds.len()
     }
 
     pub fn windows_dropped(&self) -> u64 {
@@ -488,19 +521,46 @@ impl Recorder {
     }
 
     pub fn window_bounds(&self, w: usize) -> (SimTime, SimTime) {
-        self.win_bounds[w]
+        match self.spilled(w) {
+            Some(s) => s.read(self.shape(), self.spill_every(), w, |b, i| b.bounds[i]),
+            None => self.win_bounds[w - self.windows_spilled()],
+        }
     }
 
     pub fn counter_in(&self, w: usize, c: CounterId) -> u64 {
-        self.win_counters[w * self.counters.len() + c.0 as usize]
+        let (n, i) = (self.counters.len(), c.0 as usize);
+        match self.spilled(w) {
+            Some(s) => s.read(self.shape(), self.spill_every(), w, |b, w| {
+                b.counters[w * n + i]
+            }),
+            None => self.win_counters[(w - self.windows_spilled()) * n + i],
+        }
     }
 
     pub fn gauge_in(&self, w: usize, g: GaugeId) -> GaugeStat {
-        self.win_gauges[w * self.gauges.len() + g.0 as usize]
+        let (n, i) = (self.gauges.len(), g.0 as usize);
+        match self.spilled(w) {
+            Some(s) => s.read(self.shape(), self.spill_every(), w, |b, w| {
+                b.gauges[w * n + i]
+            }),
+            None => self.win_gauges[(w - self.windows_spilled()) * n + i],
+        }
     }
 
     pub fn hist_in(&self, w: usize, h: HistId) -> HistStat {
-        self.win_hists[w * self.hists.len() + h.0 as usize]
+        let (n, i) = (self.hists.len(), h.0 as usize);
+        match self.spilled(w) {
+            Some(s) => s.read(self.shape(), self.spill_every(), w, |b, w| {
+                b.hists[w * n + i]
+            }),
+            None => self.win_hists[(w - self.windows_spilled()) * n + i],
+        }
+    }
+
+    /// The spill holding window `w`, if `w` is on disk.
+    #[inline]
+    fn spilled(&self, w: usize) -> Option<&Spill> {
+        self.spill.as_ref().filter(|s| w < s.windows)
     }
 
     /// Counter `c` since the start of the run (warm-up included), up to now.

@@ -38,9 +38,6 @@ impl<E> Default for EventQueue<E> {
     }
 }
 
-/// Depth bound of the heap's paths: a heap of `usize` entries has fewer than 64 levels.
-const MAX_DEPTH: usize = 64;
-
 impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
@@ -123,9 +120,9 @@ impl<E> EventQueue<E> {
             return Some((SimTime((last.key >> 64) as u64), last.event));
         }
         // The path the last entry sinks along from the root: the smaller child each time, while
-        // it is earlier than the last entry.
-        let mut path = [0usize; MAX_DEPTH];
-        let mut depth = 0;
+        // it is earlier than the last entry. The path is the chain of ancestors of where it
+        // stops (`(i - 1) / 2` up to the root), so it needs no array (a zeroed 64-entry path
+        // array was a `memset` per pop, an eighth of the M/M/1 time).
         let mut i = 0;
         loop {
             let c = 2 * i + 1;
@@ -140,15 +137,18 @@ impl<E> EventQueue<E> {
             if self.heap[c].key >= last.key {
                 break;
             }
-            depth += 1;
-            path[depth] = c;
             i = c;
         }
         // Bottom up: the last entry takes the path's end, each entry on the path moves up one
         // level, and the root comes out.
         let mut carry = last;
-        for &at in path[..=depth].iter().rev() {
+        let mut at = i;
+        loop {
             carry = std::mem::replace(&mut self.heap[at], carry);
+            if at == 0 {
+                break;
+            }
+            at = (at - 1) / 2;
         }
         Some((SimTime((carry.key >> 64) as u64), carry.event))
     }

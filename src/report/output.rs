@@ -307,6 +307,30 @@ impl OutputDir {
         Ok(path)
     }
 
+    /// Writes `rel` inside the directory atomically with `render`, which streams the content
+    /// into a buffered temporary file (a long run's `windows.csv` is never whole in memory);
+    /// returns its path.
+    pub fn write_streamed(
+        &self,
+        rel: &str,
+        render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<PathBuf, OutputError> {
+        let path = self.prepare(rel)?;
+        let streamed = (|| {
+            let mut tmp = temp_file(parent_of(&path))?;
+            {
+                let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+                render(&mut out)?;
+                out.flush()?;
+            }
+            tmp.as_file().sync_all()?;
+            tmp.persist(&path).map_err(|e| e.error)?;
+            Ok::<(), std::io::Error>(())
+        })();
+        streamed.map_err(|e| OutputError::io(&path, e))?;
+        Ok(path)
+    }
+
     /// Writes the manifest, last: `about` (lines describing the command: `key: value`), then
     /// one `file REL` line per file written.
     pub fn commit(&self, about: &[(&str, String)], files: &[PathBuf]) -> Result<(), OutputError> {

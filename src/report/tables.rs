@@ -24,7 +24,13 @@ fn ok_cell(all: Option<sim_core::HistStat>, q: Option<u64>) -> String {
 impl RunReport {
     /// `windows.csv`: one row per window and component.
     pub fn windows_csv(&self) -> Result<Vec<u8>, csv::Error> {
-        let mut w = csv::Writer::from_writer(Vec::new());
+        self.write_windows_csv(Vec::new())
+    }
+
+    /// [`RunReport::windows_csv`] written to `out` row by row (for runs whose windows do not
+    /// fit in memory: see `sim_core::spill`); returns `out`.
+    pub fn write_windows_csv<W: std::io::Write>(&self, out: W) -> Result<W, csv::Error> {
+        let mut w = csv::Writer::from_writer(out);
         let mut header = vec![
             "variant",
             "seed",

@@ -29,6 +29,10 @@ pub struct RunReport {
     pub dns_failover: Vec<(String, models::infra::dns_failover::FailoverLog)>,
 }
 
+/// Closed windows a run holds in memory before it writes them to an unnamed temporary file
+/// (`sim_core::spill`): 64 MiB. Only long runs reach it; what they report is the same.
+pub const SPILL_WINDOW_BYTES: u64 = 64 << 20;
+
 /// Runs `scenario` with master seed `seed`: a pure function of the two (no wall clock, no OS
 /// randomness), so the same arguments give the same report, byte for byte, on any machine.
 ///
@@ -46,6 +50,14 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
     run_observed(scenario, seed, |_| {})
 }
 
+/// [`run`] holding at most `spill_bytes` of closed windows in memory (at least one window)
+/// instead of [`SPILL_WINDOW_BYTES`]: the same report, windows read back from disk.
+pub fn run_spilling(scenario: &Scenario, seed: u64, spill_bytes: u64) -> RunReport {
+    let (mut sim, mut world, limits) = start_spilling(scenario, seed, spill_bytes);
+    let stats = sim.run_observed(&mut world, limits, |_| {});
+    finish(scenario, seed, sim, world, stats)
+}
+
 /// [`run`], telling `progress` the fraction of the horizon simulated so far (0..=1) every
 /// [`sim_core::OBSERVE_EVERY`] events and at the end. The observer cannot change the run: the
 /// report is the same as [`run`]'s.
@@ -57,12 +69,17 @@ pub fn run_observed(scenario: &Scenario, seed: u64, progress: impl FnMut(f64)) -
 
 /// A built world and its engine, ready to run `scenario` with master seed `seed`.
 fn start(scenario: &Scenario, seed: u64) -> (Sim<Event>, World, Limits) {
+    start_spilling(scenario, seed, SPILL_WINDOW_BYTES)
+}
+
+fn start_spilling(scenario: &Scenario, seed: u64, spill_bytes: u64) -> (Sim<Event>, World, Limits) {
     let rec = Recorder::new(
         scenario.window,
         scenario.warmup,
         scenario.limits.max_windows as usize,
     )
-    .with_byte_budget(scenario.limits.max_window_bytes);
+    .with_byte_budget(scenario.limits.max_window_bytes)
+    .with_spill(spill_bytes, tempfile::tempfile);
     let mut sim: Sim<Event> = Sim::new(rec);
     let world = World::build(&scenario.world, seed, &mut sim);
     let limits = Limits {
