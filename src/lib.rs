@@ -87,6 +87,7 @@ pub mod analysis;
 pub mod analytic;
 #[doc(hidden)]
 pub mod api;
+#[doc(hidden)]
 pub mod cli;
 #[doc(hidden)]
 pub mod rare;

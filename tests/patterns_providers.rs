@@ -41,7 +41,7 @@ fn flow<'a>(b: &'a BlastRadius, name: &str) -> &'a metastable::analysis::blast::
 /// mechanism does not depend on the length). With `outage` every call into paas (directly or
 /// through partner-api) times out, so the flows that reach it lose all their calls while it
 /// lasts (lost fraction 1 up to the Poisson noise of which calls end in the impact windows:
-/// > 0.95), and the flow that never reaches paas loses nothing (< 1 %: only window-edge
+/// above 0.95), and the flow that never reaches paas loses nothing (< 1 %: only window-edge
 /// effects). In the operator's map (paas behind nothing) the same trigger reaches no service.
 #[test]
 fn transitive_dependency_exposes_the_hidden_path() {

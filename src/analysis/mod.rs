@@ -13,10 +13,12 @@
 //! This folder reads runs and never runs one, writes no file and draws nothing; the reports
 //! in [`crate::report`] present what it concludes.
 
+#[doc(hidden)]
 pub mod blast;
 pub mod compare;
 #[doc(hidden)]
 pub mod dynamics;
+#[doc(hidden)]
 pub mod failover;
 #[doc(hidden)]
 pub mod incident;

@@ -157,8 +157,9 @@ pub struct ComponentIds {
     pub lease_fraction: Option<GaugeId>,
     /// A hedging client's hedge delay in force (ms).
     pub hedge_delay_ms: Option<GaugeId>,
-    /// An autoscaled service's servers in service and launches in flight.
+    /// An autoscaled service's servers in service.
     pub servers_gauge: Option<GaugeId>,
+    /// An autoscaled service's launches in flight.
     pub servers_pending: Option<GaugeId>,
 }
 
@@ -328,20 +329,27 @@ pub struct Values {
     pub stale_answers: Option<u64>,
     /// Calls a full bulkhead refused (call edges with `bulkhead`).
     pub bulkhead_rejected: Option<u64>,
-    /// Hedging client: hedge copies sent, answers that came from the hedge copy, losers
-    /// cancelled, hedges the budget refused; hedges per attempt; mean hedge delay.
+    /// Hedging client: hedge copies sent.
     pub hedges: Option<u64>,
+    /// Hedging client: successful answers that came from the hedge copy.
     pub hedge_wins: Option<u64>,
+    /// Hedging client: losing copies cancelled.
     pub hedges_cancelled: Option<u64>,
+    /// Hedging client: hedges the hedge budget refused.
     pub hedges_denied: Option<u64>,
+    /// Hedging client: time-weighted mean hedge delay in force (ms).
     pub hedge_delay_ms_mean: Option<f64>,
-    /// Autoscaled service: instances requested (scale-out) and removed (scale-in), launches
-    /// the control plane failed, servers in service (mean, max) and launches in flight.
+    /// Autoscaled service: instances requested by scale-outs.
     pub scale_outs: Option<u64>,
+    /// Autoscaled service: instances removed by scale-ins.
     pub scale_ins: Option<u64>,
+    /// Autoscaled service: launches the control plane failed.
     pub launch_failures: Option<u64>,
+    /// Autoscaled service: time-weighted mean of servers in service.
     pub servers_mean: Option<f64>,
+    /// Autoscaled service: most servers in service at once.
     pub servers_max: Option<f64>,
+    /// Autoscaled service: time-weighted mean of launches in flight.
     pub servers_pending_mean: Option<f64>,
 }
 

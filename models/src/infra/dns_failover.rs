@@ -124,10 +124,10 @@ impl DnsFailover {
 
     /// The authoritative answer to a fresh resolution at `now`.
     pub fn answer(&self, now: SimTime, rng: &mut SimRng) -> u8 {
-        if self.record_on_secondary(now) {
-            SECONDARY
-        } else if self.spec.weight_secondary > 0.0
-            && rng.random::<f64>() < self.spec.weight_secondary
+        // The weighted draw only when the record holds both (the same draws as before).
+        if self.record_on_secondary(now)
+            || (self.spec.weight_secondary > 0.0
+                && rng.random::<f64>() < self.spec.weight_secondary)
         {
             SECONDARY
         } else {
