@@ -1,4 +1,4 @@
-//! Golden outputs: every shipped scenario (at its own seed, every variant) and every shipped
+//! Golden outputs: every shipped scenario and pattern (at its own seed, every variant) and every shipped
 //! sweep and map, run through the `metastable` binary exactly as a user runs them, must give
 //! the CSV bytes pinned in `tests/golden/outputs.sha256` (one `sha256  path` line per file, the
 //! format `sha256sum -c` reads). Refactors must leave these bytes alone; a change that is meant
@@ -51,20 +51,22 @@ struct Job {
 
 fn jobs(out_root: &Path) -> Vec<Job> {
     let mut jobs = Vec::new();
-    for f in toml_files("scenarios") {
-        let name = f.file_stem().expect("stem").to_string_lossy().into_owned();
-        let out = out_root.join("run").join(&name);
-        jobs.push(Job {
-            key: format!("run/{name}"),
-            args: vec![
-                "run".into(),
-                f.display().to_string(),
-                "--out".into(),
-                out.display().to_string(),
-                "--quiet".into(),
-            ],
-            out,
-        });
+    for (dir, prefix) in [("scenarios", "run"), ("patterns", "pattern")] {
+        for f in toml_files(dir) {
+            let name = f.file_stem().expect("stem").to_string_lossy().into_owned();
+            let out = out_root.join(prefix).join(&name);
+            jobs.push(Job {
+                key: format!("{prefix}/{name}"),
+                args: vec![
+                    "run".into(),
+                    f.display().to_string(),
+                    "--out".into(),
+                    out.display().to_string(),
+                    "--quiet".into(),
+                ],
+                out,
+            });
+        }
     }
     for f in toml_files("sweeps") {
         let name = f.file_stem().expect("stem").to_string_lossy().into_owned();
@@ -126,12 +128,13 @@ fn column(header: &str, name: &str) -> usize {
 /// What the old completion test asserted, on the binary's own output: every summary row says
 /// the run stopped at its horizon, and every component has one `windows.csv` row per window.
 fn check_complete(key: &str, files: &[(String, Vec<u8>)], reproduce: &str) {
-    let scenario = metastable::load(
-        &root()
-            .join("scenarios")
-            .join(format!("{}.toml", key.trim_start_matches("run/"))),
-    )
-    .unwrap_or_else(|e| panic!("{key}: {e}"));
+    let (dir, name) = match key.split_once('/') {
+        Some(("pattern", name)) => ("patterns", name),
+        Some((_, name)) => ("scenarios", name),
+        None => ("scenarios", key),
+    };
+    let scenario = metastable::load(&root().join(dir).join(format!("{name}.toml")))
+        .unwrap_or_else(|e| panic!("{key}: {e}"));
     // Each variant's own window count (a variant may change the duration or the window).
     let mut windows: BTreeMap<String, u64> = scenario
         .with_variants()
@@ -245,7 +248,7 @@ fn shipped_outputs_are_byte_identical_to_the_pinned_digests() {
     let results = results.into_inner().expect("lock");
     let mut actual = String::new();
     for (key, (files, reproduce)) in &results {
-        if key.starts_with("run/") {
+        if key.starts_with("run/") || key.starts_with("pattern/") {
             check_complete(key, files, reproduce);
         }
         assert!(!files.is_empty(), "{key}: no CSV written ({reproduce})");
