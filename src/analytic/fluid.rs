@@ -189,7 +189,7 @@ fn p_healthy(m: &Model, a: f64) -> Option<(f64, f64)> {
 }
 
 /// Age at which work is served when the service is overloaded, per discipline and bounds.
-fn overload_age(m: &Model, mu: f64) -> f64 {
+pub(crate) fn overload_age(m: &Model, mu: f64) -> f64 {
     let mut age = match m.order {
         Order::Fifo => f64::INFINITY,
         Order::Lifo | Order::AdaptiveLifo => 0.0,

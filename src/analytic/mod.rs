@@ -25,6 +25,7 @@
 //! runs the simulator.
 
 pub mod cache;
+pub mod chain;
 pub mod ctmc;
 pub mod fluid;
 pub mod map_line;

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use super::chain::{self, ChainEquilibria, ChainEquilibrium};
 use super::fluid::{self, Backlog, Equilibria, Equilibrium, LoadRange};
 use super::scope::{self, Load, Model, OutOfScope};
 use super::transient::{self, Outcome};
@@ -20,11 +21,27 @@ pub struct Analysis {
     /// `critical_search_s`).
     pub critical_trigger_s: Option<f64>,
     pub critical_search_s: f64,
+    /// For a downstream call chain: the chain model's answer (then `model` is the client's
+    /// tier with its own work only, `equilibria` the front tier's view of the chain's
+    /// equilibria, and the transient figures are not computed).
+    pub chain: Option<ChainAnalysis>,
+}
+
+/// The chain model's answer (docs/analytic.md §10).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChainAnalysis {
+    pub tiers: Vec<scope::Model>,
+    pub equilibria: ChainEquilibria,
+    pub range: LoadRange,
 }
 
 /// Analyses one scenario (one variant).
 pub fn analyze(sc: &Scenario) -> Result<Analysis, OutOfScope> {
-    let model = scope::model_of(sc)?;
+    let mut tiers = scope::chain_of(sc)?;
+    if tiers.len() > 1 {
+        return Ok(analyze_chain(tiers));
+    }
+    let model = tiers.remove(0);
     let equilibria = fluid::equilibria(&model);
     let range = fluid::load_range(&model);
     let outcome = transient::outcome(&model, 0.0);
@@ -45,7 +62,38 @@ pub fn analyze(sc: &Scenario) -> Result<Analysis, OutOfScope> {
         outcome,
         critical_trigger_s,
         critical_search_s,
+        chain: None,
     })
+}
+
+/// A call chain: equilibria and load range from the chain model.
+fn analyze_chain(tiers: Vec<Model>) -> Analysis {
+    let equilibria = chain::equilibria(&tiers);
+    let range = chain::load_range(&tiers);
+    let front = |e: &ChainEquilibrium| e.tiers[0].eq.clone();
+    let capacity_per_s = equilibria
+        .healthy
+        .as_ref()
+        .map_or(tiers[0].capacity(), |h| h.tiers[0].capacity_per_s);
+    Analysis {
+        model: tiers[0].clone(),
+        equilibria: Equilibria {
+            capacity_per_s,
+            healthy: equilibria.healthy.as_ref().map(front),
+            collapsed: equilibria.collapsed.first().map(front),
+            critical_backlog: None,
+            critical_hit_ratio: None,
+        },
+        range,
+        outcome: None,
+        critical_trigger_s: None,
+        critical_search_s: 0.0,
+        chain: Some(ChainAnalysis {
+            tiers,
+            equilibria,
+            range,
+        }),
+    }
 }
 
 /// The first trigger acts at an instant (a cache flush): its duration means nothing.
@@ -94,8 +142,132 @@ fn eq_line(e: &Equilibrium) -> String {
     )
 }
 
+fn backlog_text(b: Backlog) -> String {
+    match b {
+        Backlog::Stationary { mean_wait_s } => format!("mean wait {:.1} ms", mean_wait_s * 1e3),
+        Backlog::Growing { per_s } => format!("backlog grows {per_s:.1}/s"),
+        Backlog::Pinned { at, overflow_per_s } => {
+            format!("backlog pinned near {at:.0}, {overflow_per_s:.1}/s turned away")
+        }
+    }
+}
+
+fn chain_eq(s: &mut String, e: &ChainEquilibrium) {
+    let _ = writeln!(
+        s,
+        "  {}: goodput {:.1}/s (success {:.3}), {:.2} attempts at {} per first try",
+        e.name(),
+        e.goodput_per_s(),
+        e.tiers[0].eq.success_ratio,
+        e.amplification(),
+        e.tiers.last().map_or("", |t| t.label.rsplit(" -> ").next().unwrap_or(""))
+    );
+    for t in &e.tiers {
+        let _ = writeln!(
+            s,
+            "    {}: {:.1} calls/s, {:.1} attempts/s (×{:.2}), P(attempt fails) {:.4}, servers held {:.1} ms (capacity {:.1}/s), {}; a call lasts {:.1} ms",
+            t.label,
+            t.calls_per_s,
+            t.eq.attempts_per_s,
+            t.eq.amplification,
+            t.eq.p_fail,
+            t.holding_s * 1e3,
+            t.capacity_per_s,
+            backlog_text(t.eq.backlog),
+            t.call_s * 1e3
+        );
+    }
+}
+
+/// The long form for a call chain.
+fn describe_chain(a: &Analysis, c: &ChainAnalysis) -> String {
+    let m = &a.model;
+    let u = knob_unit(m);
+    let e = &c.equilibria;
+    let mut s = String::new();
+    let path: Vec<&str> = c.tiers.iter().map(|t| t.service.as_str()).collect();
+    let _ = writeln!(
+        s,
+        "{} [{}]: {} -> {} (a call chain of {}), load {:.1}{u}: {}",
+        m.scenario,
+        m.variant,
+        m.client,
+        path.join(" -> "),
+        c.tiers.len(),
+        m.load_knob(),
+        e.class()
+    );
+    for t in &c.tiers {
+        let _ = writeln!(
+            s,
+            "  {} -> {}: {} servers, own work {:.1} ms ({:.1}/s on its own), timeout {}, {} attempts",
+            t.client,
+            t.service,
+            t.servers,
+            super::queueing::mean_s(&t.service_time) * 1e3,
+            t.capacity(),
+            t.timeout_s
+                .map_or("none".to_string(), |x| format!("{:.0} ms", x * 1e3)),
+            fluid::attempts_allowed(t)
+        );
+    }
+    match &e.healthy {
+        Some(h) => chain_eq(&mut s, h),
+        None => {
+            let _ = writeln!(s, "  healthy: none (the amplified load reaches a tier's capacity)");
+        }
+    }
+    if e.collapsed.is_empty() {
+        let _ = writeln!(s, "  collapsed: none (an overload drains once the trigger ends)");
+    }
+    for x in &e.collapsed {
+        chain_eq(&mut s, x);
+    }
+    let bottleneck = c
+        .tiers
+        .iter()
+        .map(|t| t.capacity())
+        .fold(f64::INFINITY, f64::min);
+    let _ = writeln!(s, "  load range: {}", range_text(m, &c.range, bottleneck));
+    let _ = writeln!(
+        s,
+        "  the scenario's trigger, recovery and tipping trigger: not modelled for call chains (docs/analytic.md §10)"
+    );
+    s
+}
+
+fn range_text(m: &Model, r: &LoadRange, capacity: f64) -> String {
+    let u = knob_unit(m);
+    match (r.bistable(), r.collapse_from, r.healthy_until) {
+        (Some((lo, hi)), ..) => {
+            let share = match m.load {
+                Load::Open { .. } => format!(
+                    " (hidden capacity {:.0} % of {:.1}/s)",
+                    100.0 * lo / capacity,
+                    capacity
+                ),
+                Load::Closed { .. } => String::new(),
+            };
+            format!(
+                "bistable for loads in [{lo:.1}, {hi:.1}]{u}; below {lo:.1}{u} every trigger heals{share}"
+            )
+        }
+        (None, Some(lo), Some(hi)) => {
+            format!("never bistable: healthy up to {hi:.1}{u}, overloaded from {lo:.1}{u}")
+        }
+        (None, None, Some(hi)) => format!(
+            "never bistable: healthy up to {hi:.1}{u}, no collapsed state below 64 × capacity"
+        ),
+        (None, Some(lo), None) => format!("never healthy; overloaded from {lo:.1}{u}"),
+        (None, None, None) => "no equilibrium found".to_string(),
+    }
+}
+
 /// The long form for one variant.
 pub fn describe(a: &Analysis) -> String {
+    if let Some(c) = &a.chain {
+        return describe_chain(a, c);
+    }
     let m = &a.model;
     let e = &a.equilibria;
     let u = knob_unit(m);
@@ -154,30 +326,7 @@ pub fn describe(a: &Analysis) -> String {
             "  cache: hit ratio {warm:.3} when healthy; below {h:.3} the misses alone exceed capacity"
         );
     }
-    let r = &a.range;
-    let range = match (r.bistable(), r.collapse_from, r.healthy_until) {
-        (Some((lo, hi)), ..) => {
-            let share = match m.load {
-                Load::Open { .. } => format!(
-                    " (hidden capacity {:.0} % of {:.1}/s)",
-                    100.0 * lo / e.capacity_per_s,
-                    e.capacity_per_s
-                ),
-                Load::Closed { .. } => String::new(),
-            };
-            format!(
-                "bistable for loads in [{lo:.1}, {hi:.1}]{u}; below {lo:.1}{u} every trigger heals{share}"
-            )
-        }
-        (None, Some(lo), Some(hi)) => {
-            format!("never bistable: healthy up to {hi:.1}{u}, overloaded from {lo:.1}{u}")
-        }
-        (None, None, Some(hi)) => format!(
-            "never bistable: healthy up to {hi:.1}{u}, no collapsed state below 64 × capacity"
-        ),
-        (None, Some(lo), None) => format!("never healthy; overloaded from {lo:.1}{u}"),
-        (None, None, None) => "no equilibrium found".to_string(),
-    };
+    let range = range_text(m, &a.range, e.capacity_per_s);
     let _ = writeln!(s, "  load range: {range}");
     if let Some(o) = &a.outcome {
         let rec = match o.recovery_s {
@@ -231,11 +380,18 @@ pub fn table(rows: &[Result<Analysis, OutOfScope>]) -> String {
                 let e = &a.equilibria;
                 let f =
                     |x: Option<f64>, p: usize| x.map_or("-".to_string(), |v| format!("{v:.p$}"));
-                let growth = e.collapsed.as_ref().map(|c| match c.backlog {
-                    Backlog::Growing { per_s } => per_s,
-                    Backlog::Pinned { overflow_per_s, .. } => overflow_per_s,
-                    Backlog::Stationary { .. } => 0.0,
-                });
+                let growth = match &a.chain {
+                    Some(ch) => ch
+                        .equilibria
+                        .collapsed
+                        .first()
+                        .map(|c| c.growth().map_or(0.0, |g| g.1)),
+                    None => e.collapsed.as_ref().map(|c| match c.backlog {
+                        Backlog::Growing { per_s } => per_s,
+                        Backlog::Pinned { overflow_per_s, .. } => overflow_per_s,
+                        Backlog::Stationary { .. } => 0.0,
+                    }),
+                };
                 let rec = match &a.outcome {
                     Some(o) => o
                         .recovery_s

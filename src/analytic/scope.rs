@@ -183,8 +183,28 @@ fn secs(ns: u64) -> f64 {
     ns as f64 / 1e9
 }
 
-/// Reads the fluid model of `sc` (one variant), or names the first part outside the scope.
+/// Reads the one-tier fluid model of `sc` (one variant), or names the first part outside the
+/// scope — a downstream call edge included ([`chain_of`] reads call chains).
 pub fn model_of(sc: &Scenario) -> Result<Model, OutOfScope> {
+    let mut tiers = chain_of(sc)?;
+    if tiers.len() > 1 {
+        return Err(OutOfScope {
+            scenario: format!("{} [{}]", sc.name, sc.variant_name()),
+            part: format!("services[{}].calls", tiers[0].service),
+            why: "a downstream call chain (the chain model answers its equilibria; the transient model covers one tier)".to_string(),
+        });
+    }
+    Ok(tiers.remove(0))
+}
+
+/// The most tiers a call chain may have (the chain model solves `2^k` branch vectors).
+pub const MAX_TIERS: usize = 4;
+
+/// Reads the tiers of `sc` (one variant): `[0]` the client into the front service, `[i]` the
+/// call edge of service `i − 1` into service `i` (its load is set by the chain model,
+/// `chain.rs`) — a linear chain of at most [`MAX_TIERS`] services, each making at most one
+/// downstream call; one tier without calls. Anything else names the first part outside.
+pub fn chain_of(sc: &Scenario) -> Result<Vec<Model>, OutOfScope> {
     let out = |part: &str, why: &str| OutOfScope {
         scenario: format!("{} [{}]", sc.name, sc.variant_name()),
         part: part.to_string(),
@@ -212,40 +232,6 @@ pub fn model_of(sc: &Scenario) -> Result<Model, OutOfScope> {
             "a measured trigger belongs to a control plane",
         ));
     }
-    if w.services.len() != 1 {
-        let names: Vec<&str> = w.services.iter().map(|s| s.name.as_str()).collect();
-        return Err(out(
-            "services",
-            &format!(
-                "the model covers one service, this scenario has {} ({})",
-                names.len(),
-                names.join(", ")
-            ),
-        ));
-    }
-    let svc = &w.services[0];
-    let sp = |f: &str| format!("services[{}].{f}", svc.name);
-    if !svc.calls.is_empty() {
-        return Err(out(
-            &sp("calls"),
-            "downstream call edges are not modelled yet",
-        ));
-    }
-    if svc.crash_loop.is_some() {
-        return Err(out(&sp("crash_loop"), "crash-looping tasks"));
-    }
-    if svc.edge.is_some() {
-        return Err(out(&sp("edge"), "edge nodes"));
-    }
-    if svc.degradation.is_some() {
-        return Err(out(
-            &sp("degradation"),
-            "overload degradation (service time growing with the queue)",
-        ));
-    }
-    if svc.admission.rate_limit.is_some() {
-        return Err(out(&sp("rate_limit"), "token-bucket admission"));
-    }
     let callers: Vec<_> = w
         .clients
         .iter()
@@ -262,6 +248,141 @@ pub fn model_of(sc: &Scenario) -> Result<Model, OutOfScope> {
     }
     let cl = callers[0];
     let cp = |f: &str| format!("clients[{}].{f}", cl.name);
+    if !matches!(cl.reply_to, ReplyTo::Nowhere | ReplyTo::Sink(_)) {
+        return Err(out(&cp("target"), "a downstream client"));
+    }
+    let load = match &cl.mode {
+        Mode::Open { schedule } => Load::Open {
+            schedule: schedule
+                .iter()
+                .map(|(t, r)| (t.as_secs_f64(), *r))
+                .collect(),
+        },
+        Mode::Closed { users, think } => Load::Closed {
+            users: *users as f64,
+            think_s: think.mean_ns() / 1e9,
+        },
+        Mode::Downstream => return Err(out(&cp("mode"), "a downstream client")),
+    };
+    let mut actions = Vec::new();
+    for a in &w.actions {
+        let ok = matches!(
+            &a.action,
+            Action::SetRate { .. }
+                | Action::SetServers { .. }
+                | Action::SetSlowdown { .. }
+                | Action::SetErrorRate { .. }
+                | Action::Outage { .. }
+                | Action::Restore { .. }
+                | Action::SetPartition { .. }
+                | Action::SetRetries { .. }
+                | Action::FlushCache { .. }
+        );
+        if !ok {
+            return Err(out(
+                "triggers",
+                &format!(
+                    "the action {:?} at {:.1} s is not in the fluid model (covered: rate, servers, slowdown, error_rate, outage, restore, partition, retries_off/on, cache_flush)",
+                    a.action,
+                    a.at.as_secs_f64()
+                ),
+            ));
+        }
+        actions.push(a.clone());
+    }
+    if !sc.operator_actions.is_empty() {
+        return Err(out(
+            "actions",
+            "operator actions (the model answers what the design does by itself)",
+        ));
+    }
+    let mut tiers: Vec<Model> = Vec::new();
+    let (mut client, mut load) = (cl, load);
+    let mut prefix = "clients".to_string();
+    loop {
+        let svc = &w.services[client.target as usize];
+        let m = tier(sc, client, svc, load, &prefix, &actions, &out)?;
+        tiers.push(m);
+        let sp = |f: &str| format!("services[{}].{f}", svc.name);
+        match svc.calls.as_slice() {
+            [] => break,
+            [edge] => {
+                if tiers.len() >= MAX_TIERS {
+                    return Err(out(
+                        &sp("calls"),
+                        &format!("a call chain deeper than {MAX_TIERS} services"),
+                    ));
+                }
+                client = &w.clients[*edge as usize];
+                load = Load::Open {
+                    schedule: vec![(0.0, 0.0)],
+                };
+                prefix = format!("services[{}].calls", svc.name);
+            }
+            more => {
+                return Err(out(
+                    &sp("calls"),
+                    &format!(
+                        "a service making {} downstream calls per request (the chain model covers one)",
+                        more.len()
+                    ),
+                ));
+            }
+        }
+    }
+    if w.services.len() != tiers.len() {
+        let reached: Vec<&str> = tiers.iter().map(|t| t.service.as_str()).collect();
+        let other: Vec<&str> = w
+            .services
+            .iter()
+            .map(|s| s.name.as_str())
+            .filter(|n| !reached.contains(n))
+            .collect();
+        return Err(out(
+            "services",
+            &format!(
+                "the model covers the services one client's call chain reaches ({}); {} also called",
+                reached.join(" -> "),
+                other.join(", ")
+            ),
+        ));
+    }
+    Ok(tiers)
+}
+
+/// One tier: `cl` (the client, or a call edge) into `svc`.
+fn tier(
+    sc: &Scenario,
+    cl: &models::ClientSpec,
+    svc: &models::ServiceSpec,
+    load: Load,
+    prefix: &str,
+    actions: &[TimedAction],
+    out: &dyn Fn(&str, &str) -> OutOfScope,
+) -> Result<Model, OutOfScope> {
+    let sp = |f: &str| format!("services[{}].{f}", svc.name);
+    if svc.crash_loop.is_some() {
+        return Err(out(&sp("crash_loop"), "crash-looping tasks"));
+    }
+    if svc.edge.is_some() {
+        return Err(out(&sp("edge"), "edge nodes"));
+    }
+    if svc.degradation.is_some() {
+        return Err(out(
+            &sp("degradation"),
+            "overload degradation (service time growing with the queue)",
+        ));
+    }
+    if svc.admission.rate_limit.is_some() {
+        return Err(out(&sp("rate_limit"), "token-bucket admission"));
+    }
+    let cp = |f: &str| {
+        if prefix == "clients" {
+            format!("clients[{}].{f}", cl.name)
+        } else {
+            format!("{prefix}[0].{f}")
+        }
+    };
     if cl.dns.is_some() {
         return Err(out(&cp("dns"), "name resolution"));
     }
@@ -280,22 +401,21 @@ pub fn model_of(sc: &Scenario) -> Result<Model, OutOfScope> {
             "client-side adaptive throttling",
         ));
     }
-    if !matches!(cl.reply_to, ReplyTo::Nowhere | ReplyTo::Sink(_)) {
-        return Err(out(&cp("target"), "a downstream client"));
+    if cl.hedge.is_some() {
+        return Err(out(&cp("hedge"), "hedged requests"));
     }
-    let load = match &cl.mode {
-        Mode::Open { schedule } => Load::Open {
-            schedule: schedule
-                .iter()
-                .map(|(t, r)| (t.as_secs_f64(), *r))
-                .collect(),
-        },
-        Mode::Closed { users, think } => Load::Closed {
-            users: *users as f64,
-            think_s: think.mean_ns() / 1e9,
-        },
-        Mode::Downstream => return Err(out(&cp("mode"), "a downstream client")),
-    };
+    if cl.guard.bulkhead.is_some() {
+        return Err(out(&cp("bulkhead"), "bulkheads on a call edge"));
+    }
+    if cl.guard.fallback.is_some() {
+        return Err(out(&cp("fallback"), "fallbacks on a call edge"));
+    }
+    if cl.guard.callers.is_some() {
+        return Err(out(&cp("callers"), "caller routing on a call edge"));
+    }
+    if prefix != "clients" && cl.cache.is_some() {
+        return Err(out(&cp("cache"), "a cache on a call edge"));
+    }
     let r = &cl.retry;
     let backoff_s = (1..r.max_attempts.max(1))
         .map(|n| mean_backoff(r.backoff.kind, r.backoff.jitter, n))
@@ -341,38 +461,6 @@ pub fn model_of(sc: &Scenario) -> Result<Model, OutOfScope> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let mut actions = Vec::new();
-    for a in &w.actions {
-        let ok = matches!(
-            &a.action,
-            Action::SetRate { .. }
-                | Action::SetServers { .. }
-                | Action::SetSlowdown { .. }
-                | Action::SetErrorRate { .. }
-                | Action::Outage { .. }
-                | Action::Restore { .. }
-                | Action::SetPartition { .. }
-                | Action::SetRetries { .. }
-                | Action::FlushCache { .. }
-        );
-        if !ok {
-            return Err(out(
-                "triggers",
-                &format!(
-                    "the action {:?} at {:.1} s is not in the fluid model (covered: rate, servers, slowdown, error_rate, outage, restore, partition, retries_off/on, cache_flush)",
-                    a.action,
-                    a.at.as_secs_f64()
-                ),
-            ));
-        }
-        actions.push(a.clone());
-    }
-    if !sc.operator_actions.is_empty() {
-        return Err(out(
-            "actions",
-            "operator actions (the model answers what the design does by itself)",
-        ));
-    }
     Ok(Model {
         scenario: sc.name.clone(),
         variant: sc.variant_name().to_string(),
@@ -392,7 +480,7 @@ pub fn model_of(sc: &Scenario) -> Result<Model, OutOfScope> {
         max_queue_age_s: svc.admission.max_queue_age.map(|a| secs(a.as_nanos())),
         error_rate: svc.error_rate,
         cache: cl.cache.as_ref().map(CacheModel::from_spec),
-        actions,
+        actions: actions.to_vec(),
         duration_s: sc.duration.as_secs_f64(),
         warmup_s: sc.warmup.as_secs_f64(),
         recovery_fraction: sc.recovery_fraction,
