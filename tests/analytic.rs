@@ -206,21 +206,30 @@ fn hidden_capacity_is_capacity_over_attempts_and_the_fixes_remove_collapse() {
     }
 }
 
-/// Out of scope: exit 4, the part named; a bad variant name is bad input (exit 2).
+/// Out of scope: exit 4, the part named; a bad variant name is bad input (exit 2); a call
+/// chain is now inside.
 #[test]
 fn analyze_names_what_is_outside_its_scope() {
     let bin = env!("CARGO_BIN_EXE_metastable");
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/");
     let out = Command::new(bin)
-        .args(["analyze", &format!("{dir}layered-retries.toml")])
+        .args(["analyze", &format!("{dir}mmc-erlang-a.toml")])
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(4));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("services: outside the fluid model's scope"),
+        text.contains("clients[users].patience: outside the fluid model's scope"),
         "{text}"
     );
+    // A downstream call chain is inside the scope since the chain model (§10).
+    let out = Command::new(bin)
+        .args(["analyze", &format!("{dir}layered-retries.toml")])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("a call chain of 3"), "{text}");
     let out = Command::new(bin)
         .args(["analyze", &format!("{dir}retry-storm.toml")])
         .output()

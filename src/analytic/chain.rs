@@ -253,7 +253,7 @@ fn guess(tiers: &[Model], branch: &[bool]) -> Option<Call> {
         }
     } else {
         Call {
-            success: 1.0,
+            success: (1.0 - m.error_rate) * below.map_or(1.0, |b| b.success),
             mean_s: own,
             var_s: own * own,
         }
@@ -306,15 +306,15 @@ pub fn solve(tiers: &[Model], branch: &[bool]) -> Option<ChainEquilibrium> {
         }
         (!res.is_nan()).then_some((states, next, res))
     };
-    // The starting loads, scaled down until every tier's branch exists.
+    // The starting loads, scaled by 1, 2, 1/2, 4, 1/4, … until every tier's branch exists.
     let mut cur = None;
-    for _ in 0..40 {
-        if let Some(c) = pass(&x) {
+    for j in 0..40 {
+        let f = 2f64.powi(if j % 2 == 0 { -(j / 2) } else { j / 2 + 1 });
+        let y: Vec<f64> = x.iter().map(|v| v * f).collect();
+        if let Some(c) = pass(&y) {
+            x = y;
             cur = Some(c);
             break;
-        }
-        for v in x.iter_mut().skip(1) {
-            *v *= 0.5;
         }
     }
     let (mut states, mut next, mut res) = cur?;
