@@ -228,7 +228,14 @@ fn describe_chain(a: &Analysis, c: &ChainAnalysis) -> String {
         .iter()
         .map(|t| t.capacity())
         .fold(f64::INFINITY, f64::min);
-    let _ = writeln!(s, "  load range: {}", range_text(m, &c.range, bottleneck));
+    let mut range = range_text(m, &c.range, bottleneck);
+    if c.range.collapse_from.is_none() && c.range.healthy_until.is_some() {
+        range = format!(
+            "healthy up to {:.1}{u}; no collapsed equilibrium found at any load (above the healthy range a dependency held at its capacity by its caller's servers is not solved: docs/analytic.md §10)",
+            c.range.healthy_until.unwrap_or(0.0)
+        );
+    }
+    let _ = writeln!(s, "  load range: {range}");
     let _ = writeln!(
         s,
         "  the scenario's trigger, recovery and tipping trigger: not modelled for call chains (docs/analytic.md §10)"
