@@ -64,10 +64,10 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Predict from a fluid model, without simulating: the healthy and collapsed equilibria,
-    /// the bistable load range, the tipping backlog and trigger, the recovery time; each
-    /// variant side by side (docs/analytic.md). Exit 3 if no variant is inside the model's
-    /// scope (the message names the part outside it).
+    /// Predict from a fluid model, without simulating (one service, or a chain of downstream
+    /// calls): the healthy and collapsed equilibria, the bistable load range, the tipping
+    /// backlog and trigger, the recovery time; each variant side by side (docs/analytic.md).
+    /// Exit 4 if no variant is inside the model's scope (the message names the part outside).
     Analyze {
         /// Scenario file (TOML).
         file: PathBuf,

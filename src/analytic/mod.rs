@@ -3,14 +3,16 @@
 //! Owns: models of a scenario that are solved rather than simulated —
 //!
 //! - `scope.rs`: what the fluid model covers, read from a validated [`crate::Scenario`]
-//!   (one client tier into one service); anything else is an [`scope::OutOfScope`] naming the
-//!   part of the file;
+//!   (one client tier into one service, or into a linear call chain); anything else is an
+//!   [`scope::OutOfScope`] naming the part of the file;
 //! - `queueing.rs`: the formulas (Erlang C, waiting-time tails, survival functions, the
 //!   probability that an attempt is late);
 //! - `cache.rs`: a client cache's hit ratio (Zipf popularity bins, Che's approximation of
 //!   LRU, look-aside or read-through fills) and its fluid occupancy in time;
 //! - `fluid.rs`: equilibria (healthy, collapsed), their stability, the critical backlog and
 //!   the bistable load range;
+//! - `chain.rs`: the same for a linear chain of services joined by downstream calls (each
+//!   tier solved by `fluid.rs`, its servers held for the call below, retries multiplying);
 //! - `transient.rs`: the fluid model in time, driven by the scenario's triggers: recovery time
 //!   and the shortest tipping trigger;
 //! - `ctmc.rs`: exact continuous-time Markov chains of small instances (M/M/c/K, a small

@@ -3,7 +3,8 @@
 //! budgets) into one service (`c` servers, a service-time distribution, a queue bound,
 //! FIFO / LIFO / adaptive LIFO / CoDel, drop-expired, abandonment, a queue-age limit, an error
 //! rate), with a client-side cache (look-aside or read-through), and the triggers that act on
-//! them. Anything else is refused with [`OutOfScope`],
+//! them — or into a linear chain of such services joined by one downstream call edge each
+//! ([`chain_of`]). Anything else is refused with [`OutOfScope`],
 //! naming the part of the file the model does not cover — never a made-up answer.
 
 use std::fmt;
