@@ -53,7 +53,11 @@ fn chain_model_multiplies_layered_retries() {
     assert!(e.bistable(), "{}", e.class());
     let c = &e.collapsed[0];
     assert_eq!(c.name(), "collapsed at db");
-    assert!((c.amplification() - 4.0).abs() < 1e-6, "{}", c.amplification());
+    assert!(
+        (c.amplification() - 4.0).abs() < 1e-6,
+        "{}",
+        c.amplification()
+    );
     let (tier, growth) = c.growth().expect("a growing backlog");
     assert_eq!(tier, 1);
     assert!((growth - 300.0).abs() < 1e-3, "{growth}");
@@ -66,9 +70,14 @@ fn chain_model_multiplies_layered_retries() {
     assert_eq!(single.equilibria.class(), "healthy");
     // The healthy edge is the db's own (one tier at 200 ms timeout): the call chain above it
     // only adds the api's own work.
-    let db_alone = fluid::load_range(&base.tiers[1]).healthy_until.expect("healthy");
+    let db_alone = fluid::load_range(&base.tiers[1])
+        .healthy_until
+        .expect("healthy");
     let hi = base.range.healthy_until.expect("healthy");
-    assert!((hi - db_alone).abs() < db_alone * 1e-3, "{hi} vs {db_alone}");
+    assert!(
+        (hi - db_alone).abs() < db_alone * 1e-3,
+        "{hi} vs {db_alone}"
+    );
     let pool = analysis(&chain_with(Some("small-api-pool"), &[]));
     assert!(pool.equilibria.collapsed.is_empty());
     assert!(pool.equilibria.healthy.is_some());
@@ -138,9 +147,7 @@ fn chain_collapse_matches_simulation() {
         att.push(mean(&|w| {
             r.window_values(&db, w).arrivals.unwrap_or(0) as f64
         }));
-        held.push(mean(&|w| {
-            r.window_values(&api, w).busy_mean.unwrap_or(0.0)
-        }));
+        held.push(mean(&|w| r.window_values(&api, w).busy_mean.unwrap_or(0.0)));
     }
     let (g, _) = stats(&slopes);
     let tol_g = 4.0 * ((16.0 * 200.0 + 500.0) / 150.0_f64).sqrt() / 5f64.sqrt();
@@ -207,7 +214,8 @@ fn chain_hidden_capacity_matches_simulated_verdicts() {
                 Verdict::Recovered
             };
             assert_eq!(
-                v, want,
+                v,
+                want,
                 "{variant:?} at {rate}/s, seed {seed}: the model says {} (reproduce: metastable run \
                  scenarios/chain-retries.toml --seed {seed} --set 'clients[users].rate_per_s={rate}' \
                  --set 'triggers[0].value=5.0' --set 'triggers[0].to_s=80.0')",

@@ -160,7 +160,9 @@ fn chain_eq(s: &mut String, e: &ChainEquilibrium) {
         e.goodput_per_s(),
         e.tiers[0].eq.success_ratio,
         e.amplification(),
-        e.tiers.last().map_or("", |t| t.label.rsplit(" -> ").next().unwrap_or(""))
+        e.tiers
+            .last()
+            .map_or("", |t| t.label.rsplit(" -> ").next().unwrap_or(""))
     );
     for t in &e.tiers {
         let _ = writeln!(
@@ -214,11 +216,17 @@ fn describe_chain(a: &Analysis, c: &ChainAnalysis) -> String {
     match &e.healthy {
         Some(h) => chain_eq(&mut s, h),
         None => {
-            let _ = writeln!(s, "  healthy: none (the amplified load reaches a tier's capacity)");
+            let _ = writeln!(
+                s,
+                "  healthy: none (the amplified load reaches a tier's capacity)"
+            );
         }
     }
     if e.collapsed.is_empty() {
-        let _ = writeln!(s, "  collapsed: none (an overload drains once the trigger ends)");
+        let _ = writeln!(
+            s,
+            "  collapsed: none (an overload drains once the trigger ends)"
+        );
     }
     for x in &e.collapsed {
         chain_eq(&mut s, x);
