@@ -226,7 +226,7 @@ fn chain_hidden_capacity_matches_simulated_verdicts() {
 }
 
 /// What lies outside the chain model is still refused, naming the part: a service that makes
-/// two downstream calls per request (exit 4), a breaker on a call edge.
+/// two downstream calls per request (exit 4), a breaker on a call edge, an autoscaler.
 #[test]
 fn chain_scope_names_what_is_outside() {
     let two_calls = chain_with(
@@ -247,6 +247,14 @@ fn chain_scope_names_what_is_outside() {
     );
     let e = analytic::analyze(&breaker).expect_err("outside");
     assert_eq!(e.part, "services[api].calls[0].retry.breaker", "{e}");
+    // A chain driven by an autoscaler (with cold starts) is a control plane: refused.
+    let p = format!(
+        "{}/patterns/autoscaler-cold-cache.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let scaled = metastable::load(&PathBuf::from(p)).expect("valid");
+    let e = analytic::analyze(&scaled).expect_err("outside");
+    assert_eq!(e.part, "autoscaler", "{e}");
     // Through the command: every variant outside → exit 4 and the part named.
     let dir = std::env::temp_dir().join(format!("metastable-chain-scope-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp");

@@ -218,12 +218,13 @@ pub fn chain_of(sc: &Scenario) -> Result<Vec<Model>, OutOfScope> {
         ("load_balancers", w.load_balancers.len()),
         ("lease_manager", w.lease_managers.len()),
         ("operators", w.operators.len()),
+        ("autoscaler", w.autoscalers.len()),
     ];
     for (part, n) in control {
         if n > 0 {
             return Err(out(
                 part,
-                "control planes and operators are not in the fluid model",
+                "control planes, autoscalers and operators are not in the fluid model",
             ));
         }
     }
