@@ -261,7 +261,9 @@ fn static_stability_keeps_serving_through_the_control_plane_outage() {
     let m = che_hit_ratio(20_000, 1000, 1.0);
     let predicted = 1.0 - (1.0 - m) * (1.0 - m);
     for seed in SEEDS {
-        let rerun = format!("seed {seed}; reproduce: metastable run patterns/saas-cdn-outage.toml --seed {seed}");
+        let rerun = format!(
+            "seed {seed}; reproduce: metastable run patterns/saas-cdn-outage.toml --seed {seed}"
+        );
         let lost = |r: &metastable::RunReport| {
             let b = BlastRadius::of(r).expect("scoped trigger");
             flow(&b, "users").lost_fraction.expect("baseline")
@@ -269,12 +271,21 @@ fn static_stability_keeps_serving_through_the_control_plane_outage() {
 
         let r = metastable::run(variant(&sc, "token-per-credential"), seed);
         let expiry = token_expiry(&r, t0);
-        assert!(expiry <= t0 + life, "token-per-credential: expiry at {expiry} s ({rerun})");
+        assert!(
+            expiry <= t0 + life,
+            "token-per-credential: expiry at {expiry} s ({rerun})"
+        );
         let after = success_ratio(&r, "users", expiry + 60.0, t1);
-        assert!(after < 0.01, "token-per-credential: {after:.4} after the expiry ({rerun})");
+        assert!(
+            after < 0.01,
+            "token-per-credential: {after:.4} after the expiry ({rerun})"
+        );
         if expiry - 60.0 > t0 + 600.0 {
             let before = success_ratio(&r, "users", t0 + 600.0, expiry - 60.0);
-            assert!(before >= 0.98, "token-per-credential: {before:.4} before the expiry ({rerun})");
+            assert!(
+                before >= 0.98,
+                "token-per-credential: {before:.4} before the expiry ({rerun})"
+            );
         }
         let per_cred = lost(&r);
         assert!(
@@ -285,8 +296,13 @@ fn static_stability_keeps_serving_through_the_control_plane_outage() {
         let r = metastable::run(variant(&sc, "static-stability"), seed);
         let expiry = token_expiry(&r, t0);
         let after = success_ratio(&r, "users", expiry + 60.0, t1);
-        assert!(after >= 0.99, "static-stability: {after:.4} after the expiry ({rerun})");
-        let stale = sum(&r, "origin->cloud-iam", expiry + 60.0, t1, |v| v.stale_answers);
+        assert!(
+            after >= 0.99,
+            "static-stability: {after:.4} after the expiry ({rerun})"
+        );
+        let stale = sum(&r, "origin->cloud-iam", expiry + 60.0, t1, |v| {
+            v.stale_answers
+        });
         let served = sum(&r, "origin", expiry + 60.0, t1, |v| v.completions);
         assert!(
             stale > 0 && stale as f64 >= 0.99 * served as f64,

@@ -141,6 +141,15 @@ impl Validator<'_> {
             dns,
             guard: Default::default(),
             hedge: s.hedge.as_ref().map(|h| self.hedge(&path.key("hedge"), h)),
+            endpoint_failover: s.endpoint_failover.as_ref().map(|f| {
+                if s.dns.as_ref().is_some_and(|d| d.failover.is_some()) {
+                    self.err(
+                        &path.key("endpoint_failover"),
+                        "give dns.failover or endpoint_failover, not both",
+                    );
+                }
+                self.endpoint_failover(&path.key("endpoint_failover"), f, target, names)
+            }),
         }
     }
 

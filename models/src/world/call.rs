@@ -88,6 +88,9 @@ impl World {
         if let (Some(t), Some(f)) = (endpoint, cl.dns.as_mut().and_then(|d| d.failover.as_mut())) {
             f.set_slot(slot, t);
         }
+        if let Some(f) = &mut cl.endpoint_failover {
+            f.choose(now, slot, cl.target);
+        }
         self.first_try(c, slot, sim);
     }
 
@@ -246,6 +249,10 @@ impl World {
         cl.parents[slot as usize] = parent;
         if self.guard_admit(edge as usize, slot, sim) {
             return; // a cache hit, or refused by a full bulkhead
+        }
+        let cl = &mut self.clients[edge as usize];
+        if let Some(f) = &mut cl.endpoint_failover {
+            f.choose(sim.now(), slot, cl.target);
         }
         self.first_try(edge as usize, slot, sim);
     }
@@ -513,6 +520,9 @@ impl World {
         self.guard_release(c, slot);
         let cl = &mut self.clients[c];
         let user = cl.calls[slot as usize].user;
+        if let Some(f) = &mut cl.endpoint_failover {
+            f.ended(sim.now(), slot, ok, cl.target);
+        }
         cl.close_call(slot);
         sim.rec
             .gauge_set_count(cl.m.in_flight, sim.now(), cl.live_calls);
