@@ -326,6 +326,189 @@ fn static_stability_keeps_serving_through_the_control_plane_outage() {
     }
 }
 
+/// Client-side endpoint failover in the four-hour CDN outage (seeds 1..=5): the users' client
+/// library switches to edge-b after 5 consecutive failed calls and probes edge-a every 60 s.
+/// Bounds from the model's rules (a call to a dark endpoint fails after two 3 s timeouts and a
+/// backoff ≤ 200 ms, so 6.0–6.2 s after it started; 20 calls/s):
+/// - away: the fifth failed call ends 6.0–6.2 s after a call started at (or was in flight
+///   within its p99 of 0.25 s before) the trigger, plus the arrival of four more (≪ 1 s):
+///   in [T + 5.5, T + 8.5];
+/// - each probe cycle is the 60 s wait, the next arrival and the probe's own 6.0–6.2 s:
+///   failed probes in [⌊(D − 8.5)/66.5⌋, ⌈D/66⌉];
+/// - back: the first probe after the trigger's end succeeds: within 66.5 s of it;
+/// - failed calls: those started before the switch (≤ 20/s × (away − T + 0.3 s), × 1.5 for
+///   the Poisson spread) plus one per failed probe; far below dns-failover's (≥ 120 s of
+///   detection and record change at 20/s = 2 400).
+#[test]
+#[ignore = "slow shape test: 5 seeds × 2 five-hour runs; runs in the release suite"]
+fn client_side_endpoint_failover_switches_on_its_own_failures() {
+    let sc = metastable::load(std::path::Path::new(&format!(
+        "{}/patterns/saas-cdn-outage.toml",
+        env!("CARGO_MANIFEST_DIR")
+    )))
+    .expect("valid");
+    let (t0, t1) = (1800.0, 16_200.0);
+    let d = t1 - t0;
+    for seed in SEEDS {
+        let rerun = format!(
+            "seed {seed}; reproduce: metastable run patterns/saas-cdn-outage.toml --seed {seed}"
+        );
+        let r = metastable::run(variant(&sc, "client-failover"), seed);
+        let (name, log) = &r.endpoint_failover[0];
+        assert_eq!(name, "users");
+        let sw: Vec<(f64, bool)> = log
+            .switches
+            .iter()
+            .map(|s| (s.at.as_secs_f64(), s.to_secondary))
+            .collect();
+        assert_eq!(sw.len(), 2, "one switch each way: {sw:?} ({rerun})");
+        let (away, back) = (sw[0].0, sw[1].0);
+        assert!(sw[0].1 && !sw[1].1, "{sw:?} ({rerun})");
+        assert!(
+            (t0 + 5.5..=t0 + 8.5).contains(&away),
+            "away at {away} s ({rerun})"
+        );
+        assert!(
+            (t1..=t1 + 66.5).contains(&back),
+            "back at {back} s ({rerun})"
+        );
+        let lo = ((d - 8.5) / 66.5).floor() as u64;
+        let hi = (d / 66.0).ceil() as u64;
+        assert!(
+            (lo..=hi).contains(&log.probes_failed) && log.probes == log.probes_failed + 1,
+            "probes {} ({} failed), expected {lo}..={hi} failed ({rerun})",
+            log.probes,
+            log.probes_failed
+        );
+        let failed = sum(&r, "users", t0, t1 + 120.0, |v| v.give_ups);
+        let bound = 1.5 * 20.0 * (away - t0 + 0.3) + log.probes_failed as f64;
+        assert!(
+            failed >= log.probes_failed && failed as f64 <= bound,
+            "{failed} failed calls, bound {bound:.0} ({rerun})"
+        );
+        let dns = metastable::run(variant(&sc, "dns-failover"), seed);
+        let dns_failed = sum(&dns, "users", t0, t1 + 120.0, |v| v.give_ups);
+        assert!(
+            dns_failed >= 2400 && failed * 4 < dns_failed,
+            "client {failed} vs dns {dns_failed} failed calls ({rerun})"
+        );
+    }
+}
+
+/// The mechanism on a call edge, exactly: api → db with `endpoint_failover` to db2; db is
+/// dark over [10, 40) s. Calls switch after 3 failures, probe every 5 s, come back after
+/// the outage; the users' success recovers while db is still down.
+#[test]
+fn endpoint_failover_on_a_call_edge_moves_the_calls() {
+    let text = r#"
+[scenario]
+name = "edge-failover"
+duration_s = 60.0
+window_ms = 1000.0
+
+[[clients]]
+name = "users"
+target = "api"
+rate_per_s = 50.0
+timeout_ms = 2000.0
+
+[[services]]
+name = "api"
+servers = 200
+service_time = { dist = "exponential", mean_ms = 1.0 }
+calls = [{ target = "db", timeout_ms = 200.0, endpoint_failover = { secondary = "db2", after_failures = 3, probe_after_s = 5.0 } }]
+
+[[services]]
+name = "db"
+servers = 20
+service_time = { dist = "exponential", mean_ms = 5.0 }
+
+[[services]]
+name = "db2"
+servers = 20
+service_time = { dist = "exponential", mean_ms = 5.0 }
+
+[[triggers]]
+from_s = 10.0
+to_s = 40.0
+action = "outage"
+target = "db"
+"#;
+    let sc = metastable::parse(text, "edge.toml").expect("valid");
+    for seed in SEEDS {
+        let r = metastable::run(&sc, seed);
+        let (name, log) = &r.endpoint_failover[0];
+        assert_eq!(name, "api->db", "seed {seed}");
+        let sw: Vec<(f64, bool)> = log
+            .switches
+            .iter()
+            .map(|s| (s.at.as_secs_f64(), s.to_secondary))
+            .collect();
+        // Away: the third failed call ends 0.2 s after it started (one attempt, 200 ms).
+        assert_eq!(sw.len(), 2, "seed {seed}: {sw:?}");
+        assert!(
+            sw[0].1 && (10.0..10.5).contains(&sw[0].0),
+            "seed {seed}: {sw:?}"
+        );
+        // Back: the first probe after 40 s succeeds, within 5 s + a probe's 0.2 s of it.
+        assert!(
+            !sw[1].1 && (40.0..45.5).contains(&sw[1].0),
+            "seed {seed}: {sw:?}"
+        );
+        // Probes in between: one per 5.2 s cycle, all failed.
+        assert!((5..=6).contains(&log.probes_failed), "seed {seed}: {log:?}");
+        // Every call fails only as a probe; a window edge shifts a few calls (successes are
+        // counted when they end, ≈ 6 ms after their first try: 50/s × 6 ms ≪ 1 expected).
+        let ok = sum(&r, "users", 12.0, 40.0, |v| v.successes);
+        let tries = sum(&r, "users", 12.0, 40.0, |v| v.first_tries);
+        assert!(
+            ok + log.probes_failed + 3 >= tries,
+            "seed {seed}: {ok} of {tries} while db is down"
+        );
+        let db2 = sum(&r, "db2", 12.0, 40.0, |v| v.arrivals);
+        assert!(db2 > 0, "seed {seed}");
+    }
+}
+
+#[test]
+fn endpoint_failover_errors_name_the_field() {
+    let with = |f: &str| {
+        BASE.replace(
+            "timeout_ms = 1000.0",
+            &format!("timeout_ms = 1000.0\nendpoint_failover = {f}"),
+        )
+    };
+    metastable::parse(
+        &with("{ secondary = \"api-b\", after_failures = 3, probe_after_s = 30.0 }"),
+        "t.toml",
+    )
+    .expect("valid");
+    let e = error_of(&with(
+        "{ secondary = \"api\", after_failures = 0, probe_after_s = -1.0 }",
+    ));
+    for words in [
+        "clients[0].endpoint_failover.secondary",
+        "must differ from the target",
+        "clients[0].endpoint_failover.after_failures",
+        "clients[0].endpoint_failover.probe_after_s",
+    ] {
+        assert!(e.contains(words), "{words}: {e}");
+    }
+    let e = error_of(&with(
+        "{ secondary = \"nope\", after_failures = 3, probe_after_s = 1.0 }",
+    ));
+    assert!(
+        e.contains("clients[0].endpoint_failover.secondary") && e.contains("nope"),
+        "{e}"
+    );
+    let both = BASE.replace(
+        "timeout_ms = 1000.0",
+        "timeout_ms = 1000.0\nendpoint_failover = { secondary = \"api-b\", after_failures = 3, probe_after_s = 1.0 }\ndns = { hosts = 10, ttl_s = 60.0, negative_ttl_s = 5.0, connection_lifetime_s = 30.0, failover = { secondary = \"api-b\", check_interval_s = 10.0, unhealthy_after = 3, healthy_after = 2, propagation_s = 30.0 } }",
+    );
+    let e = error_of(&both);
+    assert!(e.contains("not both"), "{e}");
+}
+
 const BASE: &str = r#"
 [scenario]
 name = "t"
