@@ -1,6 +1,7 @@
 //! Issue 17, providers part: providers and their `behind` links, scoped triggers, the
-//! blast-radius report and DNS failover, on the shipped `patterns/` files over several seeds
-//! (seeds 1..=5, never picked for the figure), and their input errors.
+//! blast-radius report, DNS failover, static stability (a control plane as a call edge with
+//! a cache), serve-stale and client-side endpoint failover, on the shipped `patterns/` files
+//! over several seeds (seeds 1..=5, never picked for the figure), and their input errors.
 
 use std::path::PathBuf;
 use std::process::Command;
