@@ -476,6 +476,68 @@ target = "db"
     }
 }
 
+/// The per-connection recipe of docs/providers.md: api needs the control plane `cp` for each
+/// of its 20 connections (a 20-key uniform cache, TTL = the 30 s connection lifetime); `cp`
+/// is down from 60 s on. Every entry was filled before 60 s, so all have expired by 90 s:
+/// from then on no request succeeds (< 1 %); before the outage every key had been drawn
+/// (20 keys, 100 requests/s), so nearly every request succeeds (≥ 99 %). In between the share
+/// falls as the entries expire.
+#[test]
+fn per_connection_control_plane_fails_within_one_connection_lifetime() {
+    let text = r#"
+[scenario]
+name = "per-connection"
+duration_s = 120.0
+window_ms = 1000.0
+
+[[clients]]
+name = "users"
+target = "api"
+rate_per_s = 100.0
+timeout_ms = 2000.0
+
+[[services]]
+name = "api"
+servers = 100
+service_time = { dist = "exponential", mean_ms = 1.0 }
+calls = [{ target = "cp", timeout_ms = 100.0, cache = { keys = 20, capacity = 20, zipf_s = 0.0, ttl_s = 30.0, hit_ms = 0.0, fill = "look_aside", warm = false } }]
+
+[[services]]
+name = "cp"
+servers = 10
+service_time = { dist = "exponential", mean_ms = 2.0 }
+
+[[triggers]]
+from_s = 60.0
+to_s = 120.0
+action = "outage"
+target = "cp"
+"#;
+    let sc = metastable::parse(text, "conn.toml").expect("valid");
+    let stale = metastable::parse(
+        &text.replace(
+            "warm = false }",
+            "warm = false, stale_if_error_s = 3600.0 }",
+        ),
+        "conn.toml",
+    )
+    .expect("valid");
+    for seed in SEEDS {
+        let r = metastable::run(&sc, seed);
+        let before = success_ratio(&r, "users", 10.0, 60.0);
+        assert!(before >= 0.99, "seed {seed}: {before:.4} before the outage");
+        let after = success_ratio(&r, "users", 91.0, 120.0);
+        assert!(after < 0.01, "seed {seed}: {after:.4} after one lifetime");
+        // Static: the last connection setup keeps answering.
+        let s = metastable::run(&stale, seed);
+        let after = success_ratio(&s, "users", 91.0, 120.0);
+        assert!(
+            after >= 0.99,
+            "seed {seed}: static {after:.4} after one lifetime"
+        );
+    }
+}
+
 #[test]
 fn endpoint_failover_errors_name_the_field() {
     let with = |f: &str| {
