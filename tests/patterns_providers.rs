@@ -538,6 +538,45 @@ target = "cp"
     }
 }
 
+/// A primary whose name resolves to nothing (`dns_empty` over [10, 40) s): each call that
+/// resolves it fails at once and counts as a failed call, so the client switches once every
+/// host's kept connection (5 s) and cached answer (5 s) has run out — by 20 s; on the
+/// secondary it no longer resolves the primary's name; it comes back on the first probe that
+/// resolves after 40 s (a host may still hold the empty answer for its 5 s negative TTL, a
+/// failed probe waits 5 s more): by 51 s.
+#[test]
+fn endpoint_failover_counts_an_empty_dns_answer_as_a_failure() {
+    let text = BASE
+        .replace(
+            "timeout_ms = 1000.0",
+            "timeout_ms = 1000.0\ndns = { hosts = 10, ttl_s = 5.0, negative_ttl_s = 5.0, connection_lifetime_s = 5.0 }\nendpoint_failover = { secondary = \"api-b\", after_failures = 3, probe_after_s = 5.0 }",
+        )
+        .replace("duration_s = 100.0", "duration_s = 60.0")
+        .replace("rate_per_s = 10.0", "rate_per_s = 50.0")
+        .replace(
+            "from_s = 10.0\nto_s = 20.0\naction = \"outage\"\nscope = \"provider\"\ntarget = \"cdn\"",
+            "from_s = 10.0\nto_s = 40.0\naction = \"dns_empty\"\ntarget = \"api\"",
+        );
+    let sc = metastable::parse(&text, "t.toml").expect("valid");
+    for seed in SEEDS {
+        let r = metastable::run(&sc, seed);
+        let log = &r.endpoint_failover[0].1;
+        let sw: Vec<(f64, bool)> = log
+            .switches
+            .iter()
+            .map(|s| (s.at.as_secs_f64(), s.to_secondary))
+            .collect();
+        assert_eq!(sw.len(), 2, "seed {seed}: {sw:?}");
+        assert!(sw[0].1 && (10.0..=20.5).contains(&sw[0].0), "seed {seed}: {sw:?}");
+        assert!(!sw[1].1 && (40.0..=51.0).contains(&sw[1].0), "seed {seed}: {sw:?}");
+        // On the secondary only failed probes fail (at once, one per 5 s cycle).
+        let ok = sum(&r, "users", 21.0, 40.0, |v| v.successes);
+        let tries = sum(&r, "users", 21.0, 40.0, |v| v.first_tries);
+        assert!(ok + 5 >= tries, "seed {seed}: {ok} of {tries}");
+        assert!(sum(&r, "api-b", 21.0, 40.0, |v| v.arrivals) > 0, "seed {seed}");
+    }
+}
+
 #[test]
 fn endpoint_failover_errors_name_the_field() {
     let with = |f: &str| {

@@ -91,6 +91,33 @@ impl EndpointFailover {
         target
     }
 
+    /// Whether a call starting at `now` would go to the primary (on it, or a probe is due).
+    pub fn next_is_primary(&self, now: SimTime) -> bool {
+        !self.on_secondary
+            || (self.probe.is_none() && now >= self.since.saturating_add(self.spec.probe_after))
+    }
+
+    /// A call to the primary failed at `now` before it was sent (the primary's name resolved
+    /// to nothing): a failed call, or a failed probe while on the secondary.
+    pub fn failed_unsent(&mut self, now: SimTime) {
+        if self.on_secondary {
+            self.log.probes += 1;
+            self.log.probes_failed += 1;
+            self.since = now;
+            return;
+        }
+        self.failures += 1;
+        if self.failures >= self.spec.after_failures {
+            self.on_secondary = true;
+            self.failures = 0;
+            self.since = now;
+            self.log.switches.push(Switch {
+                at: now,
+                to_secondary: true,
+            });
+        }
+    }
+
     /// The service call `slot`'s attempts go to, if it was sent through [`Self::choose`].
     #[inline]
     pub fn target_of(&self, slot: u32) -> Option<u32> {
@@ -127,17 +154,8 @@ impl EndpointFailover {
         }
         if ok {
             self.failures = 0;
-            return;
-        }
-        self.failures += 1;
-        if self.failures >= self.spec.after_failures {
-            self.on_secondary = true;
-            self.failures = 0;
-            self.since = now;
-            self.log.switches.push(Switch {
-                at: now,
-                to_secondary: true,
-            });
+        } else {
+            self.failed_unsent(now);
         }
     }
 }

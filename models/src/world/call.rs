@@ -56,7 +56,14 @@ impl World {
             }
         }
         let mut endpoint = None;
-        if let Some(dns) = &mut cl.dns {
+        // A client on its secondary endpoint does not resolve the primary's name.
+        let to_primary = cl
+            .endpoint_failover
+            .as_ref()
+            .is_none_or(|f| f.next_is_primary(now));
+        if let Some(dns) = &mut cl.dns
+            && to_primary
+        {
             let empty = self
                 .services
                 .get(cl.target as usize)
@@ -75,6 +82,9 @@ impl World {
                     dns.call(now, empty, &mut cl.hosts_rng)
                 };
             if resolution == Resolution::Empty {
+                if let Some(f) = &mut cl.endpoint_failover {
+                    f.failed_unsent(now);
+                }
                 self.fail_at_once(c, user, sim);
                 return;
             }
