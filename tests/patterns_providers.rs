@@ -567,13 +567,22 @@ fn endpoint_failover_counts_an_empty_dns_answer_as_a_failure() {
             .map(|s| (s.at.as_secs_f64(), s.to_secondary))
             .collect();
         assert_eq!(sw.len(), 2, "seed {seed}: {sw:?}");
-        assert!(sw[0].1 && (10.0..=20.5).contains(&sw[0].0), "seed {seed}: {sw:?}");
-        assert!(!sw[1].1 && (40.0..=51.0).contains(&sw[1].0), "seed {seed}: {sw:?}");
+        assert!(
+            sw[0].1 && (10.0..=20.5).contains(&sw[0].0),
+            "seed {seed}: {sw:?}"
+        );
+        assert!(
+            !sw[1].1 && (40.0..=51.0).contains(&sw[1].0),
+            "seed {seed}: {sw:?}"
+        );
         // On the secondary only failed probes fail (at once, one per 5 s cycle).
         let ok = sum(&r, "users", 21.0, 40.0, |v| v.successes);
         let tries = sum(&r, "users", 21.0, 40.0, |v| v.first_tries);
         assert!(ok + 5 >= tries, "seed {seed}: {ok} of {tries}");
-        assert!(sum(&r, "api-b", 21.0, 40.0, |v| v.arrivals) > 0, "seed {seed}");
+        assert!(
+            sum(&r, "api-b", 21.0, 40.0, |v| v.arrivals) > 0,
+            "seed {seed}"
+        );
     }
 }
 
