@@ -313,6 +313,29 @@ fn static_stability_keeps_serving_through_the_control_plane_outage() {
         let st = lost(&r);
         assert!(st <= 570.0 / d, "static-stability: lost {st:.4} ({rerun})");
 
+        // With a breaker (5 consecutive failures, 10 s open, one half-open probe of 300 ms)
+        // the control plane sees one re-issue call per 10.3 s cycle instead of one per
+        // request, and the users lose no more.
+        let r = metastable::run(variant(&sc, "static-stability-breaker"), seed);
+        let expiry = token_expiry(&r, t0);
+        let after = success_ratio(&r, "users", expiry + 60.0, t1);
+        assert!(
+            after >= 0.99,
+            "static-stability-breaker: {after:.4} ({rerun})"
+        );
+        let calls = sum(&r, "origin->cloud-iam", expiry, t1, |v| v.timeouts);
+        let span = t1 - expiry;
+        let (lo, hi) = ((span - 60.0) / 10.3, (span + 60.0) / 10.0 + 5.0);
+        assert!(
+            (lo..=hi).contains(&(calls as f64)),
+            "static-stability-breaker: {calls} re-issue calls, expected {lo:.0}..={hi:.0} ({rerun})"
+        );
+        assert!(
+            lost(&r) <= 570.0 / d,
+            "static-stability-breaker: lost {:.4} ({rerun})",
+            lost(&r)
+        );
+
         let r = metastable::run(variant(&sc, "serve-stale"), seed);
         let expiry = token_expiry(&r, t0);
         assert!(
