@@ -646,6 +646,14 @@ fn endpoint_failover_errors_name_the_field() {
     );
     let e = error_of(&both);
     assert!(e.contains("not both"), "{e}");
+    let e = error_of(
+        &with("{ secondary = \"api-b\", after_failures = 3, probe_after_s = 1.0 }")
+            .replace("timeout_ms = 1000.0\n", ""),
+    );
+    assert!(
+        e.contains("clients[0].endpoint_failover") && e.contains("needs timeout_ms"),
+        "{e}"
+    );
 }
 
 const BASE: &str = r#"

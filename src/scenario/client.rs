@@ -13,6 +13,7 @@ use sim_core::{SimDuration, SimTime};
 
 use super::common::*;
 use super::locate::FieldPath;
+use super::providers::NEEDS_TIMEOUT;
 use super::schema::*;
 
 impl Validator<'_> {
@@ -142,6 +143,9 @@ impl Validator<'_> {
             guard: Default::default(),
             hedge: s.hedge.as_ref().map(|h| self.hedge(&path.key("hedge"), h)),
             endpoint_failover: s.endpoint_failover.as_ref().map(|f| {
+                if s.timeout_ms.is_none() && s.patience.is_none() && s.deadline_ms.is_none() {
+                    self.err(&path.key("endpoint_failover"), NEEDS_TIMEOUT);
+                }
                 if s.dns.as_ref().is_some_and(|d| d.failover.is_some()) {
                     self.err(
                         &path.key("endpoint_failover"),

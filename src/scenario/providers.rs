@@ -71,6 +71,10 @@ pub struct EndpointFailoverFile {
     pub probe_after_s: f64,
 }
 
+/// Why `endpoint_failover` needs a timeout: a call that never ends counts nothing.
+pub(super) const NEEDS_TIMEOUT: &str = "needs timeout_ms, patience or deadline_ms: a call to a dark endpoint \
+     must end for its failure to count";
+
 fn yes() -> bool {
     true
 }

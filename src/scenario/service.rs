@@ -66,6 +66,12 @@ impl Validator<'_> {
                 }
                 let endpoint_failover = call.endpoint_failover.as_ref().map(|f| {
                     let fp = cp.key("endpoint_failover");
+                    if call.timeout_ms.is_none()
+                        && call.patience.is_none()
+                        && call.deadline_ms.is_none()
+                    {
+                        self.err(&fp, super::providers::NEEDS_TIMEOUT);
+                    }
                     if let Some(&(Kind::Service, t)) = names.get(&f.secondary) {
                         edges[i].push((t, j)); // the secondary is in the call graph too
                     }
