@@ -7,6 +7,9 @@
 //! - *caching*: record change → the last call a host still started towards the old endpoint
 //!   (resolver TTLs and connection lifetimes);
 //! - *total*: trigger → the last client moved.
+//!
+//! And the summary line of each client-side endpoint failover (`endpoint_failover`): its
+//! switches away and back, each after the trigger edge it answers, and its probes.
 
 use std::fmt::Write as _;
 
@@ -126,8 +129,64 @@ pub fn csv(r: &RunReport) -> Result<Vec<u8>, csv::Error> {
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
-/// The summary's section (empty without `dns.failover`).
+/// The summary's sections (empty without `dns.failover` and `endpoint_failover`).
 pub fn text(r: &RunReport) -> String {
+    let mut s = dns_text(r);
+    s.push_str(&endpoint_text(r));
+    s
+}
+
+/// Each client-side endpoint failover's switches, relative to the latest trigger edge at or
+/// before them (a start for a switch away, an end for a switch back), and its probes.
+fn endpoint_text(r: &RunReport) -> String {
+    if r.endpoint_failover.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "endpoint failover ({}):
+",
+        r.scenario.variant_name()
+    );
+    let edges = trigger_edges(r);
+    for (client, log) in &r.endpoint_failover {
+        let mut line = format!(
+            "  {client:<14} probes {} ({} failed)",
+            log.probes, log.probes_failed
+        );
+        if log.switches.is_empty() {
+            line.push_str(" · never switched");
+        }
+        for sw in &log.switches {
+            let at = sw.at.as_secs_f64();
+            let since = edges
+                .iter()
+                .filter(|&&(t, start)| start == sw.to_secondary && t <= at)
+                .map(|&(t, _)| t)
+                .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
+            let _ = write!(
+                line,
+                " · {} at {at:.1} s{}",
+                if sw.to_secondary { "away" } else { "back" },
+                since.map_or(String::new(), |t| format!(" (+{:.1} s)", at - t))
+            );
+        }
+        s.push_str(&line);
+        s.push('\n');
+    }
+    s
+}
+
+/// Every trigger's start (`true`) and end (`false`), in seconds.
+fn trigger_edges(r: &RunReport) -> Vec<(f64, bool)> {
+    let mut v = Vec::new();
+    for t in &r.scenario.triggers {
+        v.push((t.0.as_secs_f64(), true));
+        v.push((t.1.as_secs_f64(), false));
+    }
+    v
+}
+
+fn dns_text(r: &RunReport) -> String {
     if r.dns_failover.is_empty() {
         return String::new();
     }

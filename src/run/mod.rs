@@ -27,6 +27,8 @@ pub struct RunReport {
     pub operators: Vec<models::OperatorLog>,
     /// Each client's DNS failover log (`dns.failover`), by client name.
     pub dns_failover: Vec<(String, models::infra::dns_failover::FailoverLog)>,
+    /// Each client's or call edge's endpoint failover log (`endpoint_failover`), by name.
+    pub endpoint_failover: Vec<(String, models::infra::endpoint_failover::EndpointLog)>,
 }
 
 /// Closed windows a run holds in memory before it writes them to an unnamed temporary file
@@ -113,6 +115,7 @@ fn finish(
         trigger_removed_s: world.trigger_removed_at().map(secs),
         operators: world.operator_log(),
         dns_failover: world.dns_failover_logs(),
+        endpoint_failover: world.endpoint_failover_logs(),
         scenario,
         seed,
         stats,

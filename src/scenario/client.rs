@@ -13,6 +13,7 @@ use sim_core::{SimDuration, SimTime};
 
 use super::common::*;
 use super::locate::FieldPath;
+use super::providers::NEEDS_TIMEOUT;
 use super::schema::*;
 
 impl Validator<'_> {
@@ -141,6 +142,18 @@ impl Validator<'_> {
             dns,
             guard: Default::default(),
             hedge: s.hedge.as_ref().map(|h| self.hedge(&path.key("hedge"), h)),
+            endpoint_failover: s.endpoint_failover.as_ref().map(|f| {
+                if s.timeout_ms.is_none() && s.patience.is_none() && s.deadline_ms.is_none() {
+                    self.err(&path.key("endpoint_failover"), NEEDS_TIMEOUT);
+                }
+                if s.dns.as_ref().is_some_and(|d| d.failover.is_some()) {
+                    self.err(
+                        &path.key("endpoint_failover"),
+                        "give dns.failover or endpoint_failover, not both",
+                    );
+                }
+                self.endpoint_failover(&path.key("endpoint_failover"), f, target, names)
+            }),
         }
     }
 

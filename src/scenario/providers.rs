@@ -58,6 +58,23 @@ pub struct DnsFailoverFile {
     pub failback: bool,
 }
 
+/// `endpoint_failover = { ... }` on a client or a `[[services.calls]]` entry: the client
+/// switches to a second endpoint after consecutive failed calls and probes the first again.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointFailoverFile {
+    /// The second endpoint: a service other than the target.
+    pub secondary: String,
+    /// Consecutive calls to the target that ended without success before the switch.
+    pub after_failures: i64,
+    /// Time on the secondary before one call probes the target again.
+    pub probe_after_s: f64,
+}
+
+/// Why `endpoint_failover` needs a timeout: a call that never ends counts nothing.
+pub(super) const NEEDS_TIMEOUT: &str = "needs timeout_ms, patience or deadline_ms: a call to a dark endpoint \
+     must end for its failure to count";
+
 fn yes() -> bool {
     true
 }
@@ -120,6 +137,40 @@ pub struct Topology {
     /// Per service (world order).
     pub placements: Vec<Placement>,
     pub scoped_triggers: Vec<ScopedTrigger>,
+}
+
+impl Validator<'_> {
+    /// `endpoint_failover` at `fp` of a client or call edge whose target is service `primary`.
+    pub(super) fn endpoint_failover(
+        &mut self,
+        fp: &FieldPath,
+        f: &EndpointFailoverFile,
+        primary: u32,
+        names: &BTreeMap<String, (Kind, usize)>,
+    ) -> models::infra::endpoint_failover::EndpointFailoverSpec {
+        let secondary = self.lookup(&fp.key("secondary"), &f.secondary, Kind::Service, names);
+        if names
+            .get(&f.secondary)
+            .is_some_and(|(k, i)| *k == Kind::Service && *i as u32 == primary)
+        {
+            self.err(
+                &fp.key("secondary"),
+                "must differ from the target (the primary)",
+            );
+        }
+        let after = self.int_in(
+            &fp.key("after_failures"),
+            f.after_failures,
+            1,
+            MAX_CHECK_THRESHOLD,
+        );
+        let probe = self.positive(&fp.key("probe_after_s"), f.probe_after_s, MAX_DURATION_S);
+        models::infra::endpoint_failover::EndpointFailoverSpec {
+            secondary,
+            after_failures: after as u32,
+            probe_after: sim_core::SimDuration::from_secs_f64(probe),
+        }
+    }
 }
 
 impl Topology {

@@ -266,6 +266,8 @@ pub struct ClientFile {
     pub dns: Option<DnsFile>,
     /// Hedged requests (`hedge.rs`).
     pub hedge: Option<super::hedge::HedgeFile>,
+    /// Client-side endpoint failover (`providers.rs`).
+    pub endpoint_failover: Option<super::providers::EndpointFailoverFile>,
 }
 
 /// `dns = { ... }` on a client: resolve the target's name before connecting.
@@ -563,6 +565,8 @@ pub struct CallFile {
     pub callers: Option<Vec<String>>,
     /// Hedged requests (`hedge.rs`).
     pub hedge: Option<super::hedge::HedgeFile>,
+    /// Client-side endpoint failover (`providers.rs`).
+    pub endpoint_failover: Option<super::providers::EndpointFailoverFile>,
 }
 
 #[derive(Deserialize, Debug)]

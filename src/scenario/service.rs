@@ -64,6 +64,19 @@ impl Validator<'_> {
                 if let Some(&(Kind::Service, t)) = names.get(&call.target) {
                     edges[i].push((t, j));
                 }
+                let endpoint_failover = call.endpoint_failover.as_ref().map(|f| {
+                    let fp = cp.key("endpoint_failover");
+                    if call.timeout_ms.is_none()
+                        && call.patience.is_none()
+                        && call.deadline_ms.is_none()
+                    {
+                        self.err(&fp, super::providers::NEEDS_TIMEOUT);
+                    }
+                    if let Some(&(Kind::Service, t)) = names.get(&f.secondary) {
+                        edges[i].push((t, j)); // the secondary is in the call graph too
+                    }
+                    self.endpoint_failover(&fp, f, target, names)
+                });
                 if let Some(svc) = services.get_mut(i) {
                     svc.calls.push(clients.len() as u32);
                 }
@@ -81,6 +94,7 @@ impl Validator<'_> {
                     dns: None,
                     guard,
                     hedge: call.hedge.as_ref().map(|h| self.hedge(&cp.key("hedge"), h)),
+                    endpoint_failover,
                 });
             }
         }
@@ -141,6 +155,7 @@ impl Validator<'_> {
                 dns: None,
                 guard: Default::default(),
                 hedge: None,
+                endpoint_failover: None,
             });
         }
         // Cycle check: depth-first search with colours.

@@ -1,5 +1,6 @@
 //! Infrastructure a request meets on its way: name resolution and connection reuse
-//! ([`dns`]), client-side caches ([`cache`]), edge nodes that crash and reload ([`edge`]),
+//! ([`dns`]), health-checked DNS failover ([`dns_failover`]) and client-side endpoint failover
+//! ([`endpoint_failover`]), client-side caches ([`cache`]), edge nodes that crash and reload ([`edge`]),
 //! load balancers with health checks, zone failover and a propagation backlog
 //! ([`load_balancer`]).
 //!
@@ -12,4 +13,5 @@ pub mod cache;
 pub mod dns;
 pub mod dns_failover;
 pub mod edge;
+pub mod endpoint_failover;
 pub mod load_balancer;

@@ -70,6 +70,9 @@ pub struct ClientSpec {
     pub guard: crate::request_path::guard::GuardSpec,
     /// Hedged requests ([`crate::request_path::hedge`]).
     pub hedge: Option<crate::request_path::hedge::HedgeSpec>,
+    /// Client-side endpoint failover to a second endpoint after N failed calls
+    /// ([`crate::infra::endpoint_failover`]).
+    pub endpoint_failover: Option<crate::infra::endpoint_failover::EndpointFailoverSpec>,
 }
 
 /// Why an attempt failed, as the client sees it.
@@ -152,6 +155,8 @@ pub struct Client {
     pub(crate) cache: Option<crate::infra::cache::Cache>,
     pub(crate) keys_rng: SimRng,
     pub(crate) dns: Option<crate::infra::dns::Dns>,
+    /// Client-side endpoint failover ([`crate::infra::endpoint_failover`]).
+    pub(crate) endpoint_failover: Option<crate::infra::endpoint_failover::EndpointFailover>,
     pub(crate) hosts_rng: SimRng,
     arrivals_rng: SimRng,
     pub(crate) think_rng: SimRng,
@@ -186,6 +191,10 @@ impl Client {
             cache: spec.cache.as_ref().map(crate::infra::cache::Cache::new),
             keys_rng: sim_core::stream(seed, &format!("{n}/keys")),
             dns: spec.dns.as_ref().map(crate::infra::dns::Dns::new),
+            endpoint_failover: spec
+                .endpoint_failover
+                .as_ref()
+                .map(crate::infra::endpoint_failover::EndpointFailover::new),
             hosts_rng: sim_core::stream(seed, &format!("{n}/hosts")),
             arrivals_rng: sim_core::stream(seed, &format!("{n}/arrivals")),
             think_rng: sim_core::stream(seed, &format!("{n}/think")),
@@ -220,7 +229,8 @@ impl Client {
             && c.retry.is_trivial()
             && spec.hedge.is_none()
             && spec.mode != Mode::Downstream
-            && spec.dns.as_ref().is_none_or(|d| d.failover.is_none());
+            && spec.dns.as_ref().is_none_or(|d| d.failover.is_none())
+            && spec.endpoint_failover.is_none();
         c
     }
 

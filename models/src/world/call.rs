@@ -56,7 +56,14 @@ impl World {
             }
         }
         let mut endpoint = None;
-        if let Some(dns) = &mut cl.dns {
+        // A client on its secondary endpoint does not resolve the primary's name.
+        let to_primary = cl
+            .endpoint_failover
+            .as_ref()
+            .is_none_or(|f| f.next_is_primary(now));
+        if let Some(dns) = &mut cl.dns
+            && to_primary
+        {
             let empty = self
                 .services
                 .get(cl.target as usize)
@@ -75,6 +82,9 @@ impl World {
                     dns.call(now, empty, &mut cl.hosts_rng)
                 };
             if resolution == Resolution::Empty {
+                if let Some(f) = &mut cl.endpoint_failover {
+                    f.failed_unsent(now);
+                }
                 self.fail_at_once(c, user, sim);
                 return;
             }
@@ -87,6 +97,9 @@ impl World {
         let slot = cl.open_call(now, user, key);
         if let (Some(t), Some(f)) = (endpoint, cl.dns.as_mut().and_then(|d| d.failover.as_mut())) {
             f.set_slot(slot, t);
+        }
+        if let Some(f) = &mut cl.endpoint_failover {
+            f.choose(now, slot, cl.target);
         }
         self.first_try(c, slot, sim);
     }
@@ -246,6 +259,10 @@ impl World {
         cl.parents[slot as usize] = parent;
         if self.guard_admit(edge as usize, slot, sim) {
             return; // a cache hit, or refused by a full bulkhead
+        }
+        let cl = &mut self.clients[edge as usize];
+        if let Some(f) = &mut cl.endpoint_failover {
+            f.choose(sim.now(), slot, cl.target);
         }
         self.first_try(edge as usize, slot, sim);
     }
@@ -513,6 +530,9 @@ impl World {
         self.guard_release(c, slot);
         let cl = &mut self.clients[c];
         let user = cl.calls[slot as usize].user;
+        if let Some(f) = &mut cl.endpoint_failover {
+            f.ended(sim.now(), slot, ok, cl.target);
+        }
         cl.close_call(slot);
         sim.rec
             .gauge_set_count(cl.m.in_flight, sim.now(), cl.live_calls);

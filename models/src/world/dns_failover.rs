@@ -52,8 +52,8 @@ impl World {
         }
     }
 
-    /// The endpoint (service index) of client `c`'s call `slot`: its failover's choice, else
-    /// the target.
+    /// The endpoint (service index) of client `c`'s call `slot`: its DNS or client-side
+    /// failover's choice, else the target.
     #[inline]
     pub(super) fn target_of(&self, c: usize, slot: u32) -> usize {
         let cl = &self.clients[c];
@@ -61,7 +61,22 @@ impl World {
             .as_ref()
             .and_then(|d| d.failover.as_ref())
             .and_then(|f| f.slot_target.get(slot as usize).copied())
+            .or_else(|| cl.endpoint_failover.as_ref()?.target_of(slot))
             .unwrap_or(cl.target) as usize
+    }
+
+    /// Each client's endpoint failover log (clients and call edges with `endpoint_failover`
+    /// only), by name.
+    pub fn endpoint_failover_logs(
+        &self,
+    ) -> Vec<(String, crate::infra::endpoint_failover::EndpointLog)> {
+        self.clients
+            .iter()
+            .filter_map(|c| {
+                let f = c.endpoint_failover.as_ref()?;
+                Some((c.name.clone(), f.log.clone()))
+            })
+            .collect()
     }
 
     /// Each client's DNS failover log (clients with `dns.failover` only), by client name.
