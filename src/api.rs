@@ -367,17 +367,10 @@ fn tables_of(
     } else {
         None
     };
-    let incident = reports
-        .iter()
-        .find(|r| r.scenario.variant.is_none())
-        .and_then(|h| {
-            let cf = set.counterfactual.as_deref().and_then(|want| {
-                reports
-                    .iter()
-                    .find(|r| r.scenario.variant.as_deref() == Some(want))
-            });
-            crate::analysis::incident::IncidentReport::new(h, cf)
-        });
+    let incident = crate::analysis::incident::IncidentReport::from_reports(
+        reports,
+        set.counterfactual.as_deref(),
+    );
     let incident_csv = match &incident {
         Some(inc) => {
             text.push_str(&inc.table());

@@ -635,17 +635,10 @@ fn cmd_run(file: &Path, opts: RunOpts) -> Result<(), Failure> {
             .map_err(io)?;
         files.push(("comparison.csv".into(), csv));
     }
-    let incident = reports
-        .iter()
-        .find(|r| r.scenario.variant.is_none())
-        .and_then(|h| {
-            let cf = set.counterfactual.as_deref().and_then(|want| {
-                reports
-                    .iter()
-                    .find(|r| r.scenario.variant.as_deref() == Some(want))
-            });
-            metastable::analysis::incident::IncidentReport::new(h, cf)
-        });
+    let incident = metastable::analysis::incident::IncidentReport::from_reports(
+        &reports,
+        set.counterfactual.as_deref(),
+    );
     if let Some(inc) = &incident {
         let csv = inc.csv().context("formatting incident.csv").map_err(io)?;
         files.push(("incident.csv".into(), csv));

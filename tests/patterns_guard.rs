@@ -8,6 +8,7 @@
 //! The pattern tests are `#[ignore]`d (release suite: a few seconds each in release, minutes
 //! in a debug build): `cargo test --release --test patterns_guard -- --include-ignored`.
 
+mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -52,24 +53,6 @@ fn success_ratio(r: &metastable::RunReport, name: &str, from: f64, to: f64) -> f
     ok as f64 / tries.max(1) as f64
 }
 
-/// Che's approximation of an LRU cache's hit ratio under Zipf(`s`) over `keys` keys with
-/// `capacity` entries (Che, Tung, Wang 2002): the fraction of requests whose key is resident.
-fn che_hit_ratio(keys: u32, capacity: u32, s: f64) -> f64 {
-    let h: f64 = (1..=keys).map(|i| (i as f64).powf(-s)).sum();
-    let p: Vec<f64> = (1..=keys).map(|i| (i as f64).powf(-s) / h).collect();
-    let occupancy = |t: f64| p.iter().map(|&q| 1.0 - (-q * t).exp()).sum::<f64>();
-    let (mut lo, mut hi) = (0.0f64, 1e12f64);
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        if occupancy(mid) < capacity as f64 {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    p.iter().map(|&q| q * (1.0 - (-q * lo).exp())).sum()
-}
-
 /// `patterns/cache-stale-if-error.toml`: users 400/s, api→db cache (20 000 Zipf(1) keys, 8 000
 /// entries, TTL 60 s), db down over [120, 420).
 #[test]
@@ -82,7 +65,7 @@ fn stale_if_error_keeps_answering_through_a_database_outage() {
     // resident, so the cache is a plain LRU over the request stream and Che's approximation
     // gives the resident mass (0.875 here; accurate to < 1 % at this size, see the cache's unit
     // test). ±0.03 covers it, the set's own variation and ~96 000 calls' binomial noise (0.001).
-    let che = che_hit_ratio(20_000, 8_000, 1.0);
+    let che = common::che_hit_ratio(20_000, 8_000, 1.0);
     for seed in SEEDS {
         let base = metastable::run(&sc, seed);
         let stale = metastable::run(variant(&sc, "stale-if-error"), seed);

@@ -3,6 +3,7 @@
 //! a cache), serve-stale and client-side endpoint failover, on the shipped `patterns/` files
 //! over several seeds (seeds 1..=5, never picked for the figure), and their input errors.
 
+mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -213,24 +214,6 @@ fn token_expiry(r: &metastable::RunReport, from: f64) -> f64 {
         .expect("the token expired during the outage")
 }
 
-/// Che's approximation of an LRU cache's resident mass under Zipf(`s`) over `keys` keys with
-/// `capacity` entries (Che, Tung, Wang 2002).
-fn che_hit_ratio(keys: u32, capacity: u32, s: f64) -> f64 {
-    let h: f64 = (1..=keys).map(|i| (i as f64).powf(-s)).sum();
-    let p: Vec<f64> = (1..=keys).map(|i| (i as f64).powf(-s) / h).collect();
-    let occupancy = |t: f64| p.iter().map(|&q| 1.0 - (-q * t).exp()).sum::<f64>();
-    let (mut lo, mut hi) = (0.0f64, 1e12f64);
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        if occupancy(mid) < capacity as f64 {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    p.iter().map(|&q| q * (1.0 - (-q * lo).exp())).sum()
-}
-
 /// Static stability and serve-stale in the four-hour CDN outage (seeds 1..=5). The cloud's
 /// token service (cloud-iam) sits behind the failed CDN, so it is down for the whole outage;
 /// all three variants fail users over to edge-b as `dns-failover` does. Bounds from the
@@ -260,7 +243,7 @@ fn static_stability_keeps_serving_through_the_control_plane_outage() {
     .expect("valid");
     let (t0, t1, life) = (1800.0, 16_200.0, 3600.0);
     let d = t1 - t0;
-    let m = che_hit_ratio(20_000, 1000, 1.0);
+    let m = common::che_hit_ratio(20_000, 1000, 1.0);
     let predicted = 1.0 - (1.0 - m) * (1.0 - m);
     for seed in SEEDS {
         let rerun = format!(

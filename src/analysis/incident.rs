@@ -33,6 +33,22 @@ pub struct IncidentReport {
 }
 
 impl IncidentReport {
+    /// The report of a set of runs (the file as written and its variants): the historical run
+    /// is the one without a variant, the counterfactual the variant named `counterfactual`.
+    /// `None` without `[incident]` or without the historical run.
+    pub fn from_reports(
+        reports: &[RunReport],
+        counterfactual: Option<&str>,
+    ) -> Option<IncidentReport> {
+        let historical = reports.iter().find(|r| r.scenario.variant.is_none())?;
+        let without = counterfactual.and_then(|want| {
+            reports
+                .iter()
+                .find(|r| r.scenario.variant.as_deref() == Some(want))
+        });
+        IncidentReport::new(historical, without)
+    }
+
     /// The report of `historical` (the file as written), with the counterfactual run
     /// `without` if the scenario has operator actions. `None` without `[incident]`.
     pub fn new(historical: &RunReport, without: Option<&RunReport>) -> Option<IncidentReport> {

@@ -207,11 +207,7 @@ impl World {
             },
             key,
         };
-        self.live_requests += 1;
-        if self.live_requests > self.max_live_requests {
-            sim.request_stop("live_request_limit");
-        }
-        self.service_arrive(target, req, sim);
+        self.send(target, req, sim);
     }
 
     /// The reply to a trivial call sent at `sent` (its only attempt).
@@ -323,6 +319,16 @@ impl World {
         self.dispatch(c, slot, sim);
     }
 
+    /// Sends `req` to service `target`, counted against `limits.max_live_requests` (the run
+    /// stops with `live_request_limit` past it).
+    pub(super) fn send(&mut self, target: usize, req: Request, sim: &mut Sim<Event>) {
+        self.live_requests += 1;
+        if self.live_requests > self.max_live_requests {
+            sim.request_stop("live_request_limit");
+        }
+        self.service_arrive(target, req, sim);
+    }
+
     /// Sends attempt number `attempts + 1` of call `slot` to the client's target.
     pub(super) fn dispatch(&mut self, c: usize, slot: u32, sim: &mut Sim<Event>) {
         let now = sim.now();
@@ -359,12 +365,8 @@ impl World {
             },
             key,
         };
-        self.live_requests += 1;
-        if self.live_requests > self.max_live_requests {
-            sim.request_stop("live_request_limit");
-        }
         let target = self.target_of(c, slot);
-        self.service_arrive(target, req, sim);
+        self.send(target, req, sim);
     }
 
     /// A service answers attempt `caller`, sent at `sent`.

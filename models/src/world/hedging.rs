@@ -68,11 +68,7 @@ impl World {
             },
             key,
         };
-        self.live_requests += 1;
-        if self.live_requests > self.max_live_requests {
-            sim.request_stop("live_request_limit");
-        }
-        self.service_arrive(target, req, sim);
+        self.send(target, req, sim);
     }
 
     /// An answer to a hedging client's attempt `caller` that the client is waiting for: true
