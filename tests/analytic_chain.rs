@@ -348,7 +348,9 @@ fn check_recovery(sc: &Scenario, label: &str, seeds: u64) {
     for seed in 1..=seeds {
         let an = metastable::run(sc, seed).analysis();
         rec.push(an.recovery_s.unwrap_or_else(|| {
-            panic!("{label}, seed {seed}: no recovery (reproduce: metastable run FILE --seed {seed})")
+            panic!(
+                "{label}, seed {seed}: no recovery (reproduce: metastable run FILE --seed {seed})"
+            )
         }));
     }
     let (mean, _) = stats(&rec);

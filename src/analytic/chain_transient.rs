@@ -24,9 +24,9 @@ fn bottleneck(tiers: &[Model], eq: &ChainEquilibria) -> usize {
         return i;
     }
     let busy = |i: usize| {
-        eq.healthy
-            .as_ref()
-            .map_or(0.0, |h| h.tiers[i].eq.attempts_per_s / h.tiers[i].capacity_per_s)
+        eq.healthy.as_ref().map_or(0.0, |h| {
+            h.tiers[i].eq.attempts_per_s / h.tiers[i].capacity_per_s
+        })
     };
     (0..tiers.len())
         .max_by(|&a, &b| busy(a).total_cmp(&busy(b)))
@@ -91,7 +91,9 @@ pub fn bottleneck_view(
             let x = &tiers[i + 1];
             let longest = mean_s(&t.service_time)
                 + x.timeout_s.unwrap_or(f64::INFINITY) * x.max_attempts as f64
-                + (1..x.max_attempts).map(|k| x.backoff(k as usize)).sum::<f64>();
+                + (1..x.max_attempts)
+                    .map(|k| x.backoff(k as usize))
+                    .sum::<f64>();
             if t.timeout_s.is_some_and(|tt| tt < longest) {
                 return Err(format!(
                     "{} -> {} times out before its call below gives up",
@@ -144,7 +146,10 @@ pub fn bottleneck_view(
         ));
     }
     if let Some(c) = eq.collapsed.first()
-        && c.tiers.iter().enumerate().any(|(i, t)| t.collapsed && i != b)
+        && c.tiers
+            .iter()
+            .enumerate()
+            .any(|(i, t)| t.collapsed && i != b)
     {
         return Err("a tier above the bottleneck is saturated in the collapsed state".to_string());
     }
