@@ -13,6 +13,8 @@
 //!   the bistable load range;
 //! - `chain.rs`: the same for a linear chain of services joined by downstream calls (each
 //!   tier solved by `fluid.rs`, its servers held for the call below, retries multiplying);
+//! - `chain_transient.rs`: a chain's bottleneck as a one-tier model with the layers'
+//!   attempts multiplied, for the transient figures (recovery, tipping trigger and backlog);
 //! - `transient.rs`: the fluid model in time, driven by the scenario's triggers: recovery time
 //!   and the shortest tipping trigger;
 //! - `ctmc.rs`: exact continuous-time Markov chains of small instances (M/M/c/K, a small
@@ -28,6 +30,7 @@
 
 pub mod cache;
 pub mod chain;
+pub mod chain_transient;
 pub mod ctmc;
 pub mod fluid;
 pub mod map_line;

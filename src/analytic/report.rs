@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::chain::{self, ChainEquilibria, ChainEquilibrium};
+use super::chain_transient;
 use super::fluid::{self, Backlog, Equilibria, Equilibrium, LoadRange};
 use super::scope::{self, Load, Model, OutOfScope};
 use super::transient::{self, Outcome};
@@ -23,7 +24,8 @@ pub struct Analysis {
     pub critical_search_s: f64,
     /// For a downstream call chain: the chain model's answer (then `model` is the client's
     /// tier with its own work only, `equilibria` the front tier's view of the chain's
-    /// equilibria, and the transient figures are not computed).
+    /// equilibria with the bottleneck view's tipping backlog, and the transient figures are
+    /// the bottleneck view's, when the chain has one).
     pub chain: Option<ChainAnalysis>,
 }
 
@@ -33,28 +35,21 @@ pub struct ChainAnalysis {
     pub tiers: Vec<scope::Model>,
     pub equilibria: ChainEquilibria,
     pub range: LoadRange,
+    /// The bottleneck view (`chain_transient.rs`) the transient figures come from, or why
+    /// the chain's transient is not modelled.
+    pub view: Result<Model, String>,
 }
 
 /// Analyses one scenario (one variant).
 pub fn analyze(sc: &Scenario) -> Result<Analysis, OutOfScope> {
     let mut tiers = scope::chain_of(sc)?;
     if tiers.len() > 1 {
-        return Ok(analyze_chain(tiers));
+        return Ok(analyze_chain(sc, tiers));
     }
     let model = tiers.remove(0);
     let equilibria = fluid::equilibria(&model);
     let range = fluid::load_range(&model);
-    let outcome = transient::outcome(&model, 0.0);
-    let (critical_trigger_s, critical_search_s) = match model.trigger {
-        Some((from, to)) if to - from > 0.0 && !instantaneous(&model) => {
-            let max = (model.duration_s - from - 30.0).clamp(1.0, 600.0);
-            // Judged this long after the trigger's end: a collapse is growing or pinned by
-            // then, a slow drain is already draining (transient::tips).
-            let settle = (20.0 * model.timeout_s.unwrap_or(1.0)).max(30.0);
-            (transient::critical_duration(&model, max, settle), max)
-        }
-        _ => (None, 0.0),
-    };
+    let (outcome, critical_trigger_s, critical_search_s) = in_time(&model);
     Ok(Analysis {
         model,
         equilibria,
@@ -66,10 +61,32 @@ pub fn analyze(sc: &Scenario) -> Result<Analysis, OutOfScope> {
     })
 }
 
-/// A call chain: equilibria and load range from the chain model.
-fn analyze_chain(tiers: Vec<Model>) -> Analysis {
+/// The one-tier model in time: the scenario's trigger, and the shortest tipping duration of
+/// the first trigger with the horizon it was searched over.
+fn in_time(model: &Model) -> (Option<Outcome>, Option<f64>, f64) {
+    let outcome = transient::outcome(model, 0.0);
+    let (critical_trigger_s, critical_search_s) = match model.trigger {
+        Some((from, to)) if to - from > 0.0 && !instantaneous(model) => {
+            let max = (model.duration_s - from - 30.0).clamp(1.0, 600.0);
+            // Judged this long after the trigger's end: a collapse is growing or pinned by
+            // then, a slow drain is already draining (transient::tips).
+            let settle = (20.0 * model.timeout_s.unwrap_or(1.0)).max(30.0);
+            (transient::critical_duration(model, max, settle), max)
+        }
+        _ => (None, 0.0),
+    };
+    (outcome, critical_trigger_s, critical_search_s)
+}
+
+/// A call chain: equilibria and load range from the chain model; the transient figures and
+/// the tipping backlog from its bottleneck view, when it has one.
+fn analyze_chain(sc: &Scenario, tiers: Vec<Model>) -> Analysis {
     let equilibria = chain::equilibria(&tiers);
     let range = chain::load_range(&tiers);
+    let view = chain_transient::bottleneck_view(sc, &tiers, &equilibria);
+    let (outcome, critical_trigger_s, critical_search_s) =
+        view.as_ref().map_or((None, None, 0.0), in_time);
+    let critical_backlog = view.as_ref().ok().and_then(fluid::critical_backlog);
     let front = |e: &ChainEquilibrium| e.tiers[0].eq.clone();
     let capacity_per_s = equilibria
         .healthy
@@ -81,17 +98,18 @@ fn analyze_chain(tiers: Vec<Model>) -> Analysis {
             capacity_per_s,
             healthy: equilibria.healthy.as_ref().map(front),
             collapsed: equilibria.collapsed.first().map(front),
-            critical_backlog: None,
+            critical_backlog,
             critical_hit_ratio: None,
         },
         range,
-        outcome: None,
-        critical_trigger_s: None,
-        critical_search_s: 0.0,
+        outcome,
+        critical_trigger_s,
+        critical_search_s,
         chain: Some(ChainAnalysis {
             tiers,
             equilibria,
             range,
+            view,
         }),
     }
 }
@@ -244,10 +262,23 @@ fn describe_chain(a: &Analysis, c: &ChainAnalysis) -> String {
         );
     }
     let _ = writeln!(s, "  load range: {range}");
-    let _ = writeln!(
-        s,
-        "  the scenario's trigger, recovery and tipping trigger: not modelled for call chains (docs/analytic.md §10)"
-    );
+    match &c.view {
+        Ok(v) => {
+            let _ = writeln!(
+                s,
+                "  in time (the bottleneck {}'s backlog, the tiers above quasi-steady: {} attempts per first try, docs/analytic.md §10):",
+                v.service, v.max_attempts
+            );
+            backlog_line(&mut s, a.equilibria.critical_backlog, v.capacity());
+            in_time_lines(&mut s, a);
+        }
+        Err(why) => {
+            let _ = writeln!(
+                s,
+                "  the scenario's trigger, recovery, tipping backlog and trigger: not modelled for this chain: {why} (docs/analytic.md §10)"
+            );
+        }
+    }
     s
 }
 
@@ -275,6 +306,54 @@ fn range_text(m: &Model, r: &LoadRange, capacity: f64) -> String {
         ),
         (None, Some(lo), None) => format!("never healthy; overloaded from {lo:.1}{u}"),
         (None, None, None) => "no equilibrium found".to_string(),
+    }
+}
+
+/// The tipping backlog (the unstable equilibrium).
+fn backlog_line(s: &mut String, critical: Option<f64>, capacity: f64) {
+    match critical {
+        Some(b) => {
+            let _ = writeln!(
+                s,
+                "  tipping backlog: {:.0} waiting requests ({:.2} s of work at capacity)",
+                b,
+                b / capacity
+            );
+        }
+        None => {
+            let _ = writeln!(s, "  tipping backlog: none (no backlog tips this design)");
+        }
+    }
+}
+
+/// The scenario's trigger through the fluid model and the shortest tipping trigger.
+fn in_time_lines(s: &mut String, a: &Analysis) {
+    let m = &a.model;
+    if let Some(o) = &a.outcome {
+        let rec = match o.recovery_s {
+            Some(r) => format!("recovers {r:.0} s after it ends"),
+            None => format!("does not recover by {:.0} s (stays collapsed)", o.horizon_s),
+        };
+        let _ = writeln!(
+            s,
+            "  the scenario's trigger: backlog {:.0} at its end ({:.1} s); {rec}",
+            o.backlog_at_end, o.trigger_end_s
+        );
+    }
+    if let Some((from, to)) = m.trigger
+        && !instantaneous(m)
+    {
+        let crit = match a.critical_trigger_s {
+            Some(d) => format!("{d:.2} s (the scenario's lasts {:.2} s)", to - from),
+            None if a.equilibria.collapsed.is_none() => {
+                "none: without a collapsed state every trigger heals once it ends".to_string()
+            }
+            None => format!("none up to {:.0} s", a.critical_search_s),
+        };
+        let _ = writeln!(
+            s,
+            "  shortest tipping duration of the first trigger: {crit}"
+        );
     }
 }
 
@@ -321,19 +400,7 @@ pub fn describe(a: &Analysis) -> String {
             );
         }
     }
-    match e.critical_backlog {
-        Some(b) => {
-            let _ = writeln!(
-                s,
-                "  tipping backlog: {:.0} waiting requests ({:.2} s of work at capacity)",
-                b,
-                b / e.capacity_per_s
-            );
-        }
-        None => {
-            let _ = writeln!(s, "  tipping backlog: none (no backlog tips this design)");
-        }
-    }
+    backlog_line(&mut s, e.critical_backlog, e.capacity_per_s);
     if let Some(h) = e.critical_hit_ratio {
         let warm = e.healthy.as_ref().map_or(0.0, |x| x.hit_ratio);
         let _ = writeln!(
@@ -343,32 +410,7 @@ pub fn describe(a: &Analysis) -> String {
     }
     let range = range_text(m, &a.range, e.capacity_per_s);
     let _ = writeln!(s, "  load range: {range}");
-    if let Some(o) = &a.outcome {
-        let rec = match o.recovery_s {
-            Some(r) => format!("recovers {r:.0} s after it ends"),
-            None => format!("does not recover by {:.0} s (stays collapsed)", o.horizon_s),
-        };
-        let _ = writeln!(
-            s,
-            "  the scenario's trigger: backlog {:.0} at its end ({:.1} s); {rec}",
-            o.backlog_at_end, o.trigger_end_s
-        );
-    }
-    if let Some((from, to)) = m.trigger
-        && !instantaneous(m)
-    {
-        let crit = match a.critical_trigger_s {
-            Some(d) => format!("{d:.2} s (the scenario's lasts {:.2} s)", to - from),
-            None if a.equilibria.collapsed.is_none() => {
-                "none: without a collapsed state every trigger heals once it ends".to_string()
-            }
-            None => format!("none up to {:.0} s", a.critical_search_s),
-        };
-        let _ = writeln!(
-            s,
-            "  shortest tipping duration of the first trigger: {crit}"
-        );
-    }
+    in_time_lines(&mut s, a);
     s
 }
 
