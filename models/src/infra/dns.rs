@@ -91,9 +91,9 @@ impl Dns {
             .is_some_and(|f| f.check(now, !failed))
     }
 
-    /// [`Dns::call`] with failover: also the endpoint the call goes to (`PRIMARY` or
-    /// `SECONDARY`). A fresh resolution takes the record's answer now; a cached answer or a
-    /// live connection keeps the endpoint it named.
+    /// A call starts at `now` on a random host: how its name resolves, and the endpoint it goes
+    /// to (`PRIMARY`, or `SECONDARY` under failover). A fresh resolution takes the record's
+    /// answer now; a cached answer or a live connection keeps the endpoint it named.
     pub fn call_endpoint(
         &mut self,
         now: SimTime,
@@ -144,27 +144,10 @@ impl Dns {
     }
 
     /// A call starts at `now` on a random host; `record_empty` is the authoritative record's
-    /// state now.
+    /// state now. [`Self::call_endpoint`] without the endpoint (the same draws and state).
     #[inline]
     pub fn call(&mut self, now: SimTime, record_empty: bool, rng: &mut SimRng) -> Resolution {
-        let h = rng.random_range(0..self.conn_until.len());
-        if now < self.conn_until[h] {
-            return Resolution::Connected;
-        }
-        if now >= self.cache_until[h] {
-            self.cached_empty[h] = record_empty;
-            let ttl = if record_empty {
-                self.spec.negative_ttl
-            } else {
-                self.spec.ttl
-            };
-            self.cache_until[h] = now.saturating_add(ttl);
-        }
-        if self.cached_empty[h] {
-            return Resolution::Empty;
-        }
-        self.conn_until[h] = now.saturating_add(self.spec.connection_lifetime);
-        Resolution::Connected
+        self.call_endpoint(now, record_empty, rng).0
     }
 }
 
