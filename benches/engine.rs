@@ -10,6 +10,8 @@ use sim_core::{EventQueue, SimTime, stream};
 
 #[path = "common/bare_mm1.rs"]
 mod bare_mm1;
+#[path = "common/bare_retry_storm.rs"]
+mod bare_retry_storm;
 
 /// Hold model: keep `n` events pending; each step pops the earliest and pushes one at
 /// `now + Exp(1 ms)`.
@@ -101,6 +103,11 @@ fn retry_storm(c: &mut Criterion) {
     g.throughput(Throughput::Elements(events));
     g.bench_function("baseline_300s", |b| {
         b.iter(|| metastable::run(&sc, 1).stats.events)
+    });
+    // The same model as a bare `BinaryHeap` loop with the same draws, counting only successes,
+    // timeouts and give-ups (`tests/bare_loops.rs`: it counts what the line above counts).
+    g.bench_function("bare_loop_300s", |b| {
+        b.iter(|| bare_retry_storm::run(300.0, 1).events)
     });
     g.finish();
 }

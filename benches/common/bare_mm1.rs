@@ -1,5 +1,7 @@
 //! The bare M/M/1 loop: a `BinaryHeap` keyed by (time, seq), a FIFO of arrival times, the
-//! scenario's RNG streams, only the mean sojourn measured. Shared by `examples/bare_mm1.rs`
+//! scenario's RNG streams and rounding (durations to the nearest ns, as
+//! `SimDuration::from_nanos_f64`), only the mean sojourn measured; `tests/bare_loops.rs` checks
+//! it serves the same customers with the same mean sojourn as `metastable run`. Shared by `examples/bare_mm1.rs`
 //! (whole-process timing) and `benches/engine.rs` (the same-session ratio).
 
 use std::cmp::Reverse;
@@ -24,7 +26,7 @@ pub fn run(lambda: f64, mean_ms: f64, duration_s: f64, seed: u64) -> (u64, u64, 
         seq += 1;
     };
     let e: f64 = Exp1.sample(&mut arrivals);
-    push(&mut heap, (e * arr_mean) as u64, ARRIVAL);
+    push(&mut heap, (e * arr_mean + 0.5) as u64, ARRIVAL);
     let mut queue: VecDeque<u64> = VecDeque::new();
     let (mut busy, mut events, mut done, mut sojourn_sum) = (false, 0u64, 0u64, 0f64);
     while let Some(Reverse((t, _, kind))) = heap.pop() {
@@ -34,12 +36,12 @@ pub fn run(lambda: f64, mean_ms: f64, duration_s: f64, seed: u64) -> (u64, u64, 
         events += 1;
         if kind == ARRIVAL {
             let e: f64 = Exp1.sample(&mut arrivals);
-            push(&mut heap, t + (e * arr_mean) as u64, ARRIVAL);
+            push(&mut heap, t + (e * arr_mean + 0.5) as u64, ARRIVAL);
             queue.push_back(t);
             if !busy {
                 busy = true;
                 let s: f64 = Exp1.sample(&mut service);
-                push(&mut heap, t + (s * svc_mean) as u64, DEPARTURE);
+                push(&mut heap, t + (s * svc_mean + 0.5) as u64, DEPARTURE);
             }
         } else if let Some(arrived) = queue.pop_front() {
             sojourn_sum += (t - arrived) as f64;
@@ -48,7 +50,7 @@ pub fn run(lambda: f64, mean_ms: f64, duration_s: f64, seed: u64) -> (u64, u64, 
                 busy = false;
             } else {
                 let s: f64 = Exp1.sample(&mut service);
-                push(&mut heap, t + (s * svc_mean) as u64, DEPARTURE);
+                push(&mut heap, t + (s * svc_mean + 0.5) as u64, DEPARTURE);
             }
         }
     }
