@@ -1,5 +1,6 @@
-//! Engine benchmarks: the event-queue hold model, a bare `BinaryHeap` loop for reference, and
-//! end-to-end M/M/1 through the whole model stack. Throughput is reported in events/s.
+//! Engine benchmarks: the event-queue hold model and a bare `BinaryHeap` for reference, and
+//! end to end through the whole model stack M/M/1 and the retry storm, each beside a bare loop
+//! of the same model (`benches/common/`), and the lease manager. Throughput is in events/s.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
