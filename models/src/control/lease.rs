@@ -784,5 +784,89 @@ mod tests {
     #[test]
     fn event_is_small() {
         assert!(std::mem::size_of::<Ev>() == 8);
+        assert!(std::mem::size_of::<Droplet>() <= 48);
+    }
+
+    /// A model that only records the lease events it is given, in order.
+    struct Log(Vec<(u64, Ev)>);
+    impl sim_core::Model for Log {
+        type Event = (u32, Ev);
+        fn handle(&mut self, (_, ev): (u32, Ev), sim: &mut Sim<(u32, Ev)>) {
+            self.0.push((sim.now().0, ev));
+        }
+    }
+
+    fn spec(droplets: u32, hosts: u32, renewal: Renewal) -> LeaseSpec {
+        let c = |ms: u64| Dist::Constant { ns: ms * 1_000_000 };
+        LeaseSpec {
+            name: "dwfm".into(),
+            droplets,
+            hosts,
+            workers_per_host: 2,
+            check_interval: SimDuration::from_secs_f64(180.0),
+            renewal,
+            lease_ttl: Dist::Uniform {
+                lo_ns: 300e9,
+                hi_ns: 9300e9,
+            },
+            initial_lease_remaining: None,
+            job_timeout: SimDuration::from_secs_f64(30.0),
+            renew_time: c(40),
+            establish_time: c(1200),
+            fail_time: c(10),
+            depends_on: None,
+            serves: None,
+            max_queue: None,
+            discipline: LeaseDiscipline::Fifo,
+            drop_expired: false,
+            feeds: None,
+        }
+    }
+
+    /// The records are in check-phase order, each droplet's host is still `d mod H`, and the
+    /// initial timers are drawn and scheduled in droplet order: they pop in (first check,
+    /// droplet) order — equal times by sequence number, the scheduling order — each naming the
+    /// record of that droplet.
+    #[test]
+    fn records_in_phase_order_timers_in_droplet_order() {
+        for renewal in [Renewal::RandomPhase, Renewal::Synchronised] {
+            let (n, h) = (2_000u32, 7u32);
+            let mut spec = spec(n, h, renewal);
+            spec.initial_lease_remaining = Some(Dist::Constant { ns: u64::MAX / 2 });
+            let rec = Recorder::new(SimDuration::from_secs_f64(10.0), SimDuration::ZERO, 1000);
+            let mut sim: Sim<(u32, Ev)> = Sim::new(rec);
+            let m = LeaseManager::new(&spec, 0, 3, &mut sim);
+            assert!(
+                m.drops
+                    .windows(2)
+                    .all(|w| w[0].next_check <= w[1].next_check)
+            );
+            // The draws as before the layout, in droplet order: droplet d's first check.
+            let mut check_rng = sim_core::stream(3, "dwfm/checks");
+            let interval = spec.check_interval.as_nanos();
+            let checks: Vec<u64> = (0..n)
+                .map(|_| match renewal {
+                    Renewal::Synchronised => interval,
+                    _ => rand::RngExt::random_range(&mut check_rng, 0..interval),
+                })
+                .collect();
+            let mut want: Vec<u32> = (0..n).collect();
+            want.sort_by_key(|&d| (checks[d as usize], d));
+            let mut log = Log(Vec::new());
+            let limits = sim_core::Limits {
+                horizon: SimTime(interval + 1),
+                max_events: u64::MAX,
+            };
+            sim.run(&mut log, limits);
+            assert_eq!(log.0.len(), n as usize);
+            for (&(t, ev), &d) in log.0.iter().zip(&want) {
+                let EvKind::Timer { droplet: k } = ev.kind() else {
+                    panic!("only timers at first");
+                };
+                let r = &m.drops[k as usize];
+                assert_eq!((t, r.timer_at), (checks[d as usize], t), "droplet {d}");
+                assert_eq!((r.host, r.next_check), (d % h, t), "droplet {d}");
+            }
+        }
     }
 }
