@@ -4,8 +4,9 @@
 //! *metric*; it knows nothing of requests or networks (those live in `models`).
 //!
 //! - [`SimTime`]: integer nanoseconds; events run in `(time, insertion sequence)` order.
-//! - [`EventQueue`]: the pending-event heap, events stored inline, with a radix heap beside it
-//!   for timers that are mostly re-armed far ahead ([`timers::TimerQueue`]).
+//! - [`EventQueue`]: the pending-event heap, events stored inline, with a timer set beside it
+//!   (a FIFO lane and a radix heap) for timers that are mostly re-armed far ahead
+//!   ([`timers::TimerQueue`]).
 //! - [`Sim`] + [`Model`]: the run loop, with an event budget and a horizon ([`Limits`]).
 //! - [`rng::stream`]: random streams derived from `(master seed, stable name)`.
 //! - [`Recorder`]: windowed counters, time-weighted gauges and latency histograms.

@@ -93,8 +93,8 @@ impl<E> EventQueue<E> {
         seq
     }
 
-    /// Schedules timer `event` at `at` in the timer set (a radix heap suited to many timers
-    /// re-armed far ahead); it pops in the same `(time, seq)` order as if pushed with
+    /// Schedules timer `event` at `at` in the timer set (a FIFO lane and a radix heap, suited
+    /// to many timers re-armed far ahead: [`crate::timers`]); it pops in the same `(time, seq)` order as if pushed with
     /// [`EventQueue::push`]. `at` must not precede the last popped time.
     #[inline]
     pub fn push_timer(&mut self, at: SimTime, event: E) -> u64 {
@@ -108,14 +108,10 @@ impl<E> EventQueue<E> {
     /// Removes and returns the earliest event (of the heap and the timer set).
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        if !self.timers.is_empty() {
-            let t = self.timers.min_key().unwrap_or(u128::MAX);
-            if self.keys.first().is_none_or(|&k| t < k) {
-                return self
-                    .timers
-                    .pop()
-                    .map(|(k, e)| (SimTime((k >> 64) as u64), e));
-            }
+        if !self.timers.is_empty()
+            && let Some((k, e)) = self.timers.pop_below(self.keys.first().copied())
+        {
+            return Some((SimTime((k >> 64) as u64), e));
         }
         self.pop_heap()
     }
