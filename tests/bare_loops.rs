@@ -2,25 +2,15 @@
 //! they are timed against: with the same seed they draw the same numbers in the same order, so
 //! they must count exactly what `metastable run` counts. (If a baseline drifted from the
 //! model, the speed ratio would compare different work.)
+mod common;
+use common::set;
 
 #[path = "../benches/common/bare_mm1.rs"]
 mod bare_mm1;
 #[path = "../benches/common/bare_retry_storm.rs"]
 mod bare_retry_storm;
 
-use metastable::scenario::overrides::Override;
-
-fn set(path: &str, value: toml::Value) -> Override {
-    Override {
-        path: path.into(),
-        value,
-        line: 0,
-        column: 0,
-        label: "test".into(),
-    }
-}
-
-fn load(file: &str, overrides: &[Override]) -> metastable::Scenario {
+fn load(file: &str, overrides: &[metastable::Override]) -> metastable::Scenario {
     let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).expect("shipped scenario");
     metastable::parse_with(&text, &path, overrides).expect("valid scenario")

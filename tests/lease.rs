@@ -11,13 +11,14 @@
 //!
 //! Event time: `t = simulated time − 1800 s` (the scenario has a 30-min lead-in); t = 0 is
 //! 23:48 PDT, the DNS fix is at t = 157 min, the operator actions at t = 266 min.
+mod common;
+use common::set as ov;
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use metastable::analysis::Verdict;
 use metastable::run::metrics::Values;
-use metastable::scenario::overrides::Override;
 use metastable::{RunReport, Scenario};
 
 const FILE: &str = "scenarios/aws-dwfm-lease-collapse.toml";
@@ -34,16 +35,6 @@ const REBUILD_TOL_MIN: f64 = 4.0;
 fn text() -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(FILE);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn ov(path: &str, value: toml::Value) -> Override {
-    Override {
-        path: path.into(),
-        value,
-        line: 0,
-        column: 0,
-        label: "test".into(),
-    }
 }
 
 /// The shipped scenario run until event time `until_min`, the DDB clients at `ddb_rate` /s

@@ -2,27 +2,18 @@
 //! worlds continue exactly, re-seeded clones diverge, a splitting run is a pure function of
 //! its seed, and its estimate agrees with crude Monte Carlo where crude Monte Carlo sees the
 //! event often enough (the two 95 % intervals overlap, over several seeds).
+mod common;
+use common::set;
 
 use std::process::Command;
 
 use metastable::rare::spec::{RareArgs, resolve};
 use metastable::rare::{RareResult, estimate};
-use metastable::scenario::overrides::Override;
 use models::{Event, Measure, World};
 use sim_core::{Recorder, Sim, SimDuration, SimTime, Step};
 
 const HOTOS: &str = include_str!("../scenarios/hotos-retry.toml");
 const DNS: &str = include_str!("../scenarios/dynamodb-dns-race.toml");
-
-fn set(path: &str, value: toml::Value) -> Override {
-    Override {
-        path: path.into(),
-        value,
-        line: 0,
-        column: 0,
-        label: format!("test {path}"),
-    }
-}
 
 /// HotOS at 280 QPS with its partition moved to `[from, to)` seconds.
 fn hotos(from: f64, to: f64) -> metastable::Scenario {
