@@ -95,8 +95,9 @@ impl<E> EventQueue<E> {
     }
 
     /// Schedules timer `event` at `at` in the timer set (a FIFO lane and a radix heap, suited
-    /// to many timers re-armed far ahead: [`crate::timers`]); it pops in the same `(time, seq)` order as if pushed with
-    /// [`EventQueue::push`]. `at` must not precede the last popped time.
+    /// to many timers re-armed far ahead: [`crate::timers`]); it pops in the same
+    /// `(time, seq)` order as if pushed with [`EventQueue::push`]. `at` must not precede the
+    /// last popped time.
     #[inline]
     pub fn push_timer(&mut self, at: SimTime, event: E) -> u64 {
         let seq = self.next_seq;
