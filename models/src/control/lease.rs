@@ -777,6 +777,38 @@ impl LeaseManager {
     }
 }
 
+/// A lease manager for tests: `droplets` droplets on one host with one worker, checks every
+/// 180 s at random phases, leases of U(5, 155) min, a 30 s job timeout, constant work times
+/// (renewal 40 ms, establishment 1.2 s, failure 10 ms), no dependency, FIFO. Tests set over it
+/// what they vary.
+#[cfg(test)]
+pub(crate) fn test_spec(droplets: u32) -> LeaseSpec {
+    let c = |ms: u64| Dist::Constant { ns: ms * 1_000_000 };
+    LeaseSpec {
+        name: "dwfm".into(),
+        droplets,
+        hosts: 1,
+        workers_per_host: 1,
+        check_interval: SimDuration::from_secs_f64(180.0),
+        renewal: Renewal::RandomPhase,
+        lease_ttl: Dist::Uniform {
+            lo_ns: 300e9,
+            hi_ns: 9300e9,
+        },
+        initial_lease_remaining: None,
+        job_timeout: SimDuration::from_secs_f64(30.0),
+        renew_time: c(40),
+        establish_time: c(1200),
+        fail_time: c(10),
+        depends_on: None,
+        serves: None,
+        max_queue: None,
+        discipline: LeaseDiscipline::Fifo,
+        drop_expired: false,
+        feeds: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -796,33 +828,6 @@ mod tests {
         }
     }
 
-    fn spec(droplets: u32, hosts: u32, renewal: Renewal) -> LeaseSpec {
-        let c = |ms: u64| Dist::Constant { ns: ms * 1_000_000 };
-        LeaseSpec {
-            name: "dwfm".into(),
-            droplets,
-            hosts,
-            workers_per_host: 2,
-            check_interval: SimDuration::from_secs_f64(180.0),
-            renewal,
-            lease_ttl: Dist::Uniform {
-                lo_ns: 300e9,
-                hi_ns: 9300e9,
-            },
-            initial_lease_remaining: None,
-            job_timeout: SimDuration::from_secs_f64(30.0),
-            renew_time: c(40),
-            establish_time: c(1200),
-            fail_time: c(10),
-            depends_on: None,
-            serves: None,
-            max_queue: None,
-            discipline: LeaseDiscipline::Fifo,
-            drop_expired: false,
-            feeds: None,
-        }
-    }
-
     /// The records are in check-phase order, each droplet's host is still `d mod H`, and the
     /// initial timers are drawn and scheduled in droplet order: they pop in (first check,
     /// droplet) order — equal times by sequence number, the scheduling order — each naming the
@@ -831,7 +836,11 @@ mod tests {
     fn records_in_phase_order_timers_in_droplet_order() {
         for renewal in [Renewal::RandomPhase, Renewal::Synchronised] {
             let (n, h) = (2_000u32, 7u32);
-            let mut spec = spec(n, h, renewal);
+            let mut spec = LeaseSpec {
+                hosts: h,
+                renewal,
+                ..test_spec(n)
+            };
             spec.initial_lease_remaining = Some(Dist::Constant { ns: u64::MAX / 2 });
             let rec = Recorder::new(SimDuration::from_secs_f64(10.0), SimDuration::ZERO, 1000);
             let mut sim: Sim<(u32, Ev)> = Sim::new(rec);

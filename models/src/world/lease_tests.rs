@@ -9,12 +9,7 @@ use sim_core::{Recorder, SimDuration, SimTime};
 
 fn spec(droplets: u32, timeout_s: f64) -> LeaseSpec {
     LeaseSpec {
-        name: "dwfm".into(),
-        droplets,
-        hosts: 1,
-        workers_per_host: 1,
         check_interval: SimDuration::from_secs_f64(1e9),
-        renewal: Renewal::RandomPhase,
         lease_ttl: Dist::Constant {
             ns: SimDuration::from_secs_f64(1e7).as_nanos(),
         },
@@ -29,12 +24,7 @@ fn spec(droplets: u32, timeout_s: f64) -> LeaseSpec {
             ns: SimDuration::from_millis(1000).as_nanos(),
         },
         fail_time: Dist::Constant { ns: 1_000_000 },
-        depends_on: None,
-        serves: None,
-        max_queue: None,
-        discipline: LeaseDiscipline::Fifo,
-        drop_expired: false,
-        feeds: None,
+        ..test_spec(droplets)
     }
 }
 
