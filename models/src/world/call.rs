@@ -345,7 +345,7 @@ impl World {
             return;
         }
         if deadline < SimTime::MAX {
-            sim.schedule_at(
+            sim.schedule_timer_at(
                 deadline,
                 Event::AttemptTimeout {
                     client: c as u32,
