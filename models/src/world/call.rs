@@ -117,6 +117,7 @@ impl World {
 
     /// A call of client `c` succeeded after `latency_ns`: the client's and its sink's counts,
     /// in both the successful-calls and the all-calls latency.
+    #[inline]
     pub(super) fn record_success(&self, c: usize, latency_ns: u64, sim: &mut Sim<Event>) {
         let cl = &self.clients[c];
         sim.rec.incr(cl.m.successes);
@@ -190,6 +191,7 @@ impl World {
 
     /// The fast path of a client that needs no call slot: one attempt, always awaited. The
     /// request names [`TRIVIAL_SLOT`] and carries the closed-loop user as its generation.
+    #[inline]
     pub(super) fn trivial_call(&mut self, c: usize, user: u32, key: u32, sim: &mut Sim<Event>) {
         let now = sim.now();
         let cl = &mut self.clients[c];
@@ -211,6 +213,7 @@ impl World {
     }
 
     /// The reply to a trivial call sent at `sent` (its only attempt).
+    #[inline]
     pub(super) fn trivial_reply(
         &mut self,
         c: usize,
@@ -321,6 +324,7 @@ impl World {
 
     /// Sends `req` to service `target`, counted against `limits.max_live_requests` (the run
     /// stops with `live_request_limit` past it).
+    #[inline]
     pub(super) fn send(&mut self, target: usize, req: Request, sim: &mut Sim<Event>) {
         self.live_requests += 1;
         if self.live_requests > self.max_live_requests {
@@ -370,6 +374,7 @@ impl World {
     }
 
     /// A service answers attempt `caller`, sent at `sent`.
+    #[inline]
     pub(super) fn on_reply(
         &mut self,
         caller: Caller,

@@ -5,6 +5,7 @@ use super::*;
 
 impl World {
     /// A request arrives at service `s`: start it, queue it, reject it, or lose it.
+    #[inline]
     pub(super) fn service_arrive(&mut self, s: usize, mut req: Request, sim: &mut Sim<Event>) {
         if let Some(held) = &mut self.services[s].partitioned {
             held.push(req); // in the network until the partition heals
@@ -114,6 +115,7 @@ impl World {
 
     /// Pops queued work for an idle `server`, dropping expired work and shedding old work as
     /// configured. Returns false if the queue had nothing to serve.
+    #[inline]
     pub(super) fn serve_next(&mut self, s: usize, server: u32, sim: &mut Sim<Event>) -> bool {
         let now = sim.now();
         let svc = &self.services[s];
@@ -174,6 +176,7 @@ impl World {
 
     /// Server `server` of service `s` finished its local work: make the downstream calls, or
     /// answer.
+    #[inline]
     pub(super) fn on_service_done(
         &mut self,
         s: usize,
@@ -270,6 +273,7 @@ impl World {
 
     /// Server `server` of service `s` answers its request (with an error if a downstream
     /// call failed) and takes more work.
+    #[inline]
     pub(super) fn finish_request(
         &mut self,
         s: usize,
