@@ -106,8 +106,9 @@ impl<E> Sim<E> {
     }
 
     /// Schedules timer `event` at `at` (clamped to now) in the engine's timer set (a FIFO lane
-    /// and a radix heap: [`crate::timers`]) for the many timers a component re-arms far ahead
-    /// (lease checks). Same order as [`Sim::schedule_at`]: only the data structure differs.
+    /// and a radix heap: [`crate::timers`]) for the many timers a component arms far ahead
+    /// (lease checks, attempt timeouts). Same order as [`Sim::schedule_at`]: only the data
+    /// structure differs.
     #[inline]
     pub fn schedule_timer_at(&mut self, at: SimTime, event: E) {
         let at = if at < self.now { self.now } else { at };

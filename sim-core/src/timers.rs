@@ -4,7 +4,8 @@
 //!
 //! **Lane.** A component that re-arms each timer a fixed interval after it fired (the lease
 //! manager's periodic checks) pushes its timers in increasing key order: timers fire in key
-//! order, and each adds the same interval to its time (and draws a larger `seq`). A timer whose
+//! order, and each adds the same interval to its time (and draws a larger `seq`). So does a
+//! client arming a constant timeout for each attempt it sends (now plus the timeout). A timer whose
 //! key exceeds the lane's last key is appended to the lane, a `VecDeque` already sorted by
 //! construction: push and pop are `O(1)` and walk memory sequentially. Any other timer (a
 //! jittered interval, a lease expiry, the initial timers in random order) goes to the radix
