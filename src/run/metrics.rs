@@ -122,7 +122,8 @@ pub struct ComponentIds {
     pub kind: Kind,
     /// Servers of a service (a load balancer's checker workers); `None` for other kinds.
     pub servers: Option<u32>,
-    counters: Vec<(&'static str, CounterId)>,
+    /// Each name of [`COUNTERS`] resolved once, by its index there (`None`: not recorded).
+    counters: [Option<CounterId>; COUNTERS.len()],
     #[doc(hidden)]
     pub in_flight: Option<GaugeId>,
     #[doc(hidden)]
@@ -149,8 +150,8 @@ pub struct ComponentIds {
     /// Config push: fraction of machines holding a bad file.
     #[doc(hidden)]
     pub bad_servers: Option<GaugeId>,
-    /// A load balancer's gauges (`LB_GAUGES`).
-    lb_gauges: Vec<(&'static str, GaugeId)>,
+    /// A load balancer's gauges, by their index in [`LB_GAUGES`].
+    lb_gauges: [Option<GaugeId>; LB_GAUGES.len()],
     #[doc(hidden)]
     pub leases_held: Option<GaugeId>,
     #[doc(hidden)]
@@ -173,13 +174,23 @@ const LB_GAUGES: &[&str] = &[
     "netmgr_backlog",
 ];
 
-impl ComponentIds {
-    fn counter(&self, name: &str) -> Option<CounterId> {
-        self.counters
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, id)| *id)
+/// The index of `name` in `names`, at compile time (a name missing is a build error).
+const fn index_of(names: &[&str], name: &str) -> usize {
+    let mut i = 0;
+    while i < names.len() {
+        let (a, b) = (names[i].as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
     }
+    panic!("not a known metric name")
 }
 
 /// Where values are read from: one window, or the summary period.
@@ -577,10 +588,7 @@ impl RunReport {
                 name: name.clone(),
                 kind: *kind,
                 servers: servers.get(name.as_str()).copied(),
-                counters: COUNTERS
-                    .iter()
-                    .filter_map(|&n| counter(rec, name, n).map(|id| (n, id)))
-                    .collect(),
+                counters: std::array::from_fn(|i| counter(rec, name, COUNTERS[i])),
                 in_flight: gauge(rec, name, "in_flight"),
                 queue_len: gauge(rec, name, "queue_len"),
                 busy: gauge(rec, name, "busy"),
@@ -591,10 +599,7 @@ impl RunReport {
                 task: hist(rec, name, "task"),
                 records_empty: gauge(rec, name, "records_empty"),
                 bad_servers: gauge(rec, name, "bad_servers"),
-                lb_gauges: LB_GAUGES
-                    .iter()
-                    .filter_map(|&n| gauge(rec, name, n).map(|id| (n, id)))
-                    .collect(),
+                lb_gauges: std::array::from_fn(|i| gauge(rec, name, LB_GAUGES[i])),
                 leases_held: gauge(rec, name, "leases_held"),
                 lease_fraction: gauge(rec, name, "lease_fraction"),
                 hedge_delay_ms: gauge(rec, name, "hedge_delay_ms"),
@@ -613,12 +618,18 @@ impl RunReport {
             }
             Src::Summary => rec.summary_span().as_secs_f64(),
         };
-        let cnt = |name: &str| {
-            c.counter(name).map(|id| match src {
+        let cnt_at = |i: usize| {
+            c.counters[i].map(|id| match src {
                 Src::Window(w) => rec.counter_in(w, id),
                 Src::Summary => rec.counter_total(id),
             })
         };
+        // A counter by name, its index resolved at compile time.
+        macro_rules! cnt {
+            ($name:literal) => {
+                cnt_at(const { index_of(COUNTERS, $name) })
+            };
+        }
         let gauge = |g: Option<GaugeId>| {
             g.map(|g| match src {
                 Src::Window(w) => rec.gauge_in(w, g),
@@ -631,40 +642,42 @@ impl RunReport {
                 Src::Summary => HistStat::of(rec.hist_total(h)),
             })
         };
+        // A load balancer's gauge by name, its index resolved at compile time.
+        macro_rules! lb {
+            ($name:literal) => {
+                gauge(c.lb_gauges[const { index_of(LB_GAUGES, $name) }])
+            };
+        }
         let per_s = |n: Option<u64>| n.filter(|_| span_s > 0.0).map(|n| n as f64 / span_s);
-        let successes = cnt("successes");
-        let goodput = cnt("goodput");
-        let completions = cnt("completions");
+        let successes = cnt!("successes");
+        let goodput = cnt!("goodput");
+        let completions = cnt!("completions");
         let busy = gauge(c.busy);
-        let lb = |name: &str| {
-            let id = c.lb_gauges.iter().find(|(n, _)| *n == name).map(|p| p.1);
-            gauge(id)
-        };
         let queue = gauge(c.queue_len);
         Values {
-            first_tries: cnt("first_tries"),
-            retries: cnt("retries"),
+            first_tries: cnt!("first_tries"),
+            retries: cnt!("retries"),
             successes,
-            give_ups: cnt("give_ups").or(cnt("failures")),
-            arrivals: cnt("arrivals"),
+            give_ups: cnt!("give_ups").or(cnt!("failures")),
+            arrivals: cnt!("arrivals"),
             completions,
             goodput,
-            wasted: cnt("wasted"),
-            expired: cnt("expired"),
-            shed: cnt("shed"),
-            rejected: cnt("rejected").or(cnt("rejections")),
-            timeouts: cnt("timeouts"),
-            errors: cnt("errors"),
-            circuit_open: cnt("circuit_open"),
-            budget_exhausted: cnt("budget_exhausted"),
-            throttled: cnt("throttled"),
-            lost: cnt("lost"),
-            cache_hits: cnt("cache_hits"),
-            cache_misses: cnt("cache_misses"),
-            dns_failures: cnt("dns_failures"),
-            crashes: cnt("crashes"),
-            restarts: cnt("restarts"),
-            overload_crashes: cnt("overload_crashes"),
+            wasted: cnt!("wasted"),
+            expired: cnt!("expired"),
+            shed: cnt!("shed"),
+            rejected: cnt!("rejected").or(cnt!("rejections")),
+            timeouts: cnt!("timeouts"),
+            errors: cnt!("errors"),
+            circuit_open: cnt!("circuit_open"),
+            budget_exhausted: cnt!("budget_exhausted"),
+            throttled: cnt!("throttled"),
+            lost: cnt!("lost"),
+            cache_hits: cnt!("cache_hits"),
+            cache_misses: cnt!("cache_misses"),
+            dns_failures: cnt!("dns_failures"),
+            crashes: cnt!("crashes"),
+            restarts: cnt!("restarts"),
+            overload_crashes: cnt!("overload_crashes"),
             tasks_down_mean: gauge(c.tasks_down).map(|g| g.mean),
             throughput_per_s: per_s(completions),
             goodput_per_s: per_s(successes.or(goodput)),
@@ -682,47 +695,47 @@ impl RunReport {
             call_all: hist(c.call_all),
             sojourn: hist(c.sojourn),
             task: hist(c.task),
-            wait_ms_mean: cnt("wait_ns")
-                .zip(cnt("started"))
+            wait_ms_mean: cnt!("wait_ns")
+                .zip(cnt!("started"))
                 .filter(|&(_, n)| n > 0)
                 .map(|(w, n)| w as f64 / n as f64 / 1e6),
-            queued: cnt("queued"),
-            plans: cnt("plans"),
-            applies: cnt("applies"),
-            stale_applies: cnt("stale_applies"),
-            races: cnt("races"),
+            queued: cnt!("queued"),
+            plans: cnt!("plans"),
+            applies: cnt!("applies"),
+            stale_applies: cnt!("stale_applies"),
+            races: cnt!("races"),
             records_empty_mean: gauge(c.records_empty).map(|g| g.mean),
-            files_good: cnt("files_good"),
-            files_bad: cnt("files_bad"),
-            rollout_halts: cnt("rollout_halts"),
+            files_good: cnt!("files_good"),
+            files_bad: cnt!("files_bad"),
+            rollout_halts: cnt!("rollout_halts"),
             bad_servers_mean: gauge(c.bad_servers).map(|g| g.mean),
-            degraded: cnt("degraded"),
-            checks: cnt("checks"),
-            checks_failed: cnt("checks_failed"),
-            checks_late: cnt("checks_late"),
-            flaps: cnt("flaps"),
-            failovers: cnt("failovers"),
-            targets_in_service_mean: lb("targets_in_service").map(|g| g.mean),
-            targets_healthy_mean: lb("targets_healthy").map(|g| g.mean),
-            targets_pending_mean: lb("targets_pending").map(|g| g.mean),
-            zones_failed_mean: lb("zones_failed").map(|g| g.mean),
-            zones_failed_max: lb("zones_failed").map(|g| g.max),
-            failover_removed_max: lb("failover_removed").map(|g| g.max),
-            netmgr_backlog_mean: lb("netmgr_backlog").map(|g| g.mean),
-            establishments: cnt("establishments"),
-            renewals: cnt("renewals"),
+            degraded: cnt!("degraded"),
+            checks: cnt!("checks"),
+            checks_failed: cnt!("checks_failed"),
+            checks_late: cnt!("checks_late"),
+            flaps: cnt!("flaps"),
+            failovers: cnt!("failovers"),
+            targets_in_service_mean: lb!("targets_in_service").map(|g| g.mean),
+            targets_healthy_mean: lb!("targets_healthy").map(|g| g.mean),
+            targets_pending_mean: lb!("targets_pending").map(|g| g.mean),
+            zones_failed_mean: lb!("zones_failed").map(|g| g.mean),
+            zones_failed_max: lb!("zones_failed").map(|g| g.max),
+            failover_removed_max: lb!("failover_removed").map(|g| g.max),
+            netmgr_backlog_mean: lb!("netmgr_backlog").map(|g| g.mean),
+            establishments: cnt!("establishments"),
+            renewals: cnt!("renewals"),
             leases_held_mean: gauge(c.leases_held).map(|g| g.mean),
             lease_fraction_mean: gauge(c.lease_fraction).map(|g| g.mean),
-            stale_answers: cnt("stale_answers"),
-            bulkhead_rejected: cnt("bulkhead_rejected"),
-            hedges: cnt("hedges"),
-            hedge_wins: cnt("hedge_wins"),
-            hedges_cancelled: cnt("hedges_cancelled"),
-            hedges_denied: cnt("hedges_denied"),
+            stale_answers: cnt!("stale_answers"),
+            bulkhead_rejected: cnt!("bulkhead_rejected"),
+            hedges: cnt!("hedges"),
+            hedge_wins: cnt!("hedge_wins"),
+            hedges_cancelled: cnt!("hedges_cancelled"),
+            hedges_denied: cnt!("hedges_denied"),
             hedge_delay_ms_mean: gauge(c.hedge_delay_ms).map(|g| g.mean),
-            scale_outs: cnt("scale_outs"),
-            scale_ins: cnt("scale_ins"),
-            launch_failures: cnt("launch_failures"),
+            scale_outs: cnt!("scale_outs"),
+            scale_ins: cnt!("scale_ins"),
+            launch_failures: cnt!("launch_failures"),
             servers_mean: gauge(c.servers_gauge).map(|g| g.mean),
             servers_max: gauge(c.servers_gauge).map(|g| g.max),
             servers_pending_mean: gauge(c.servers_pending).map(|g| g.mean),
