@@ -389,22 +389,47 @@ impl Values {
         (f > 0).then(|| self.attempts().unwrap_or(f) as f64 / f as f64)
     }
 
+    /// The [`METRIC_COLUMNS`] cells as strings (empty where a metric does not apply).
     pub(crate) fn cells(&self) -> Vec<String> {
-        let int = |x: Option<u64>| x.map_or(String::new(), |v| v.to_string());
-        let flt = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
-        let ms = |x: Option<u64>| x.map_or(String::new(), |v| (v as f64 / 1e6).to_string());
-        let hist = |h: Option<HistStat>| {
+        let mut cells = Vec::with_capacity(METRIC_COLUMNS.len());
+        self.each_cell(|c| {
+            let mut b = Vec::new();
+            c.write(&mut b);
+            cells.push(String::from_utf8(b).unwrap_or_default());
+        });
+        debug_assert_eq!(cells.len(), METRIC_COLUMNS.len());
+        cells
+    }
+
+    /// The [`METRIC_COLUMNS`] cells appended to `out`, each after a comma: the bytes
+    /// [`Values::cells`] joined would give, without a string per cell. A number never needs
+    /// CSV quoting (no comma, quote or line break), so they go in as they are.
+    pub(crate) fn write_cells(&self, out: &mut Vec<u8>) {
+        self.each_cell(|c| {
+            out.push(b',');
+            c.write(out);
+        });
+    }
+
+    /// Calls `f` with each cell, in [`METRIC_COLUMNS`] order.
+    fn each_cell(&self, mut f: impl FnMut(Cell)) {
+        let int = Cell::Int;
+        let flt = Cell::Float;
+        let ms = |x: Option<u64>| Cell::Float(x.map(|v| v as f64 / 1e6));
+        let hist = |h: Option<HistStat>, f: &mut dyn FnMut(Cell)| {
             let h = h.unwrap_or_default();
-            [
+            for c in [
                 flt(h.mean.map(|m| m / 1e6)),
                 ms(h.p50),
                 ms(h.p90),
                 ms(h.p99),
                 ms(h.p999),
                 ms(h.max),
-            ]
+            ] {
+                f(c);
+            }
         };
-        let mut cells = vec![
+        let head = [
             int(self.first_tries),
             int(self.retries),
             int(self.attempts()),
@@ -441,10 +466,11 @@ impl Values {
             flt(self.busy_mean),
             flt(self.utilisation),
         ];
+        head.into_iter().for_each(&mut f);
         for h in [self.call_ok, self.call_all, self.sojourn, self.task] {
-            cells.extend(hist(h));
+            hist(h, &mut f);
         }
-        cells.extend([
+        let tail = [
             flt(self.wait_ms_mean),
             int(self.plans),
             int(self.applies),
@@ -486,10 +512,47 @@ impl Values {
             flt(self.servers_mean),
             flt(self.servers_max),
             flt(self.servers_pending_mean),
-        ]);
-        debug_assert_eq!(cells.len(), METRIC_COLUMNS.len());
-        cells
+        ];
+        tail.into_iter().for_each(f);
     }
+}
+
+/// One metric cell: a count, or a number written with Rust's shortest round-trip `Display`
+/// (empty when `None`).
+#[derive(Clone, Copy)]
+enum Cell {
+    Int(Option<u64>),
+    Float(Option<f64>),
+}
+
+impl Cell {
+    /// Appends the cell's text to `out` (nothing for `None`).
+    fn write(self, out: &mut Vec<u8>) {
+        match self {
+            Cell::Int(Some(v)) => write_u64(out, v),
+            Cell::Float(Some(v)) => {
+                use std::io::Write as _;
+                // Writing to a Vec cannot fail.
+                let _ = write!(out, "{v}");
+            }
+            Cell::Int(None) | Cell::Float(None) => {}
+        }
+    }
+}
+
+/// Appends `v` in decimal, as `v.to_string()` writes it.
+pub(crate) fn write_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 fn counter(rec: &Recorder, owner: &str, name: &str) -> Option<CounterId> {
