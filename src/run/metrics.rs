@@ -174,6 +174,17 @@ const LB_GAUGES: &[&str] = &[
     "netmgr_backlog",
 ];
 
+impl ComponentIds {
+    /// The id of counter `name` (one of the models' counter names), if the component records
+    /// it: resolve it once, then read each window with `Recorder::counter_in`, for a reader
+    /// that needs a few counters and not every [`Values`] field.
+    pub(crate) fn counter_id(&self, name: &str) -> Option<CounterId> {
+        let i = COUNTERS.iter().position(|n| *n == name);
+        debug_assert!(i.is_some(), "{name} is not a counter name");
+        self.counters[i?]
+    }
+}
+
 /// The index of `name` in `names`, at compile time (a name missing is a build error).
 const fn index_of(names: &[&str], name: &str) -> usize {
     let mut i = 0;
