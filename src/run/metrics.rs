@@ -427,18 +427,16 @@ impl Values {
         let int = Cell::Int;
         let flt = Cell::Float;
         let ms = |x: Option<u64>| Cell::Float(x.map(|v| v as f64 / 1e6));
-        let hist = |h: Option<HistStat>, f: &mut dyn FnMut(Cell)| {
+        let hist = |h: Option<HistStat>| {
             let h = h.unwrap_or_default();
-            for c in [
+            [
                 flt(h.mean.map(|m| m / 1e6)),
                 ms(h.p50),
                 ms(h.p90),
                 ms(h.p99),
                 ms(h.p999),
                 ms(h.max),
-            ] {
-                f(c);
-            }
+            ]
         };
         let head = [
             int(self.first_tries),
@@ -479,7 +477,7 @@ impl Values {
         ];
         head.into_iter().for_each(&mut f);
         for h in [self.call_ok, self.call_all, self.sojourn, self.task] {
-            hist(h, &mut f);
+            hist(h).into_iter().for_each(&mut f);
         }
         let tail = [
             flt(self.wait_ms_mean),
@@ -541,13 +539,28 @@ impl Cell {
     fn write(self, out: &mut Vec<u8>) {
         match self {
             Cell::Int(Some(v)) => write_u64(out, v),
-            Cell::Float(Some(v)) => {
-                use std::io::Write as _;
-                // Writing to a Vec cannot fail.
-                let _ = write!(out, "{v}");
-            }
+            Cell::Float(Some(v)) => write_f64(out, v),
             Cell::Int(None) | Cell::Float(None) => {}
         }
+    }
+}
+
+/// Appends `v` as `v.to_string()` writes it (shortest round-trip, never an exponent). A whole
+/// number below 2⁵³ in magnitude, which `Display` writes as its digits alone (`3`, `-12`), is
+/// written by [`write_u64`]; any other value goes through `Display`.
+pub(crate) fn write_f64(out: &mut Vec<u8>, v: f64) {
+    const EXACT: f64 = (1u64 << 53) as f64;
+    let a = v.abs();
+    // `-0.0` is written `-0`: left to `Display`.
+    if a < EXACT && a.trunc() == a && !(v == 0.0 && v.is_sign_negative()) {
+        if v < 0.0 {
+            out.push(b'-');
+        }
+        write_u64(out, a as u64);
+    } else {
+        use std::io::Write as _;
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{v}");
     }
 }
 
@@ -857,5 +870,80 @@ impl RunReport {
                 })
                 .collect(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_as_to_string_writes_them() {
+        let mut floats = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.1,
+            0.5,
+            -2.5,
+            3.0,
+            1e6,
+            1e15,
+            1e16,
+            1e21,
+            1e-7,
+            123456.789,
+            (1u64 << 53) as f64,
+            (1u64 << 53) as f64 - 1.0,
+            -((1u64 << 53) as f64),
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::EPSILON,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
+        // Ratios and ms values like the ones the columns hold.
+        floats.extend((0..2000).map(|i| i as f64 / 7.0));
+        floats.extend((0..2000).map(|i| (i * 1_000_037) as f64 / 1e6));
+        for v in floats {
+            let mut b = Vec::new();
+            write_f64(&mut b, v);
+            assert_eq!(String::from_utf8(b).unwrap(), v.to_string(), "{v:?}");
+        }
+        for v in [0, 1, 9, 10, 99, 100, 12345, u32::MAX as u64, u64::MAX] {
+            let mut b = Vec::new();
+            write_u64(&mut b, v);
+            assert_eq!(String::from_utf8(b).unwrap(), v.to_string());
+        }
+    }
+
+    #[test]
+    fn written_cells_are_the_cells_joined() {
+        let v = Values {
+            first_tries: Some(10),
+            retries: Some(3),
+            successes: Some(9),
+            cache_hits: Some(1),
+            cache_misses: Some(2),
+            queue_len_mean: Some(0.25),
+            queue_len_max: Some(-0.0),
+            call_ok: Some(HistStat {
+                count: 2,
+                mean: Some(1_500_000.0),
+                p50: Some(1_000_000),
+                p90: Some(2_000_001),
+                p99: None,
+                p999: None,
+                max: Some(u64::MAX),
+            }),
+            ..Values::default()
+        };
+        let mut b = Vec::new();
+        v.write_cells(&mut b);
+        let joined: String = v.cells().iter().map(|c| format!(",{c}")).collect();
+        assert_eq!(String::from_utf8(b).unwrap(), joined);
+        assert_eq!(v.cells().len(), METRIC_COLUMNS.len());
     }
 }
