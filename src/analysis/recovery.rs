@@ -21,6 +21,7 @@ use crate::analysis::dynamics::{self, Dynamic, StateSeries, StateTrend};
 use crate::run::RunReport;
 use crate::run::metrics::ComponentIds;
 use crate::scenario::Kind;
+use sim_core::CounterId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 /// What happened to a run after its trigger (the `verdict` column; see the README's
@@ -146,16 +147,18 @@ impl RunReport {
 
     /// Per-window totals over all clients: (first tries, retries, successes).
     pub fn client_series(&self) -> Vec<(u64, u64, u64)> {
-        let clients = self.clients();
-        (0..self.rec.n_windows())
+        // The three counters' ids, resolved once per client (not a whole `Values` per window).
+        let ids: Vec<[Option<CounterId>; 3]> = self
+            .clients()
+            .iter()
+            .map(|c| ["first_tries", "retries", "successes"].map(|n| c.counter_id(n)))
+            .collect();
+        let rec = &self.rec;
+        let at = |w: usize, id: Option<CounterId>| id.map_or(0, |id| rec.counter_in(w, id));
+        (0..rec.n_windows())
             .map(|w| {
-                clients.iter().fold((0, 0, 0), |(f, r, s), c| {
-                    let v = self.window_values(c, w);
-                    (
-                        f + v.first_tries.unwrap_or(0),
-                        r + v.retries.unwrap_or(0),
-                        s + v.successes.unwrap_or(0),
-                    )
+                ids.iter().fold((0, 0, 0), |(f, r, s), &[fi, ri, si]| {
+                    (f + at(w, fi), r + at(w, ri), s + at(w, si))
                 })
             })
             .collect()
@@ -196,31 +199,26 @@ impl RunReport {
             .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
         let (mut wasted, mut completions) = (0u64, 0u64);
         let mut peak_load_amplification: Option<f64> = None;
-        for c in self
-            .component_ids()
-            .iter()
-            .filter(|c| c.kind == Kind::Service)
-        {
+        let ids = self.component_ids();
+        let rec = &self.rec;
+        let at = |w: usize, id: Option<CounterId>| id.map_or(0, |id| rec.counter_in(w, id));
+        for c in ids.iter().filter(|c| c.kind == Kind::Service) {
+            let [wi, ci, ai] = ["wasted", "completions", "arrivals"].map(|n| c.counter_id(n));
             for (w, &(first, _, _)) in series.iter().enumerate().take(n) {
-                let v = self.window_values(c, w);
-                wasted += v.wasted.unwrap_or(0);
-                completions += v.completions.unwrap_or(0);
+                wasted += at(w, wi);
+                completions += at(w, ci);
                 if first > 0 {
-                    let a = v.arrivals.unwrap_or(0) as f64 / first as f64;
+                    let a = at(w, ai) as f64 / first as f64;
                     peak_load_amplification = Some(peak_load_amplification.map_or(a, |m| m.max(a)));
                 }
             }
         }
         // Lease managers' jobs that timed out are wasted work too.
-        for c in self
-            .component_ids()
-            .iter()
-            .filter(|c| c.kind == Kind::LeaseManager)
-        {
+        for c in ids.iter().filter(|c| c.kind == Kind::LeaseManager) {
+            let [wi, ci] = ["wasted", "completions"].map(|n| c.counter_id(n));
             for w in 0..n {
-                let v = self.window_values(c, w);
-                wasted += v.wasted.unwrap_or(0);
-                completions += v.completions.unwrap_or(0);
+                wasted += at(w, wi);
+                completions += at(w, ci);
             }
         }
         let wasted_fraction = (completions > 0).then(|| wasted as f64 / completions as f64);

@@ -172,10 +172,15 @@ impl RunReport {
     pub fn panels(&self, a: &Analysis) -> Vec<Panel> {
         let n = self.rec.n_windows();
         let ids = self.component_ids();
-        let of = |k: &[Kind]| -> Vec<(&ComponentIds, Vec<Values>)> {
+        let of = |k: &[Kind]| -> Vec<(&ComponentIds, Vec<Row>)> {
             ids.iter()
                 .filter(|c| k.contains(&c.kind))
-                .map(|c| (c, (0..n).map(|w| self.window_values(c, w)).collect()))
+                .map(|c| {
+                    (
+                        c,
+                        (0..n).map(|w| Row::of(&self.window_values(c, w))).collect(),
+                    )
+                })
                 .collect()
         };
         let clients = of(&[Kind::Client, Kind::Source]);
@@ -184,7 +189,7 @@ impl RunReport {
             let (s, e) = self.rec.window_bounds(w);
             e.since(s).as_secs_f64().max(1e-9)
         };
-        let per_s = |get: &dyn Fn(&Values) -> Option<u64>, vals: &[&Vec<Values>]| -> Vec<f64> {
+        let per_s = |get: &dyn Fn(&Row) -> Option<u64>, vals: &[&Vec<Row>]| -> Vec<f64> {
             (0..n)
                 .map(|w| {
                     let sum: u64 = vals.iter().filter_map(|v| get(&v[w])).sum();
@@ -192,7 +197,7 @@ impl RunReport {
                 })
                 .collect()
         };
-        let cv: Vec<&Vec<Values>> = clients.iter().map(|c| &c.1).collect();
+        let cv: Vec<&Vec<Row>> = clients.iter().map(|c| &c.1).collect();
         let mut out = Vec::new();
 
         // Demand and goodput.
@@ -385,7 +390,7 @@ impl RunReport {
             let mut p = Panel::new(PanelKind::Cache, "Cache hit rate", "% of lookups");
             p.y_max = Some(100.0);
             for (i, (c, v)) in cached.iter().take(MAX_LINES).enumerate() {
-                let vals = v.iter().map(|x| x.hit_rate().map(|h| 100.0 * h)).collect();
+                let vals = v.iter().map(|x| x.hit_rate.map(|h| 100.0 * h)).collect();
                 p.curves.push(series(i, &c.name, vals));
             }
             out.push(p);
@@ -393,16 +398,7 @@ impl RunReport {
         if retries.iter().any(|r| *r > 0.0) {
             let mut p = Panel::new(PanelKind::Retries, "Retries", "attempts / s");
             p.curves.push(Curve::of("retries", PURPLE, &retries));
-            let refused = per_s(
-                &|v| {
-                    Some(
-                        v.budget_exhausted.unwrap_or(0)
-                            + v.circuit_open.unwrap_or(0)
-                            + v.throttled.unwrap_or(0),
-                    )
-                },
-                &cv,
-            );
+            let refused = per_s(&|v| Some(v.refused), &cv);
             if refused.iter().any(|r| *r > 0.0) {
                 p.curves.push(
                     Curve::of(
@@ -437,7 +433,7 @@ impl RunReport {
             }
             out.push(p);
         }
-        let hedging: Vec<&Vec<Values>> = clients
+        let hedging: Vec<&Vec<Row>> = clients
             .iter()
             .filter(|(_, v)| v.iter().any(|x| x.hedges.is_some()))
             .map(|c| &c.1)
@@ -476,12 +472,9 @@ impl RunReport {
             out.push(p);
         }
         if let Some((c, v)) = clients.first()
-            && v.iter()
-                .any(|x| x.call_all.is_some_and(|h| h.p99.is_some()))
+            && v.iter().any(|x| x.call_all_p99.is_some())
         {
-            let ms = |h: Option<sim_core::HistStat>, q: fn(&sim_core::HistStat) -> Option<u64>| {
-                h.as_ref().and_then(q).map(|ns| ns as f64 / 1e6)
-            };
+            let ms = |q: Option<u64>| q.map(|ns| ns as f64 / 1e6);
             let mut p = Panel::new(
                 PanelKind::Latency,
                 &format!("Call latency of {}, end to end (log scale)", c.name),
@@ -491,24 +484,88 @@ impl RunReport {
             p.curves.push(Curve::new(
                 "p50 ok",
                 BLUE,
-                v.iter().map(|x| ms(x.call_ok, |h| h.p50)).collect(),
+                v.iter().map(|x| ms(x.call_ok_p50)).collect(),
             ));
             p.curves.push(Curve::new(
                 "p99 ok",
                 ORANGE,
-                v.iter().map(|x| ms(x.call_ok, |h| h.p99)).collect(),
+                v.iter().map(|x| ms(x.call_ok_p99)).collect(),
             ));
             p.curves.push(
                 Curve::new(
                     "p99 of every call (failed: until it gave up)",
                     VERMILLION,
-                    v.iter().map(|x| ms(x.call_all, |h| h.p99)).collect(),
+                    v.iter().map(|x| ms(x.call_all_p99)).collect(),
                 )
                 .dashed(),
             );
             out.push(p);
         }
         out
+    }
+}
+
+/// What the panels read of one component's [`Values`] in one window (a fifth of its size: a
+/// long run keeps a row per window and client or service while the dashboard is drawn).
+#[derive(Clone, Copy, Debug)]
+struct Row {
+    first_tries: Option<u64>,
+    retries: Option<u64>,
+    successes: Option<u64>,
+    dns_failures: Option<u64>,
+    cache_hits: Option<u64>,
+    hit_rate: Option<f64>,
+    /// Attempts the client's policy refused: retry budget, circuit breaker, throttle.
+    refused: u64,
+    hedges: Option<u64>,
+    hedge_wins: Option<u64>,
+    hedges_denied: Option<u64>,
+    call_ok_p50: Option<u64>,
+    call_ok_p99: Option<u64>,
+    call_all_p99: Option<u64>,
+    records_empty_mean: Option<f64>,
+    lease_fraction_mean: Option<f64>,
+    targets_healthy_mean: Option<f64>,
+    targets_in_service_mean: Option<f64>,
+    netmgr_backlog_mean: Option<f64>,
+    bad_servers_mean: Option<f64>,
+    tasks_down_mean: Option<f64>,
+    servers_mean: Option<f64>,
+    servers_max: Option<f64>,
+    servers_pending_mean: Option<f64>,
+    queue_len_mean: Option<f64>,
+}
+
+impl Row {
+    fn of(v: &Values) -> Row {
+        Row {
+            first_tries: v.first_tries,
+            retries: v.retries,
+            successes: v.successes,
+            dns_failures: v.dns_failures,
+            cache_hits: v.cache_hits,
+            hit_rate: v.hit_rate(),
+            refused: v.budget_exhausted.unwrap_or(0)
+                + v.circuit_open.unwrap_or(0)
+                + v.throttled.unwrap_or(0),
+            hedges: v.hedges,
+            hedge_wins: v.hedge_wins,
+            hedges_denied: v.hedges_denied,
+            call_ok_p50: v.call_ok.and_then(|h| h.p50),
+            call_ok_p99: v.call_ok.and_then(|h| h.p99),
+            call_all_p99: v.call_all.and_then(|h| h.p99),
+            records_empty_mean: v.records_empty_mean,
+            lease_fraction_mean: v.lease_fraction_mean,
+            targets_healthy_mean: v.targets_healthy_mean,
+            targets_in_service_mean: v.targets_in_service_mean,
+            netmgr_backlog_mean: v.netmgr_backlog_mean,
+            bad_servers_mean: v.bad_servers_mean,
+            tasks_down_mean: v.tasks_down_mean,
+            servers_mean: v.servers_mean,
+            servers_max: v.servers_max,
+            servers_pending_mean: v.servers_pending_mean,
+            queue_len_mean: v.queue_len_mean,
+        }
     }
 }
 
@@ -520,10 +577,10 @@ fn series(i: usize, label: &str, values: Vec<Option<f64>>) -> Curve {
 
 /// The components with the largest peak of `f`, at most [`MAX_LINES`], with their colour index.
 fn top<'a>(
-    mut comps: Vec<&'a (&'a ComponentIds, Vec<Values>)>,
-    f: impl Fn(&Values) -> f64,
-) -> Vec<(usize, &'a (&'a ComponentIds, Vec<Values>))> {
-    let peak = |v: &Vec<Values>| v.iter().map(&f).fold(0.0, f64::max);
+    mut comps: Vec<&'a (&'a ComponentIds, Vec<Row>)>,
+    f: impl Fn(&Row) -> f64,
+) -> Vec<(usize, &'a (&'a ComponentIds, Vec<Row>))> {
+    let peak = |v: &Vec<Row>| v.iter().map(&f).fold(0.0, f64::max);
     comps.sort_by(|a, b| peak(&b.1).total_cmp(&peak(&a.1)));
     comps.into_iter().take(MAX_LINES).enumerate().collect()
 }

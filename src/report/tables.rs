@@ -7,6 +7,7 @@
 //! pure function of (scenario, seed).
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 use crate::run::RunReport;
 use crate::run::metrics::*;
@@ -41,28 +42,46 @@ impl RunReport {
         ];
         header.extend_from_slice(METRIC_COLUMNS);
         w.write_record(&header)?;
+        let mut out = w
+            .into_inner()
+            .map_err(|e| csv::Error::from(e.into_error()))?;
+        // Each row is built in one reused buffer and written whole: the component's fields
+        // encoded by the CSV writer once (a name may need quoting), the window bounds once per
+        // window, the numbers (which never need quoting) appended as they are.
         let ids = self.component_ids();
-        let seed = self.seed.to_string();
+        let prefixes = ids
+            .iter()
+            .map(|c| {
+                let mut p = csv::Writer::from_writer(Vec::new());
+                p.write_record([
+                    self.scenario.variant_name(),
+                    &self.seed.to_string(),
+                    &c.name,
+                    c.kind.as_str(),
+                ])?;
+                let mut p = p
+                    .into_inner()
+                    .map_err(|e| csv::Error::from(e.into_error()))?;
+                p.pop(); // the record terminator
+                Ok(p)
+            })
+            .collect::<Result<Vec<Vec<u8>>, csv::Error>>()?;
+        let mut bounds = Vec::new();
+        let mut row = Vec::new();
         for win in 0..self.rec.n_windows() {
             let (start, end) = self.rec.window_bounds(win);
-            let (start, end) = (
-                start.as_secs_f64().to_string(),
-                end.as_secs_f64().to_string(),
-            );
-            for c in &ids {
-                let mut row = vec![
-                    self.scenario.variant_name().to_string(),
-                    seed.clone(),
-                    c.name.clone(),
-                    c.kind.as_str().to_string(),
-                    start.clone(),
-                    end.clone(),
-                ];
-                row.extend(self.window_values(c, win).cells());
-                w.write_record(&row)?;
+            bounds.clear();
+            let _ = write!(bounds, ",{},{}", start.as_secs_f64(), end.as_secs_f64());
+            for (c, prefix) in ids.iter().zip(&prefixes) {
+                row.clear();
+                row.extend_from_slice(prefix);
+                row.extend_from_slice(&bounds);
+                self.window_values(c, win).write_cells(&mut row);
+                row.push(b'\n');
+                out.write_all(&row)?;
             }
         }
-        w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+        Ok(out)
     }
 
     /// `summary.csv`: one row per component over the summary period, with the run's facts.

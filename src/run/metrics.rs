@@ -122,7 +122,8 @@ pub struct ComponentIds {
     pub kind: Kind,
     /// Servers of a service (a load balancer's checker workers); `None` for other kinds.
     pub servers: Option<u32>,
-    counters: Vec<(&'static str, CounterId)>,
+    /// Each name of [`COUNTERS`] resolved once, by its index there (`None`: not recorded).
+    counters: [Option<CounterId>; COUNTERS.len()],
     #[doc(hidden)]
     pub in_flight: Option<GaugeId>,
     #[doc(hidden)]
@@ -149,8 +150,8 @@ pub struct ComponentIds {
     /// Config push: fraction of machines holding a bad file.
     #[doc(hidden)]
     pub bad_servers: Option<GaugeId>,
-    /// A load balancer's gauges (`LB_GAUGES`).
-    lb_gauges: Vec<(&'static str, GaugeId)>,
+    /// A load balancer's gauges, by their index in [`LB_GAUGES`].
+    lb_gauges: [Option<GaugeId>; LB_GAUGES.len()],
     #[doc(hidden)]
     pub leases_held: Option<GaugeId>,
     #[doc(hidden)]
@@ -174,12 +175,33 @@ const LB_GAUGES: &[&str] = &[
 ];
 
 impl ComponentIds {
-    fn counter(&self, name: &str) -> Option<CounterId> {
-        self.counters
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, id)| *id)
+    /// The id of counter `name` (one of the models' counter names), if the component records
+    /// it: resolve it once, then read each window with `Recorder::counter_in`, for a reader
+    /// that needs a few counters and not every [`Values`] field.
+    pub(crate) fn counter_id(&self, name: &str) -> Option<CounterId> {
+        let i = COUNTERS.iter().position(|n| *n == name);
+        debug_assert!(i.is_some(), "{name} is not a counter name");
+        self.counters[i?]
     }
+}
+
+/// The index of `name` in `names`, at compile time (a name missing is a build error).
+const fn index_of(names: &[&str], name: &str) -> usize {
+    let mut i = 0;
+    while i < names.len() {
+        let (a, b) = (names[i].as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not a known metric name")
 }
 
 /// Where values are read from: one window, or the summary period.
@@ -378,10 +400,33 @@ impl Values {
         (f > 0).then(|| self.attempts().unwrap_or(f) as f64 / f as f64)
     }
 
+    /// The [`METRIC_COLUMNS`] cells as strings (empty where a metric does not apply).
     pub(crate) fn cells(&self) -> Vec<String> {
-        let int = |x: Option<u64>| x.map_or(String::new(), |v| v.to_string());
-        let flt = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
-        let ms = |x: Option<u64>| x.map_or(String::new(), |v| (v as f64 / 1e6).to_string());
+        let mut cells = Vec::with_capacity(METRIC_COLUMNS.len());
+        self.each_cell(|c| {
+            let mut b = Vec::new();
+            c.write(&mut b);
+            cells.push(String::from_utf8(b).unwrap_or_default());
+        });
+        debug_assert_eq!(cells.len(), METRIC_COLUMNS.len());
+        cells
+    }
+
+    /// The [`METRIC_COLUMNS`] cells appended to `out`, each after a comma: the bytes
+    /// [`Values::cells`] joined would give, without a string per cell. A number never needs
+    /// CSV quoting (no comma, quote or line break), so they go in as they are.
+    pub(crate) fn write_cells(&self, out: &mut Vec<u8>) {
+        self.each_cell(|c| {
+            out.push(b',');
+            c.write(out);
+        });
+    }
+
+    /// Calls `f` with each cell, in [`METRIC_COLUMNS`] order.
+    fn each_cell(&self, mut f: impl FnMut(Cell)) {
+        let int = Cell::Int;
+        let flt = Cell::Float;
+        let ms = |x: Option<u64>| Cell::Float(x.map(|v| v as f64 / 1e6));
         let hist = |h: Option<HistStat>| {
             let h = h.unwrap_or_default();
             [
@@ -393,7 +438,7 @@ impl Values {
                 ms(h.max),
             ]
         };
-        let mut cells = vec![
+        let head = [
             int(self.first_tries),
             int(self.retries),
             int(self.attempts()),
@@ -430,10 +475,11 @@ impl Values {
             flt(self.busy_mean),
             flt(self.utilisation),
         ];
+        head.into_iter().for_each(&mut f);
         for h in [self.call_ok, self.call_all, self.sojourn, self.task] {
-            cells.extend(hist(h));
+            hist(h).into_iter().for_each(&mut f);
         }
-        cells.extend([
+        let tail = [
             flt(self.wait_ms_mean),
             int(self.plans),
             int(self.applies),
@@ -475,10 +521,62 @@ impl Values {
             flt(self.servers_mean),
             flt(self.servers_max),
             flt(self.servers_pending_mean),
-        ]);
-        debug_assert_eq!(cells.len(), METRIC_COLUMNS.len());
-        cells
+        ];
+        tail.into_iter().for_each(f);
     }
+}
+
+/// One metric cell: a count, or a number written with Rust's shortest round-trip `Display`
+/// (empty when `None`).
+#[derive(Clone, Copy)]
+enum Cell {
+    Int(Option<u64>),
+    Float(Option<f64>),
+}
+
+impl Cell {
+    /// Appends the cell's text to `out` (nothing for `None`).
+    fn write(self, out: &mut Vec<u8>) {
+        match self {
+            Cell::Int(Some(v)) => write_u64(out, v),
+            Cell::Float(Some(v)) => write_f64(out, v),
+            Cell::Int(None) | Cell::Float(None) => {}
+        }
+    }
+}
+
+/// Appends `v` as `v.to_string()` writes it (shortest round-trip, never an exponent). A whole
+/// number below 2⁵³ in magnitude, which `Display` writes as its digits alone (`3`, `-12`), is
+/// written by [`write_u64`]; any other value goes through `Display`.
+pub(crate) fn write_f64(out: &mut Vec<u8>, v: f64) {
+    const EXACT: f64 = (1u64 << 53) as f64;
+    let a = v.abs();
+    // `-0.0` is written `-0`: left to `Display`.
+    if a < EXACT && a.trunc() == a && !(v == 0.0 && v.is_sign_negative()) {
+        if v < 0.0 {
+            out.push(b'-');
+        }
+        write_u64(out, a as u64);
+    } else {
+        use std::io::Write as _;
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{v}");
+    }
+}
+
+/// Appends `v` in decimal, as `v.to_string()` writes it.
+pub(crate) fn write_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 fn counter(rec: &Recorder, owner: &str, name: &str) -> Option<CounterId> {
@@ -577,10 +675,7 @@ impl RunReport {
                 name: name.clone(),
                 kind: *kind,
                 servers: servers.get(name.as_str()).copied(),
-                counters: COUNTERS
-                    .iter()
-                    .filter_map(|&n| counter(rec, name, n).map(|id| (n, id)))
-                    .collect(),
+                counters: std::array::from_fn(|i| counter(rec, name, COUNTERS[i])),
                 in_flight: gauge(rec, name, "in_flight"),
                 queue_len: gauge(rec, name, "queue_len"),
                 busy: gauge(rec, name, "busy"),
@@ -591,10 +686,7 @@ impl RunReport {
                 task: hist(rec, name, "task"),
                 records_empty: gauge(rec, name, "records_empty"),
                 bad_servers: gauge(rec, name, "bad_servers"),
-                lb_gauges: LB_GAUGES
-                    .iter()
-                    .filter_map(|&n| gauge(rec, name, n).map(|id| (n, id)))
-                    .collect(),
+                lb_gauges: std::array::from_fn(|i| gauge(rec, name, LB_GAUGES[i])),
                 leases_held: gauge(rec, name, "leases_held"),
                 lease_fraction: gauge(rec, name, "lease_fraction"),
                 hedge_delay_ms: gauge(rec, name, "hedge_delay_ms"),
@@ -613,12 +705,18 @@ impl RunReport {
             }
             Src::Summary => rec.summary_span().as_secs_f64(),
         };
-        let cnt = |name: &str| {
-            c.counter(name).map(|id| match src {
+        let cnt_at = |i: usize| {
+            c.counters[i].map(|id| match src {
                 Src::Window(w) => rec.counter_in(w, id),
                 Src::Summary => rec.counter_total(id),
             })
         };
+        // A counter by name, its index resolved at compile time.
+        macro_rules! cnt {
+            ($name:literal) => {
+                cnt_at(const { index_of(COUNTERS, $name) })
+            };
+        }
         let gauge = |g: Option<GaugeId>| {
             g.map(|g| match src {
                 Src::Window(w) => rec.gauge_in(w, g),
@@ -631,40 +729,42 @@ impl RunReport {
                 Src::Summary => HistStat::of(rec.hist_total(h)),
             })
         };
+        // A load balancer's gauge by name, its index resolved at compile time.
+        macro_rules! lb {
+            ($name:literal) => {
+                gauge(c.lb_gauges[const { index_of(LB_GAUGES, $name) }])
+            };
+        }
         let per_s = |n: Option<u64>| n.filter(|_| span_s > 0.0).map(|n| n as f64 / span_s);
-        let successes = cnt("successes");
-        let goodput = cnt("goodput");
-        let completions = cnt("completions");
+        let successes = cnt!("successes");
+        let goodput = cnt!("goodput");
+        let completions = cnt!("completions");
         let busy = gauge(c.busy);
-        let lb = |name: &str| {
-            let id = c.lb_gauges.iter().find(|(n, _)| *n == name).map(|p| p.1);
-            gauge(id)
-        };
         let queue = gauge(c.queue_len);
         Values {
-            first_tries: cnt("first_tries"),
-            retries: cnt("retries"),
+            first_tries: cnt!("first_tries"),
+            retries: cnt!("retries"),
             successes,
-            give_ups: cnt("give_ups").or(cnt("failures")),
-            arrivals: cnt("arrivals"),
+            give_ups: cnt!("give_ups").or(cnt!("failures")),
+            arrivals: cnt!("arrivals"),
             completions,
             goodput,
-            wasted: cnt("wasted"),
-            expired: cnt("expired"),
-            shed: cnt("shed"),
-            rejected: cnt("rejected").or(cnt("rejections")),
-            timeouts: cnt("timeouts"),
-            errors: cnt("errors"),
-            circuit_open: cnt("circuit_open"),
-            budget_exhausted: cnt("budget_exhausted"),
-            throttled: cnt("throttled"),
-            lost: cnt("lost"),
-            cache_hits: cnt("cache_hits"),
-            cache_misses: cnt("cache_misses"),
-            dns_failures: cnt("dns_failures"),
-            crashes: cnt("crashes"),
-            restarts: cnt("restarts"),
-            overload_crashes: cnt("overload_crashes"),
+            wasted: cnt!("wasted"),
+            expired: cnt!("expired"),
+            shed: cnt!("shed"),
+            rejected: cnt!("rejected").or(cnt!("rejections")),
+            timeouts: cnt!("timeouts"),
+            errors: cnt!("errors"),
+            circuit_open: cnt!("circuit_open"),
+            budget_exhausted: cnt!("budget_exhausted"),
+            throttled: cnt!("throttled"),
+            lost: cnt!("lost"),
+            cache_hits: cnt!("cache_hits"),
+            cache_misses: cnt!("cache_misses"),
+            dns_failures: cnt!("dns_failures"),
+            crashes: cnt!("crashes"),
+            restarts: cnt!("restarts"),
+            overload_crashes: cnt!("overload_crashes"),
             tasks_down_mean: gauge(c.tasks_down).map(|g| g.mean),
             throughput_per_s: per_s(completions),
             goodput_per_s: per_s(successes.or(goodput)),
@@ -682,47 +782,47 @@ impl RunReport {
             call_all: hist(c.call_all),
             sojourn: hist(c.sojourn),
             task: hist(c.task),
-            wait_ms_mean: cnt("wait_ns")
-                .zip(cnt("started"))
+            wait_ms_mean: cnt!("wait_ns")
+                .zip(cnt!("started"))
                 .filter(|&(_, n)| n > 0)
                 .map(|(w, n)| w as f64 / n as f64 / 1e6),
-            queued: cnt("queued"),
-            plans: cnt("plans"),
-            applies: cnt("applies"),
-            stale_applies: cnt("stale_applies"),
-            races: cnt("races"),
+            queued: cnt!("queued"),
+            plans: cnt!("plans"),
+            applies: cnt!("applies"),
+            stale_applies: cnt!("stale_applies"),
+            races: cnt!("races"),
             records_empty_mean: gauge(c.records_empty).map(|g| g.mean),
-            files_good: cnt("files_good"),
-            files_bad: cnt("files_bad"),
-            rollout_halts: cnt("rollout_halts"),
+            files_good: cnt!("files_good"),
+            files_bad: cnt!("files_bad"),
+            rollout_halts: cnt!("rollout_halts"),
             bad_servers_mean: gauge(c.bad_servers).map(|g| g.mean),
-            degraded: cnt("degraded"),
-            checks: cnt("checks"),
-            checks_failed: cnt("checks_failed"),
-            checks_late: cnt("checks_late"),
-            flaps: cnt("flaps"),
-            failovers: cnt("failovers"),
-            targets_in_service_mean: lb("targets_in_service").map(|g| g.mean),
-            targets_healthy_mean: lb("targets_healthy").map(|g| g.mean),
-            targets_pending_mean: lb("targets_pending").map(|g| g.mean),
-            zones_failed_mean: lb("zones_failed").map(|g| g.mean),
-            zones_failed_max: lb("zones_failed").map(|g| g.max),
-            failover_removed_max: lb("failover_removed").map(|g| g.max),
-            netmgr_backlog_mean: lb("netmgr_backlog").map(|g| g.mean),
-            establishments: cnt("establishments"),
-            renewals: cnt("renewals"),
+            degraded: cnt!("degraded"),
+            checks: cnt!("checks"),
+            checks_failed: cnt!("checks_failed"),
+            checks_late: cnt!("checks_late"),
+            flaps: cnt!("flaps"),
+            failovers: cnt!("failovers"),
+            targets_in_service_mean: lb!("targets_in_service").map(|g| g.mean),
+            targets_healthy_mean: lb!("targets_healthy").map(|g| g.mean),
+            targets_pending_mean: lb!("targets_pending").map(|g| g.mean),
+            zones_failed_mean: lb!("zones_failed").map(|g| g.mean),
+            zones_failed_max: lb!("zones_failed").map(|g| g.max),
+            failover_removed_max: lb!("failover_removed").map(|g| g.max),
+            netmgr_backlog_mean: lb!("netmgr_backlog").map(|g| g.mean),
+            establishments: cnt!("establishments"),
+            renewals: cnt!("renewals"),
             leases_held_mean: gauge(c.leases_held).map(|g| g.mean),
             lease_fraction_mean: gauge(c.lease_fraction).map(|g| g.mean),
-            stale_answers: cnt("stale_answers"),
-            bulkhead_rejected: cnt("bulkhead_rejected"),
-            hedges: cnt("hedges"),
-            hedge_wins: cnt("hedge_wins"),
-            hedges_cancelled: cnt("hedges_cancelled"),
-            hedges_denied: cnt("hedges_denied"),
+            stale_answers: cnt!("stale_answers"),
+            bulkhead_rejected: cnt!("bulkhead_rejected"),
+            hedges: cnt!("hedges"),
+            hedge_wins: cnt!("hedge_wins"),
+            hedges_cancelled: cnt!("hedges_cancelled"),
+            hedges_denied: cnt!("hedges_denied"),
             hedge_delay_ms_mean: gauge(c.hedge_delay_ms).map(|g| g.mean),
-            scale_outs: cnt("scale_outs"),
-            scale_ins: cnt("scale_ins"),
-            launch_failures: cnt("launch_failures"),
+            scale_outs: cnt!("scale_outs"),
+            scale_ins: cnt!("scale_ins"),
+            launch_failures: cnt!("launch_failures"),
             servers_mean: gauge(c.servers_gauge).map(|g| g.mean),
             servers_max: gauge(c.servers_gauge).map(|g| g.max),
             servers_pending_mean: gauge(c.servers_pending).map(|g| g.mean),
@@ -770,5 +870,80 @@ impl RunReport {
                 })
                 .collect(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_as_to_string_writes_them() {
+        let mut floats = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.1,
+            0.5,
+            -2.5,
+            3.0,
+            1e6,
+            1e15,
+            1e16,
+            1e21,
+            1e-7,
+            123456.789,
+            (1u64 << 53) as f64,
+            (1u64 << 53) as f64 - 1.0,
+            -((1u64 << 53) as f64),
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::EPSILON,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
+        // Ratios and ms values like the ones the columns hold.
+        floats.extend((0..2000).map(|i| i as f64 / 7.0));
+        floats.extend((0..2000).map(|i| (i * 1_000_037) as f64 / 1e6));
+        for v in floats {
+            let mut b = Vec::new();
+            write_f64(&mut b, v);
+            assert_eq!(String::from_utf8(b).unwrap(), v.to_string(), "{v:?}");
+        }
+        for v in [0, 1, 9, 10, 99, 100, 12345, u32::MAX as u64, u64::MAX] {
+            let mut b = Vec::new();
+            write_u64(&mut b, v);
+            assert_eq!(String::from_utf8(b).unwrap(), v.to_string());
+        }
+    }
+
+    #[test]
+    fn written_cells_are_the_cells_joined() {
+        let v = Values {
+            first_tries: Some(10),
+            retries: Some(3),
+            successes: Some(9),
+            cache_hits: Some(1),
+            cache_misses: Some(2),
+            queue_len_mean: Some(0.25),
+            queue_len_max: Some(-0.0),
+            call_ok: Some(HistStat {
+                count: 2,
+                mean: Some(1_500_000.0),
+                p50: Some(1_000_000),
+                p90: Some(2_000_001),
+                p99: None,
+                p999: None,
+                max: Some(u64::MAX),
+            }),
+            ..Values::default()
+        };
+        let mut b = Vec::new();
+        v.write_cells(&mut b);
+        let joined: String = v.cells().iter().map(|c| format!(",{c}")).collect();
+        assert_eq!(String::from_utf8(b).unwrap(), joined);
+        assert_eq!(v.cells().len(), METRIC_COLUMNS.len());
     }
 }
