@@ -282,4 +282,60 @@ mod tests {
             assert_eq!(q.pop(), None, "seed {seed}");
         }
     }
+
+    /// Property: events in the heap and timers in the timer set, interleaved as a client's
+    /// request path makes them (arrivals and completions a short random delay ahead, one
+    /// timeout per attempt a constant delay ahead — the lane —, some timers a random delay
+    /// ahead — the radix heap), pop exactly the sequence one `BinaryHeap` of all of them pops,
+    /// ties included: which structure holds an event changes no order.
+    #[test]
+    fn events_and_timers_pop_the_same_sequence_as_one_binary_heap() {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        for seed in 0..12u64 {
+            let mut rng = stream(seed, "test/queue-timers");
+            let mut q = EventQueue::new();
+            let mut r: BinaryHeap<Reverse<(u64, u64)>> = BinaryHeap::new();
+            let mut now = 0u64;
+            let timeout = [0u64, 5, 200][seed as usize % 3];
+            let p_random_timer = [0.0, 0.05, 0.5][(seed as usize / 3) % 3];
+            let (mut lane_timers, mut other_timers) = (0u32, 0u32);
+            for _ in 0..50_000 {
+                let seq = q.scheduled_total();
+                match rng.random_range(0..10u32) {
+                    0..=3 => {
+                        let at = now + rng.random_range(0..20u64);
+                        q.push(SimTime(at), seq);
+                        r.push(Reverse((at, seq)));
+                    }
+                    4..=5 => {
+                        let at = if rng.random_bool(p_random_timer) {
+                            other_timers += 1;
+                            now + rng.random_range(0..400u64)
+                        } else {
+                            lane_timers += 1;
+                            now + timeout
+                        };
+                        assert_eq!(q.push_timer(SimTime(at), seq), seq);
+                        r.push(Reverse((at, seq)));
+                    }
+                    _ => {
+                        let got = q.pop();
+                        let want = r.pop().map(|Reverse((t, seq))| (SimTime(t), seq));
+                        assert_eq!(got, want, "seed {seed}");
+                        if let Some((t, _)) = got {
+                            now = t.0;
+                        }
+                    }
+                }
+                assert_eq!(q.len(), r.len(), "seed {seed}");
+            }
+            assert!(lane_timers > 0, "seed {seed}: no constant-delay timer");
+            assert!(p_random_timer == 0.0 || other_timers > 0, "seed {seed}");
+            while let Some(Reverse((t, seq))) = r.pop() {
+                assert_eq!(q.pop(), Some((SimTime(t), seq)), "seed {seed}");
+            }
+            assert_eq!(q.pop(), None, "seed {seed}");
+        }
+    }
 }
