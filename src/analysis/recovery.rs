@@ -145,6 +145,11 @@ impl RunReport {
             .collect()
     }
 
+    /// Counter `id`'s count in window `w` (0 for a counter the component does not record).
+    fn count_in(&self, w: usize, id: Option<CounterId>) -> u64 {
+        id.map_or(0, |id| self.rec.counter_in(w, id))
+    }
+
     /// Per-window totals over all clients: (first tries, retries, successes).
     pub fn client_series(&self) -> Vec<(u64, u64, u64)> {
         // The three counters' ids, resolved once per client (not a whole `Values` per window).
@@ -154,11 +159,14 @@ impl RunReport {
             .map(|c| ["first_tries", "retries", "successes"].map(|n| c.counter_id(n)))
             .collect();
         let rec = &self.rec;
-        let at = |w: usize, id: Option<CounterId>| id.map_or(0, |id| rec.counter_in(w, id));
         (0..rec.n_windows())
             .map(|w| {
                 ids.iter().fold((0, 0, 0), |(f, r, s), &[fi, ri, si]| {
-                    (f + at(w, fi), r + at(w, ri), s + at(w, si))
+                    (
+                        f + self.count_in(w, fi),
+                        r + self.count_in(w, ri),
+                        s + self.count_in(w, si),
+                    )
                 })
             })
             .collect()
@@ -200,15 +208,13 @@ impl RunReport {
         let (mut wasted, mut completions) = (0u64, 0u64);
         let mut peak_load_amplification: Option<f64> = None;
         let ids = self.component_ids();
-        let rec = &self.rec;
-        let at = |w: usize, id: Option<CounterId>| id.map_or(0, |id| rec.counter_in(w, id));
         for c in ids.iter().filter(|c| c.kind == Kind::Service) {
             let [wi, ci, ai] = ["wasted", "completions", "arrivals"].map(|n| c.counter_id(n));
             for (w, &(first, _, _)) in series.iter().enumerate().take(n) {
-                wasted += at(w, wi);
-                completions += at(w, ci);
+                wasted += self.count_in(w, wi);
+                completions += self.count_in(w, ci);
                 if first > 0 {
-                    let a = at(w, ai) as f64 / first as f64;
+                    let a = self.count_in(w, ai) as f64 / first as f64;
                     peak_load_amplification = Some(peak_load_amplification.map_or(a, |m| m.max(a)));
                 }
             }
@@ -217,8 +223,8 @@ impl RunReport {
         for c in ids.iter().filter(|c| c.kind == Kind::LeaseManager) {
             let [wi, ci] = ["wasted", "completions"].map(|n| c.counter_id(n));
             for w in 0..n {
-                wasted += at(w, wi);
-                completions += at(w, ci);
+                wasted += self.count_in(w, wi);
+                completions += self.count_in(w, ci);
             }
         }
         let wasted_fraction = (completions > 0).then(|| wasted as f64 / completions as f64);
