@@ -11,6 +11,8 @@ use sim_core::{EventQueue, SimTime, stream};
 
 #[path = "common/bare_mm1.rs"]
 mod bare_mm1;
+#[path = "common/bare_mm1_recorded.rs"]
+mod bare_mm1_recorded;
 #[path = "common/bare_retry_storm.rs"]
 mod bare_retry_storm;
 
@@ -89,6 +91,24 @@ fn mm1(c: &mut Criterion) {
     g.bench_function("bare_loop_800per_s_2000s", |b| {
         b.iter(|| bare_mm1::run(800.0, 1.0, 2000.0, 1).0)
     });
+    // The bare loop plus every metric the simulator records, by hand through sim-core's
+    // recorder (bit-for-bit the same windows: `tests/bare_loops.rs`), with the bare loop's
+    // `BinaryHeap` and with the engine's `EventQueue`: what the metrics alone cost, and the
+    // fastest any request path could be with this recorder and queue.
+    for (name, queue) in [
+        (
+            "bare_loop_recorded_heap_800per_s_2000s",
+            bare_mm1_recorded::Queue::BinaryHeap,
+        ),
+        (
+            "bare_loop_recorded_engine_queue_800per_s_2000s",
+            bare_mm1_recorded::Queue::Engine,
+        ),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| bare_mm1_recorded::run(800.0, 1.0, 2000.0, 1, queue).0)
+        });
+    }
     g.finish();
 }
 

@@ -7,6 +7,8 @@ use common::set;
 
 #[path = "../benches/common/bare_mm1.rs"]
 mod bare_mm1;
+#[path = "../benches/common/bare_mm1_recorded.rs"]
+mod bare_mm1_recorded;
 #[path = "../benches/common/bare_retry_storm.rs"]
 mod bare_retry_storm;
 
@@ -65,5 +67,84 @@ fn bare_mm1_counts_what_the_simulator_counts() {
             (mean_ns - sojourn_ns).abs() <= 1e-9 * mean_ns,
             "seed {seed}: mean sojourn {mean_ns} ns against {sojourn_ns} ns"
         );
+    }
+}
+
+/// The bare M/M/1 loop with every metric recorded by hand must record what `metastable run`
+/// records, window by window and bit for bit: otherwise "what the metrics alone cost" would be
+/// the cost of other work. Every metric of `users` and `server` that the loop does not update
+/// must be zero (or empty) in every window of the simulator's run.
+#[test]
+fn bare_mm1_recorded_records_what_the_simulator_records() {
+    use bare_mm1_recorded::Queue;
+    use sim_core::MetricRef;
+    for seed in 1..=3u64 {
+        let sc = load(
+            "benches/scale/mm1-rho09.toml",
+            &[set("scenario.duration_s", toml::Value::Float(200.0))],
+        );
+        let report = metastable::run(&sc, seed);
+        let sim = &report.rec;
+        for queue in [Queue::BinaryHeap, Queue::Engine] {
+            let (_, bare) = bare_mm1_recorded::run(900.0, 1.0, 200.0, seed, queue);
+            assert_eq!(
+                bare.n_windows(),
+                sim.n_windows(),
+                "seed {seed} {queue:?}: windows"
+            );
+            let mut compared = 0;
+            for def in sim
+                .defs()
+                .iter()
+                .filter(|d| d.owner == "users" || d.owner == "server")
+            {
+                let what = format!("seed {seed} {queue:?}: {}.{}", def.owner, def.name);
+                let other = bare.find(&def.owner, def.name);
+                for w in 0..sim.n_windows() {
+                    match (def.id, other) {
+                        (MetricRef::Counter(a), Some(MetricRef::Counter(b))) => {
+                            assert_eq!(
+                                sim.counter_in(w, a),
+                                bare.counter_in(w, b),
+                                "{what} window {w}"
+                            )
+                        }
+                        (MetricRef::Gauge(a), Some(MetricRef::Gauge(b))) => {
+                            assert_eq!(sim.gauge_in(w, a), bare.gauge_in(w, b), "{what} window {w}")
+                        }
+                        (MetricRef::Hist(a), Some(MetricRef::Hist(b))) => {
+                            assert_eq!(sim.hist_in(w, a), bare.hist_in(w, b), "{what} window {w}")
+                        }
+                        (MetricRef::Counter(a), None) => {
+                            assert_eq!(sim.counter_in(w, a), 0, "{what} window {w}")
+                        }
+                        (MetricRef::Gauge(a), None) => {
+                            assert_eq!(sim.gauge_in(w, a).max, 0.0, "{what} window {w}")
+                        }
+                        (MetricRef::Hist(a), None) => {
+                            assert_eq!(sim.hist_in(w, a).count, 0, "{what} window {w}")
+                        }
+                        (_, Some(_)) => panic!("{what}: a different kind of metric"),
+                    }
+                }
+                compared += usize::from(other.is_some());
+            }
+            // Not a vacuous agreement: every metric the loop registers was compared, and the
+            // service saw the traffic (about 900 customers a window).
+            assert_eq!(
+                compared,
+                bare.defs().len(),
+                "seed {seed} {queue:?}: metrics compared"
+            );
+            let done = sim.find("server", "completions");
+            let Some(MetricRef::Counter(c)) = done else {
+                panic!("server.completions")
+            };
+            assert!(
+                sim.counter_total(c) > 150_000,
+                "seed {seed}: {}",
+                sim.counter_total(c)
+            );
+        }
     }
 }
