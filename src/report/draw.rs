@@ -17,8 +17,8 @@
 //! Determinism: the same input gives byte-identical files (fixed palette, fixed sizes, no
 //! timestamps in the PNG or SVG).
 //!
-//! Files are written atomically: the PNG is encoded into a fresh private directory beside the
-//! target and renamed over it; the SVG is rendered to memory and written with
+//! Files are written atomically: the PNG (drawn into an RGB buffer, encoded with the `png`
+//! crate) and the SVG are rendered to memory and written with
 //! [`crate::report::output::write_atomic`].
 
 use std::io;
@@ -90,25 +90,50 @@ where
     })
 }
 
-/// Renders a PNG into a fresh private directory next to `path` (plotters' encoder writes only
-/// to files), syncs it and renames it over `path`
-/// ([`crate::report::output::write_atomic_with`]).
+/// Renders a PNG in memory (an RGB buffer plotters draws into), encodes it and writes it
+/// with [`crate::report::output::write_atomic`].
 fn render_png<F>(path: &Path, size: (u32, u32), draw: &F) -> Result<(), PlotError>
 where
     F: Fn(&DrawingArea<BitMapBackend<'_>, Shift>) -> DrawResult,
 {
-    let written = crate::report::output::write_atomic_with(path, |staged| {
-        let root = BitMapBackend::new(staged, size).into_drawing_area();
-        draw(&root).and_then(|()| root.present().map_err(|e| e.to_string()))
-    })
-    .map_err(|message| PlotError::Draw {
+    let (w, h) = size;
+    let mut rgb = vec![0u8; w as usize * h as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+        draw(&root)
+            .and_then(|()| root.present().map_err(|e| e.to_string()))
+            .map_err(|message| PlotError::Draw {
+                path: path.to_path_buf(),
+                message,
+            })?;
+    }
+    let bytes = encode_png(&rgb, size).map_err(|e| PlotError::Draw {
         path: path.to_path_buf(),
-        message,
+        message: e.to_string(),
     })?;
-    written.map_err(|source| PlotError::Io {
+    crate::report::output::write_atomic(path, &bytes).map_err(|source| PlotError::Io {
         path: path.to_path_buf(),
         error: source,
     })
+}
+
+/// Encodes an 8-bit RGB image as PNG (no timestamp or other varying chunk: the same pixels give
+/// the same bytes).
+fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, png::EncodingError> {
+    let mut out = Vec::with_capacity(rgb.len() / 8);
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    // Fast deflate with the Paeth filter on every row: a dashboard's PNG about 5 % larger than
+    // with the per-row adaptive filter choice (267 against 254 KB for the retry storm's) and
+    // its encoding about half as costly (2.6 % of that whole run's instructions).
+    enc.set_compression(png::Compression::Fast);
+    enc.set_filter(png::FilterType::Paeth);
+    enc.set_adaptive_filter(png::AdaptiveFilterType::NonAdaptive);
+    let mut writer = enc.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
+    Ok(out)
 }
 
 /// Registers DejaVu Sans regular and bold as "sans-serif", once per process.

@@ -113,31 +113,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Writes `path` atomically with `render`, which writes a file at the path it is given (for
-/// encoders that only write to a named file). The file is rendered in a fresh private
-/// directory (mode 0700, random name) beside `path`, under the name `path` has, so an encoder
-/// that picks its format from the extension sees the right one.
-pub fn write_atomic_with<E>(
-    path: &Path,
-    render: impl FnOnce(&Path) -> Result<(), E>,
-) -> Result<Result<(), std::io::Error>, E> {
-    let dir = match tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .suffix(TEMP_SUFFIX)
-        .tempdir_in(parent_of(path))
-    {
-        Ok(d) => d,
-        Err(e) => return Ok(Err(e)),
-    };
-    let name = path.file_name().unwrap_or(std::ffi::OsStr::new("output"));
-    let staged = dir.path().join(name);
-    render(&staged)?;
-    Ok(File::open(&staged)
-        .and_then(|f| f.sync_all())
-        .and_then(|()| std::fs::rename(&staged, path)))
-    // `dir` (now empty, or holding a failed render) is removed when dropped.
-}
-
 /// An output directory held by this process (see the module documentation).
 pub struct OutputDir {
     dir: PathBuf,
@@ -346,9 +321,9 @@ impl OutputDir {
         write_atomic(&path, text.as_bytes()).map_err(|e| OutputError::io(&path, e))
     }
 
-    /// Removes temporary files (and staging directories) of killed writers in the directory
-    /// and its subdirectories one level down: this version's `.metastable-*.tmp` and earlier
-    /// versions' `.NAME.PID.tmp` / `.NAME.PID.N.tmp.png`.
+    /// Removes temporary files of killed writers in the directory and its subdirectories one
+    /// level down: this version's `.metastable-*.tmp`, and earlier versions' staging
+    /// directories of the same name and `.NAME.PID.tmp` / `.NAME.PID.N.tmp.png` files.
     fn remove_leftovers(&self) {
         let mut dirs = vec![self.dir.clone()];
         if let Ok(entries) = std::fs::read_dir(&self.dir) {
