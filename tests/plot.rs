@@ -89,6 +89,40 @@ fn assert_png(path: &Path) {
         path.display(),
         bytes.len()
     );
+    // It decodes whole, as 8-bit RGB, and something is drawn on it: more than one colour, and
+    // the background (the most common colour) white.
+    let mut reader = png::Decoder::new(std::io::Cursor::new(&bytes))
+        .read_info()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut rgb = vec![0; reader.output_buffer_size()];
+    let info = reader
+        .next_frame(&mut rgb)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(
+        (info.color_type, info.bit_depth),
+        (png::ColorType::Rgb, png::BitDepth::Eight),
+        "{}",
+        path.display()
+    );
+    let pixels = &rgb[..info.buffer_size()];
+    assert_eq!(
+        pixels.len(),
+        info.width as usize * info.height as usize * 3,
+        "{}",
+        path.display()
+    );
+    let mut counts = std::collections::BTreeMap::new();
+    for px in pixels.chunks_exact(3) {
+        *counts.entry([px[0], px[1], px[2]]).or_insert(0usize) += 1;
+    }
+    let background = counts.iter().max_by_key(|(_, n)| **n).map(|(c, _)| *c);
+    assert!(
+        counts.len() > 2,
+        "{}: {} colours",
+        path.display(),
+        counts.len()
+    );
+    assert_eq!(background, Some([255, 255, 255]), "{}", path.display());
 }
 
 fn assert_svg(path: &Path, must_contain: &str) {
