@@ -12,16 +12,13 @@ mod bare_mm1_recorded;
 use bare_mm1_recorded::Queue;
 
 fn main() {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let queue = match args.first().map(String::as_str) {
-        Some("engine") => Queue::Engine,
-        Some("heap") => Queue::BinaryHeap,
-        _ => {
-            args.insert(0, String::new());
-            Queue::BinaryHeap
-        }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (queue, rest) = match args.first().map(String::as_str) {
+        Some("engine") => (Queue::Engine, &args[1..]),
+        Some("heap") => (Queue::BinaryHeap, &args[1..]),
+        _ => (Queue::BinaryHeap, &args[..]),
     };
-    let nums: Vec<f64> = args[1..].iter().filter_map(|a| a.parse().ok()).collect();
+    let nums: Vec<f64> = rest.iter().filter_map(|a| a.parse().ok()).collect();
     let (lambda, mean_ms, duration_s) = match nums[..] {
         [l, m, d] => (l, m, d),
         _ => (900.0, 1.0, 11_112.0),

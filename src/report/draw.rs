@@ -71,10 +71,6 @@ where
     P: Fn(&DrawingArea<BitMapBackend<'_>, Shift>) -> DrawResult,
     S: Fn(&DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult,
 {
-    let draw_err = |path: &Path, message: String| PlotError::Draw {
-        path: path.to_path_buf(),
-        message,
-    };
     ensure_fonts().map_err(|m| draw_err(png, m))?;
     render_png(png, size, &draw_png)?;
 
@@ -84,10 +80,21 @@ where
         draw_svg(&root).map_err(|m| draw_err(svg, m))?;
         root.present().map_err(|e| draw_err(svg, e.to_string()))?;
     }
-    crate::report::output::write_atomic(svg, text.as_bytes()).map_err(|source| PlotError::Io {
-        path: svg.to_path_buf(),
-        error: source,
-    })
+    crate::report::output::write_atomic(svg, text.as_bytes()).map_err(|e| io_err(svg, e))
+}
+
+fn draw_err(path: &Path, message: String) -> PlotError {
+    PlotError::Draw {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+fn io_err(path: &Path, error: io::Error) -> PlotError {
+    PlotError::Io {
+        path: path.to_path_buf(),
+        error,
+    }
 }
 
 /// Renders a PNG in memory (an RGB buffer plotters draws into), encodes it and writes it
@@ -102,19 +109,10 @@ where
         let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
         draw(&root)
             .and_then(|()| root.present().map_err(|e| e.to_string()))
-            .map_err(|message| PlotError::Draw {
-                path: path.to_path_buf(),
-                message,
-            })?;
+            .map_err(|m| draw_err(path, m))?;
     }
-    let bytes = encode_png(&rgb, size).map_err(|e| PlotError::Draw {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    crate::report::output::write_atomic(path, &bytes).map_err(|source| PlotError::Io {
-        path: path.to_path_buf(),
-        error: source,
-    })
+    let bytes = encode_png(&rgb, size).map_err(|e| draw_err(path, e.to_string()))?;
+    crate::report::output::write_atomic(path, &bytes).map_err(|e| io_err(path, e))
 }
 
 /// Encodes an 8-bit RGB image as PNG (no timestamp or other varying chunk: the same pixels give
