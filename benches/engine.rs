@@ -11,6 +11,10 @@ use sim_core::{EventQueue, SimTime, stream};
 
 #[path = "common/bare_mm1.rs"]
 mod bare_mm1;
+// Each includer reads part of what the floor loop keeps.
+#[allow(dead_code)]
+#[path = "common/bare_mm1_floor.rs"]
+mod bare_mm1_floor;
 #[path = "common/bare_mm1_recorded.rs"]
 mod bare_mm1_recorded;
 #[path = "common/bare_retry_storm.rs"]
@@ -109,6 +113,12 @@ fn mm1(c: &mut Criterion) {
             b.iter(|| bare_mm1_recorded::run(800.0, 1.0, 2000.0, 1, queue).0)
         });
     }
+    // The floor: the bare loop with every metric's per-customer update kept in plain local
+    // variables (no recorder, no windows; the same run totals: `tests/bare_loops.rs`). No
+    // implementation that keeps every metric can be cheaper than this.
+    g.bench_function("bare_loop_floor_every_metric_800per_s_2000s", |b| {
+        b.iter(|| bare_mm1_floor::run::<3>(800.0, 1.0, 2000.0, 1).events)
+    });
     g.finish();
 }
 

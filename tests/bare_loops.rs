@@ -7,6 +7,9 @@ use common::set;
 
 #[path = "../benches/common/bare_mm1.rs"]
 mod bare_mm1;
+#[allow(dead_code)] // the test reads the totals, not the event count the bench times
+#[path = "../benches/common/bare_mm1_floor.rs"]
+mod bare_mm1_floor;
 #[path = "../benches/common/bare_mm1_recorded.rs"]
 mod bare_mm1_recorded;
 #[path = "../benches/common/bare_retry_storm.rs"]
@@ -146,5 +149,89 @@ fn bare_mm1_recorded_records_what_the_simulator_records() {
                 sim.counter_total(c)
             );
         }
+    }
+}
+
+/// The floor loop (every metric's update in plain locals, no windows) must keep the same run
+/// totals as `metastable run`: the same counts, the same latency histograms (count, mean,
+/// quantiles, min, max: exact), the same time-weighted means of the gauges (up to the order in
+/// which the simulator sums window by window: 1e-9 relative) and maxima. Otherwise its time
+/// would be a floor under different work.
+#[test]
+fn bare_mm1_floor_keeps_what_the_simulator_keeps() {
+    use sim_core::{HistStat, MetricRef};
+    const DURATION_S: f64 = 300.0;
+    for seed in 1..=3u64 {
+        let sc = load(
+            "benches/scale/mm1-rho09.toml",
+            &[
+                set("scenario.duration_s", toml::Value::Float(DURATION_S)),
+                set("scenario.warmup_s", toml::Value::Float(0.0)),
+            ],
+        );
+        let report = metastable::run(&sc, seed);
+        let sim = &report.rec;
+        let floor = bare_mm1_floor::run::<3>(900.0, 1.0, DURATION_S, seed);
+        let id = |owner: &str, name: &str| {
+            sim.find(owner, name)
+                .unwrap_or_else(|| panic!("seed {seed}: {owner}.{name} registered"))
+        };
+        let counters = [
+            ("users", "first_tries"),
+            ("server", "arrivals"),
+            ("server", "started"),
+            ("server", "wait_ns"),
+            ("server", "completions"),
+            ("server", "goodput"),
+            ("users", "successes"),
+        ];
+        for ((owner, name), kept) in counters.iter().zip(floor.counters) {
+            let MetricRef::Counter(c) = id(owner, name) else {
+                panic!("{owner}.{name}: a counter")
+            };
+            assert_eq!(sim.counter_total(c), kept, "seed {seed}: {owner}.{name}");
+        }
+        let end = (DURATION_S * 1e9) as u64;
+        let gauges = [
+            ("users", "in_flight"),
+            ("server", "queue_len"),
+            ("server", "busy"),
+        ];
+        for ((owner, name), kept) in gauges.iter().zip(&floor.gauges) {
+            let MetricRef::Gauge(g) = id(owner, name) else {
+                panic!("{owner}.{name}: a gauge")
+            };
+            let total = sim.gauge_total(g);
+            let mean = kept.mean(end);
+            assert!(
+                (total.mean - mean).abs() <= 1e-9 * mean,
+                "seed {seed}: {owner}.{name} mean {} against {mean}",
+                total.mean
+            );
+            assert_eq!(total.max, kept.max, "seed {seed}: {owner}.{name} max");
+        }
+        let hists = [
+            ("server", "sojourn"),
+            ("users", "call_ok"),
+            ("users", "call_all"),
+        ];
+        for ((owner, name), kept) in hists.iter().zip(&floor.hists) {
+            let MetricRef::Hist(h) = id(owner, name) else {
+                panic!("{owner}.{name}: a histogram")
+            };
+            let total = sim.hist_total(h);
+            assert_eq!(
+                (HistStat::of(total), total.min()),
+                (HistStat::of(kept), kept.min()),
+                "seed {seed}: {owner}.{name}"
+            );
+        }
+        // Not a vacuous agreement: the service saw the traffic and queued (ρ = 0.9).
+        assert!(
+            floor.counters[4] > 250_000,
+            "seed {seed}: {:?}",
+            floor.counters
+        );
+        assert!(floor.gauges[1].mean(end) > 1.0, "seed {seed}: mean queue");
     }
 }
