@@ -30,10 +30,22 @@ fn main() {
     let totals = run(lambda, mean_ms, duration_s, 1);
     let end = (duration_s * 1e9) as u64;
     println!(
-        "bare M/M/1, every metric's update kept in locals (level {level}): {} events, counters {:?}, mean in flight {:.4}, {} sojourns",
-        totals.events,
-        totals.counters,
-        totals.gauges[0].mean(end),
-        totals.hists[0].count()
+        "bare M/M/1, every metric's update kept in locals (level {level}): {} events",
+        totals.events
     );
+    let named = |(owner, name): &(&str, &str)| format!("{owner}.{name}");
+    for (metric, n) in bare_mm1_floor::COUNTERS.iter().zip(totals.counters) {
+        println!("  {} {n}", named(metric));
+    }
+    for (metric, g) in bare_mm1_floor::GAUGES.iter().zip(&totals.gauges) {
+        println!("  {} mean {:.4} max {}", named(metric), g.mean(end), g.max);
+    }
+    for (metric, h) in bare_mm1_floor::HISTOGRAMS.iter().zip(&totals.hists) {
+        println!(
+            "  {} count {} mean {:?} ns",
+            named(metric),
+            h.count(),
+            h.mean()
+        );
+    }
 }

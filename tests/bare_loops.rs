@@ -176,30 +176,16 @@ fn bare_mm1_floor_keeps_what_the_simulator_keeps() {
             sim.find(owner, name)
                 .unwrap_or_else(|| panic!("seed {seed}: {owner}.{name} registered"))
         };
-        let counters = [
-            ("users", "first_tries"),
-            ("server", "arrivals"),
-            ("server", "started"),
-            ("server", "wait_ns"),
-            ("server", "completions"),
-            ("server", "goodput"),
-            ("users", "successes"),
-        ];
-        for ((owner, name), kept) in counters.iter().zip(floor.counters) {
+        for ((owner, name), kept) in bare_mm1_floor::COUNTERS.iter().zip(floor.counters) {
             let MetricRef::Counter(c) = id(owner, name) else {
-                panic!("{owner}.{name}: a counter")
+                panic!("seed {seed}: {owner}.{name}: a counter")
             };
             assert_eq!(sim.counter_total(c), kept, "seed {seed}: {owner}.{name}");
         }
         let end = (DURATION_S * 1e9) as u64;
-        let gauges = [
-            ("users", "in_flight"),
-            ("server", "queue_len"),
-            ("server", "busy"),
-        ];
-        for ((owner, name), kept) in gauges.iter().zip(&floor.gauges) {
+        for ((owner, name), kept) in bare_mm1_floor::GAUGES.iter().zip(&floor.gauges) {
             let MetricRef::Gauge(g) = id(owner, name) else {
-                panic!("{owner}.{name}: a gauge")
+                panic!("seed {seed}: {owner}.{name}: a gauge")
             };
             let total = sim.gauge_total(g);
             let mean = kept.mean(end);
@@ -210,14 +196,9 @@ fn bare_mm1_floor_keeps_what_the_simulator_keeps() {
             );
             assert_eq!(total.max, kept.max, "seed {seed}: {owner}.{name} max");
         }
-        let hists = [
-            ("server", "sojourn"),
-            ("users", "call_ok"),
-            ("users", "call_all"),
-        ];
-        for ((owner, name), kept) in hists.iter().zip(&floor.hists) {
+        for ((owner, name), kept) in bare_mm1_floor::HISTOGRAMS.iter().zip(&floor.hists) {
             let MetricRef::Hist(h) = id(owner, name) else {
-                panic!("{owner}.{name}: a histogram")
+                panic!("seed {seed}: {owner}.{name}: a histogram")
             };
             let total = sim.hist_total(h);
             assert_eq!(

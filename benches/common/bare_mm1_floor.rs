@@ -51,14 +51,36 @@ impl Gauge {
 #[derive(Clone, Default)]
 pub struct Totals {
     pub events: u64,
-    /// `users.first_tries`, `server.arrivals`, `server.started`, `server.wait_ns`,
-    /// `server.completions`, `server.goodput`, `users.successes`.
+    /// In the order of [`COUNTERS`].
     pub counters: [u64; 7],
-    /// `users.in_flight`, `server.queue_len`, `server.busy`.
+    /// In the order of [`GAUGES`].
     pub gauges: [Gauge; 3],
-    /// `server.sojourn`, `users.call_ok`, `users.call_all`.
+    /// In the order of [`HISTOGRAMS`].
     pub hists: [Histogram; 3],
 }
+
+/// `(owner, name)` of each of [`Totals::counters`], as `metastable run` registers them.
+pub const COUNTERS: [(&str, &str); 7] = [
+    ("users", "first_tries"),
+    ("server", "arrivals"),
+    ("server", "started"),
+    ("server", "wait_ns"),
+    ("server", "completions"),
+    ("server", "goodput"),
+    ("users", "successes"),
+];
+/// `(owner, name)` of each of [`Totals::gauges`].
+pub const GAUGES: [(&str, &str); 3] = [
+    ("users", "in_flight"),
+    ("server", "queue_len"),
+    ("server", "busy"),
+];
+/// `(owner, name)` of each of [`Totals::hists`].
+pub const HISTOGRAMS: [(&str, &str); 3] = [
+    ("server", "sojourn"),
+    ("users", "call_ok"),
+    ("users", "call_all"),
+];
 
 /// Runs M/M/1 (arrival rate `lambda` per second, mean service `mean_ms`) for `duration_s`
 /// under master seed `seed`, keeping the metrics `LEVEL` names.
